@@ -1,0 +1,60 @@
+using Qcow2Mount.Core.Errors;
+
+namespace Qcow2Mount.Cli;
+
+/// <summary>Dispatches to the verbs and is the one place that turns exceptions into a one-line message and an exit code.</summary>
+internal static class CommandLine
+{
+    private static readonly ICommand[] Commands =
+    [
+    ];
+
+    public static int Run(string[] args)
+    {
+        try
+        {
+            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+            {
+                PrintHelp();
+                return args.Length == 0 ? 1 : 0;
+            }
+
+            var command = Commands.FirstOrDefault(c => c.Name == args[0]);
+            if (command is null)
+            {
+                throw new UsageException($"unknown command '{args[0]}' (see 'qcow2mount --help')");
+            }
+
+            return command.Run(args[1..]);
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"qcow2mount: {e.Message}");
+            return 1;
+        }
+        catch (Qcow2Exception e)
+        {
+            Console.Error.WriteLine($"qcow2mount: {e.Message}");
+            return 2;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"qcow2mount: {e.Message}");
+            return 2;
+        }
+    }
+
+    private static void PrintHelp()
+    {
+        Console.WriteLine("usage: qcow2mount COMMAND [options] ...");
+        Console.WriteLine();
+        Console.WriteLine("Commands:");
+        foreach (var c in Commands)
+        {
+            Console.WriteLine($"  {c.Name,-10} {c.Summary}");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("Run 'qcow2mount COMMAND --help' for the options of one command.");
+    }
+}

@@ -1,0 +1,3 @@
+using Qcow2Mount.Cli;
+
+return CommandLine.Run(args);

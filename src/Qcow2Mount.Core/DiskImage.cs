@@ -1,0 +1,24 @@
+using Qcow2Mount.Core.Qcow2;
+using Qcow2Mount.Core.Storage;
+
+namespace Qcow2Mount.Core;
+
+/// <summary>Opens an image file of either format this program knows (qcow2 by its magic, else raw).</summary>
+public static class DiskImage
+{
+    public static IVirtualDisk Open(string path, ImageOpenOptions options)
+    {
+        return ProbeFormat(path) == "qcow2"
+            ? Qcow2Image.Open(path, options)
+            : new RawDisk(FileBlockDevice.Open(path, options.ReadOnly));
+    }
+
+    /// <summary>"qcow2" when the file starts with the qcow2 magic, else "raw".</summary>
+    public static string ProbeFormat(string path)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        int n = RandomAccess.Read(handle, magic, 0);
+        return n == 4 && magic.SequenceEqual(stackalloc byte[] { 0x51, 0x46, 0x49, 0xFB }) ? "qcow2" : "raw";
+    }
+}
