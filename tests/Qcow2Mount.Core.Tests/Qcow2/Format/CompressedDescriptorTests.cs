@@ -1,0 +1,31 @@
+using Qcow2Mount.Core.Qcow2.Format;
+
+namespace Qcow2Mount.Core.Tests.Qcow2.Format;
+
+[TestFixture]
+public sealed class CompressedDescriptorTests
+{
+    [TestCase(16, 54)]
+    [TestCase(9, 61)]
+    [TestCase(21, 49)]
+    public void OffsetBits_FollowsSpecFormula(int clusterBits, int expected) =>
+        Assert.That(CompressedDescriptor.OffsetBits(clusterBits), Is.EqualTo(expected));
+
+    [TestCase(16, 0x30000L, 1000)]
+    [TestCase(16, 0x301F0L, 3000)]
+    [TestCase(9, 0x1234L, 300)]
+    [TestCase(21, 0x7FF00L, 500_000)]
+    public void EncodeDecode_RoundTripsOffsetAndCoversLength(int clusterBits, long offset, int length)
+    {
+        ulong raw = CompressedDescriptor.Encode(offset, length, clusterBits);
+        var d = CompressedDescriptor.Decode(new L2Entry(raw, 0), clusterBits);
+        Assert.Multiple(() =>
+        {
+            Assert.That(new L2Entry(raw, 0).IsCompressed, Is.True);
+            Assert.That(new L2Entry(raw, 0).IsCopied, Is.False);
+            Assert.That(d.HostOffset, Is.EqualTo(offset));
+            Assert.That(d.CompressedLength, Is.GreaterThanOrEqualTo(length));
+            Assert.That(d.CompressedLength - length, Is.LessThan(512), "rounded to the end of the last sector only");
+        });
+    }
+}

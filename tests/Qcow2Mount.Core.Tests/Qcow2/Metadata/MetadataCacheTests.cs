@@ -1,0 +1,90 @@
+using Qcow2Mount.Core.Qcow2.Metadata;
+using Qcow2Mount.Core.Storage;
+
+namespace Qcow2Mount.Core.Tests.Qcow2.Metadata;
+
+[TestFixture]
+public sealed class MetadataCacheTests
+{
+    private const int EntrySize = 512;
+
+    private static (MetadataCache Cache, MemoryBlockDevice File) Make(int entries)
+    {
+        var file = new MemoryBlockDevice(new byte[EntrySize * 16]);
+        return (new MetadataCache("test", file, EntrySize, (long)entries * EntrySize), file);
+    }
+
+    [Test]
+    public void Get_BeyondCapacity_EvictsLeastRecentlyUsed()
+    {
+        var (cache, _) = Make(entries: 3);
+        cache.Get(0);
+        cache.Get(512);
+        cache.Get(1024);
+        cache.Get(0); // 512 is now the least recently used
+        cache.Get(1536);
+        Assert.Multiple(() =>
+        {
+            Assert.That(cache.Contains(0), Is.True);
+            Assert.That(cache.Contains(512), Is.False);
+            Assert.That(cache.Contains(1024), Is.True);
+            Assert.That(cache.Contains(1536), Is.True);
+            Assert.That(cache.Count, Is.EqualTo(3));
+        });
+    }
+
+    [Test]
+    public void Evict_DirtyEntry_WrittenBackAfterPrerequisite()
+    {
+        var (cache, file) = Make(entries: 2);
+        var order = new List<string>();
+        cache.WriteBackPrerequisite = () => order.Add("prerequisite");
+        var data = cache.Get(512);
+        data[0] = 0x42;
+        cache.MarkDirty(512);
+        cache.Get(0);
+        Assert.That(file.ToArray()[512], Is.Zero, "not written while cached");
+        cache.Get(1024); // evicts 512
+        Assert.Multiple(() =>
+        {
+            Assert.That(file.ToArray()[512], Is.EqualTo(0x42));
+            Assert.That(order, Is.EqualTo(new[] { "prerequisite" }));
+            Assert.That(cache.DirtyCount, Is.Zero);
+        });
+    }
+
+    [Test]
+    public void WriteDirty_WritesEveryDirtyEntryOnce_AndCleanEntriesNot()
+    {
+        var (cache, file) = Make(entries: 8);
+        cache.Get(0)[1] = 1;
+        cache.MarkDirty(0);
+        cache.GetNew(1024)[2] = 2;
+        cache.Get(2048);
+        int before = file.WriteCount;
+        cache.WriteDirty();
+        cache.WriteDirty();
+        Assert.Multiple(() =>
+        {
+            Assert.That(file.WriteCount - before, Is.EqualTo(2));
+            Assert.That(file.ToArray()[1], Is.EqualTo(1));
+            Assert.That(file.ToArray()[1024 + 2], Is.EqualTo(2));
+        });
+    }
+
+    [Test]
+    public void DropIdle_KeepsDirtyEntries()
+    {
+        var (cache, _) = Make(entries: 8);
+        cache.Get(0);
+        cache.Get(512);
+        cache.MarkDirty(512);
+        int dropped = cache.DropIdle(idleMilliseconds: 0);
+        Assert.Multiple(() =>
+        {
+            Assert.That(dropped, Is.EqualTo(1));
+            Assert.That(cache.Contains(0), Is.False);
+            Assert.That(cache.Contains(512), Is.True);
+        });
+    }
+}
