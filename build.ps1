@@ -290,7 +290,7 @@ function Invoke-Publish {
         Write-Host "publish: $(Get-QcowExe) (NativeAOT, $rid)"
         return
     }
-    Write-Warning ('NativeAOT needs clang and zlib1g-dev, which are missing (run `dotnet pwsh build.ps1 deps` as root). ' +
+    Write-Warning ('NativeAOT needs clang (clang-14) and zlib1g-dev, and there is no clang (run `dotnet pwsh build.ps1 deps` as root). ' +
         'Publishing a framework-dependent qcow2mount instead: it needs the .NET runtime, and `deb` refuses it.')
     Invoke-Native 'dotnet' @('publish', $CliProject, '-c', 'Release', '-r', $rid, '--self-contained', 'false', '-p:PublishAot=false', '-o', $PublishDir, '--nologo') 'publish'
     Write-Host "publish: $(Get-QcowExe) (framework-dependent, $rid)"
@@ -369,10 +369,10 @@ function New-GzipFile([string] $Source, [string] $Destination) {
 function Invoke-Deb {
     if (-not $IsLinux) { Stop-Build 'deb builds on Linux with dpkg-deb' }
     if (-not (Test-Command 'dpkg-deb')) { Stop-Build 'deb needs dpkg-deb (package dpkg)' }
-    Invoke-PublishIfNeeded
-    if (Test-Path (Join-Path $PublishDir 'qcow2mount.dll')) {
-        Stop-Build 'artifacts/publish holds a framework-dependent build, not a NativeAOT binary; install clang-14 and zlib1g-dev (build.ps1 deps) and publish again'
+    if (-not (Test-AotToolchain)) {
+        Stop-Build 'deb packages the NativeAOT binary, which needs clang-14 and zlib1g-dev: run `dotnet pwsh build.ps1 deps` as root'
     }
+    Invoke-PublishIfNeeded   # with the toolchain present this is always NativeAOT
 
     $debArch = switch ([System.Runtime.InteropServices.RuntimeInformation]::OSArchitecture) {
         'X64' { 'amd64' } 'Arm64' { 'arm64' } default { Stop-Build "no Debian architecture name for $_" }
