@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-
 namespace Qcow2Mount.Cli.Tests.Build;
 
 /// <summary>
@@ -9,7 +7,7 @@ namespace Qcow2Mount.Cli.Tests.Build;
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
-internal sealed partial class BuildScriptTests
+internal sealed class BuildScriptTests
 {
     private string _results = null!;
 
@@ -36,25 +34,6 @@ internal sealed partial class BuildScriptTests
             Assert.That(run.Stderr, Has.Count.EqualTo(1));
             Assert.That(run.Stderr[0], Does.StartWith("build.ps1: unknown target 'frobnicate'"));
             Assert.That(run.Stdout, Is.Empty);
-        });
-    }
-
-    [Test]
-    public void Help_ListsExactlyTheTargetsTheReadmeDocuments()
-    {
-        var run = ScriptRun.BuildScript("help");
-        var helpTargets = run.Stdout
-            .Select(l => TargetLine().Match(l))
-            .Where(m => m.Success)
-            .Select(m => m.Groups[1].Value)
-            .Where(t => t != "help");
-        string readme = File.ReadAllText(Path.Combine(ScriptRun.RepositoryRoot, "README.md"));
-        var readmeTargets = ReadmeTargetRow().Matches(readme).Select(m => m.Groups[1].Value);
-
-        Assert.Multiple(() =>
-        {
-            Assert.That(run.ExitCode, Is.Zero);
-            Assert.That(readmeTargets, Is.EquivalentTo(helpTargets));
         });
     }
 
@@ -167,12 +146,4 @@ internal sealed partial class BuildScriptTests
             Assert.That(run.ExitCode, Is.EqualTo(1));
         });
     }
-
-    // "  deps     install missing …" in `build.ps1 help`.
-    [GeneratedRegex(@"^  ([a-z]+)\s{2,}\S")]
-    private static partial Regex TargetLine();
-
-    // "| `summary [DIR]` | …" rows of the README's build target table.
-    [GeneratedRegex(@"^\| `([a-z]+)(?: \[[A-Z]+\])?` \|", RegexOptions.Multiline)]
-    private static partial Regex ReadmeTargetRow();
 }
