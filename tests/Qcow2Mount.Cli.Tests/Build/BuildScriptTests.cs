@@ -61,11 +61,7 @@ internal sealed class BuildScriptTests
 
         var run = ScriptRun.BuildScript("summary", _results);
 
-        Assert.Multiple(() =>
-        {
-            Assert.That(run.LastLine, Is.EqualTo("2 passed, 0 failed"));
-            Assert.That(run.ExitCode, Is.Zero);
-        });
+        AssertSummary(run, "2 passed, 0 failed", 0);
     }
 
     [Test]
@@ -75,11 +71,7 @@ internal sealed class BuildScriptTests
 
         var run = ScriptRun.BuildScript("summary", _results);
 
-        Assert.Multiple(() =>
-        {
-            Assert.That(run.LastLine, Is.EqualTo("1 passed, 0 failed, 2 skipped"));
-            Assert.That(run.ExitCode, Is.Zero);
-        });
+        AssertSummary(run, "1 passed, 0 failed, 2 skipped", 0);
     }
 
     [Test]
@@ -102,11 +94,7 @@ internal sealed class BuildScriptTests
 
         var run = ScriptRun.BuildScript("summary", _results);
 
-        Assert.Multiple(() =>
-        {
-            Assert.That(run.LastLine, Is.EqualTo("0 passed, 0 failed"));
-            Assert.That(run.ExitCode, Is.EqualTo(1));
-        });
+        AssertSummary(run, "0 passed, 0 failed", 1);
     }
 
     [Test]
@@ -116,11 +104,7 @@ internal sealed class BuildScriptTests
 
         var run = ScriptRun.BuildScript("summary", _results);
 
-        Assert.Multiple(() =>
-        {
-            Assert.That(run.LastLine, Is.EqualTo("2 passed, 1 failed"));
-            Assert.That(run.ExitCode, Is.EqualTo(1));
-        });
+        AssertSummary(run, "2 passed, 1 failed", 1);
     }
 
     [Test]
@@ -130,7 +114,7 @@ internal sealed class BuildScriptTests
 
         var run = ScriptRun.BuildScript("summary", _results);
 
-        Assert.That(run.LastLine, Is.EqualTo("2 passed, 1 failed"));
+        AssertSummary(run, "2 passed, 1 failed", 1);
     }
 
     [Test]
@@ -140,10 +124,15 @@ internal sealed class BuildScriptTests
 
         var run = ScriptRun.BuildScript("summary", _results);
 
+        AssertSummary(run, "0 passed, 1 failed", 1);
+    }
+
+    private static void AssertSummary(ScriptRun run, string lastLine, int exitCode)
+    {
         Assert.Multiple(() =>
         {
-            Assert.That(run.LastLine, Is.EqualTo("0 passed, 1 failed"));
-            Assert.That(run.ExitCode, Is.EqualTo(1));
+            Assert.That(run.LastLine, Is.EqualTo(lastLine));
+            Assert.That(run.ExitCode, Is.EqualTo(exitCode), run.AllOutput);
         });
     }
 }

@@ -30,22 +30,26 @@ internal sealed class CiRunScriptTests
         Directory.Delete(_repo, recursive: true);
     }
 
-    [Test]
-    public void Run_BuildScriptCrashesBeforeSummary_EndsWithOneFailure()
+    // What the stand-in build.ps1 does → the line .ci/run must end with, and its exit code.
+    [TestCase("echo 'Unhandled exception'; exit 3", "0 passed, 1 failed", 1, TestName = "Run_BuildScriptCrashesBeforeSummary_EndsWithOneFailure")]
+    [TestCase("echo '5 passed, 2 failed'; exit 1", "5 passed, 2 failed", 1, TestName = "Run_TestsFail_KeepsSummaryAndFailureExitCode")]
+    [TestCase("echo '0 passed, 0 failed'", "0 passed, 0 failed", 1, TestName = "Run_NoTestRan_Fails")]
+    [TestCase("echo '7 passed, 0 failed'", "7 passed, 0 failed", 0, TestName = "Run_TestsPass_Succeeds")]
+    public void Run_EndsWithSummaryAndBuildScriptVerdict(string buildScript, string lastLine, int exitCode)
     {
-        FakeBuildScript("echo 'Unhandled exception'; exit 3");
+        FakeBuildScript(buildScript);
 
         var run = RunCi();
 
         Assert.Multiple(() =>
         {
-            Assert.That(run.LastLine, Is.EqualTo("0 passed, 1 failed"));
-            Assert.That(run.ExitCode, Is.EqualTo(1));
+            Assert.That(run.LastLine, Is.EqualTo(lastLine));
+            Assert.That(run.ExitCode, Is.EqualTo(exitCode));
         });
     }
 
     [Test]
-    public void Run_TestsPass_RepeatsSummaryAfterBenchmarkSmokeRun()
+    public void Run_BenchmarkSmokeRunFails_PrintsItAndStillEndsWithSummary()
     {
         FakeBuildScript("echo '7 passed, 0 failed'");
         WriteScript("scripts/bench.sh", "[ \"$1\" = --smoke ] && echo 'bench: smoke table'; exit 5");
@@ -57,34 +61,6 @@ internal sealed class CiRunScriptTests
             Assert.That(run.LastLine, Is.EqualTo("7 passed, 0 failed"));
             Assert.That(run.ExitCode, Is.Zero);
             Assert.That(run.Stdout, Does.Contain("bench: smoke table"));
-        });
-    }
-
-    [Test]
-    public void Run_TestsFail_KeepsFailureExitCode()
-    {
-        FakeBuildScript("echo '5 passed, 2 failed'; exit 1");
-
-        var run = RunCi();
-
-        Assert.Multiple(() =>
-        {
-            Assert.That(run.LastLine, Is.EqualTo("5 passed, 2 failed"));
-            Assert.That(run.ExitCode, Is.EqualTo(1));
-        });
-    }
-
-    [Test]
-    public void Run_NoTestRan_Fails()
-    {
-        FakeBuildScript("echo '0 passed, 0 failed'");
-
-        var run = RunCi();
-
-        Assert.Multiple(() =>
-        {
-            Assert.That(run.LastLine, Is.EqualTo("0 passed, 0 failed"));
-            Assert.That(run.ExitCode, Is.EqualTo(1));
         });
     }
 
