@@ -29,7 +29,7 @@ $Targets = [ordered]@{
     test    = 'deps + build + run every test; ends with "N passed, M failed"'
     summary = 'print the summary of the last test run again (or of the TRX files in DIR)'
     publish = 'NativeAOT-compile qcow2mount into artifacts/publish'
-    mount   = 'publish if needed, then run qcow2mount with ARGS; without ARGS run the demo'
+    mount   = 'deps, publish if needed, then run qcow2mount with ARGS; without ARGS run the demo'
     deb     = 'build artifacts/qcow2mount_<version>_<arch>.deb from the NativeAOT binary'
     msi     = 'Windows installer (builds on Windows with WiX; see installer/msi/README.md)'
     bench   = 'run scripts/bench.sh with ARGS'
@@ -312,6 +312,7 @@ function Get-QcowVerbs {
 }
 
 function Invoke-Mount([string[]] $Arguments) {
+    Invoke-Deps   # fuse3 to mount, qemu-utils for the demo image, clang-14 to publish
     Invoke-PublishIfNeeded
     $exe = Get-QcowExe
     if ($Arguments.Count -gt 0) {
