@@ -35,29 +35,22 @@ internal static class CompressedClusters
         }
     }
 
+    // The sector-rounded input may hold trailing bytes of the next cluster (deflate) or several frames (zstd):
+    // decode until the cluster is full or the stream ends.
     private static int InflateDeflate(byte[] input, Span<byte> output)
     {
-        // The sector-rounded input may hold trailing bytes of the next cluster: stop once the cluster is full.
         using var stream = new DeflateStream(new MemoryStream(input), CompressionMode.Decompress);
-        int total = 0;
-        while (total < output.Length)
-        {
-            int n = stream.Read(output[total..]);
-            if (n == 0)
-            {
-                break;
-            }
-
-            total += n;
-        }
-
-        return total;
+        return ReadUntilFull(stream, output);
     }
 
     private static int InflateZstd(byte[] input, Span<byte> output)
     {
-        // The input may hold several frames; keep decoding until the cluster is full.
         using var stream = new DecompressionStream(new MemoryStream(input), leaveOpen: false);
+        return ReadUntilFull(stream, output);
+    }
+
+    private static int ReadUntilFull(Stream stream, Span<byte> output)
+    {
         int total = 0;
         while (total < output.Length)
         {
