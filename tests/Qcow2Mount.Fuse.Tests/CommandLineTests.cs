@@ -3,17 +3,8 @@ using Qcow2Mount.Fuse.Tests.Support;
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>The mount command line: help, configuration precedence, the fstab form and the demo quick start.</summary>
-[NonParallelizable]
-public sealed class CommandLineTests
+public sealed class CommandLineTests : ScratchFixture
 {
-    private Scratch _scratch = null!;
-
-    [SetUp]
-    public void CreateScratch() => _scratch = new Scratch();
-
-    [TearDown]
-    public void RemoveScratch() => _scratch.Dispose();
-
     private static readonly string[] MountOptions =
     [
         "--read-only", "-r", "-o", "--cache-size", "--cache-clean-interval", "--no-backing", "--allow-backing-device",
@@ -50,13 +41,13 @@ public sealed class CommandLineTests
 
     private bool MountsReadOnly(Dictionary<string, string> environment, params string[] extra)
     {
-        string image = _scratch.PathOf("disk.img");
+        string image = Scratch.PathOf("disk.img");
         if (!File.Exists(image))
         {
-            _scratch.RawImage("disk.img", 1 << 20);
+            Scratch.RawImage("disk.img", 1 << 20);
         }
 
-        string mnt = _scratch.NewDirectory("mnt");
+        string mnt = Scratch.NewDirectory("mnt");
         var result = Cli.Run(environment, [image, mnt, .. extra]);
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
         Cli.Unmount(mnt);
@@ -78,7 +69,7 @@ public sealed class CommandLineTests
     [Test]
     public void Config_JsonFile_AppliesAndEnvironmentOverridesIt()
     {
-        string home = _scratch.NewDirectory("config");
+        string home = Scratch.NewDirectory("config");
         Directory.CreateDirectory(Path.Combine(home, "qcow2mount"));
         File.WriteAllText(Path.Combine(home, "qcow2mount", "config.json"), """{ "ReadOnly": true, "CacheSize": "4M" }""");
 
@@ -99,8 +90,8 @@ public sealed class CommandLineTests
     [Test]
     public void Demo_OnlyAMountDirectory_MountsADemoImageAndSaysWhatToTry()
     {
-        string mnt = _scratch.PathOf("demo-mnt");
-        var env = new Dictionary<string, string> { ["TMPDIR"] = _scratch.Root };
+        string mnt = Scratch.PathOf("demo-mnt");
+        var env = new Dictionary<string, string> { ["TMPDIR"] = Scratch.Root };
 
         var result = Cli.Run(env, mnt);
 
@@ -108,7 +99,7 @@ public sealed class CommandLineTests
         Assert.Multiple(() =>
         {
             Assert.That(result.StandardOutput, Does.Contain("losetup -fP").And.Contain("dd ").And.Contain("qcow2mount unmount"));
-            Assert.That(File.Exists(Path.Combine(_scratch.Root, "qcow2mount-demo", "demo.qcow2")), Is.True);
+            Assert.That(File.Exists(Path.Combine(Scratch.Root, "qcow2mount-demo", "demo.qcow2")), Is.True);
             Assert.That(new FileInfo(Path.Combine(mnt, "demo.raw")).Length, Is.EqualTo(256L << 20));
         });
         Cli.Unmount(mnt);

@@ -9,28 +9,34 @@ namespace Qcow2Mount.Fuse.Tests;
 /// The QEMU-compatible OFD locks: among our own openers (two handles are two open file descriptions, so they
 /// conflict even inside one process) and against QEMU's tools.
 /// </summary>
-[NonParallelizable]
-public sealed class ImageFileLockTests
+public sealed class ImageFileLockTests : ScratchFixture
 {
-    private Scratch _scratch = null!;
-
     [OneTimeSetUp]
     public void RequireTools() => Tool.Require("qemu-storage-daemon", "qemu-system-common");
 
-    [SetUp]
-    public void CreateScratch() => _scratch = new Scratch();
+    private readonly List<SafeFileHandle> _handles = [];
 
     [TearDown]
-    public void RemoveScratch() => _scratch.Dispose();
+    public void CloseHandles() => _handles.ForEach(h => h.Dispose());
 
-    private SafeFileHandle OpenImage(string path) =>
-        File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+    /// <summary>Opens one small image <paramref name="count"/> times: each handle is its own open file description.</summary>
+    private SafeFileHandle[] Openers(int count)
+    {
+        string image = Scratch.PathOf("disk.img");
+        if (!File.Exists(image))
+        {
+            Scratch.RawImage("disk.img", 4096);
+        }
+
+        var handles = Enumerable.Range(0, count).Select(_ => File.OpenHandle(image, FileMode.Open, FileAccess.Read, FileShare.ReadWrite)).ToArray();
+        _handles.AddRange(handles);
+        return handles;
+    }
 
     [Test]
     public void Acquire_Writer_LocksQemuWriterBytes()
     {
-        string image = _scratch.RawImage("disk.img", 4096);
-        using var handle = OpenImage(image);
+        var handle = Openers(1)[0];
         using var writer = ImageFileLock.Acquire(handle, "disk.img", write: true);
         Assert.That(writer.Bytes, Is.EqualTo(new long[] { 100, 101, 103, 201, 203 }).AsCollection);
     }
@@ -38,8 +44,7 @@ public sealed class ImageFileLockTests
     [Test]
     public void Acquire_Reader_LocksQemuReaderBytes()
     {
-        string image = _scratch.RawImage("disk.img", 4096);
-        using var handle = OpenImage(image);
+        var handle = Openers(1)[0];
         using var reader = ImageFileLock.Acquire(handle, "disk.img", write: false);
         Assert.That(reader.Bytes, Is.EqualTo(new long[] { 100, 201, 203 }).AsCollection);
     }
@@ -47,73 +52,60 @@ public sealed class ImageFileLockTests
     [Test]
     public void Acquire_TwoReaders_Coexist()
     {
-        string image = _scratch.RawImage("disk.img", 4096);
-        using var h1 = OpenImage(image);
-        using var h2 = OpenImage(image);
-        using var r1 = ImageFileLock.Acquire(h1, "disk.img", write: false);
-        Assert.DoesNotThrow(() => ImageFileLock.Acquire(h2, "disk.img", write: false).Dispose());
+        var openers = Openers(2);
+        using var r1 = ImageFileLock.Acquire(openers[0], "disk.img", write: false);
+        Assert.DoesNotThrow(() => ImageFileLock.Acquire(openers[1], "disk.img", write: false).Dispose());
     }
 
     [Test]
     public void Acquire_WriterThenWriter_WriteLockConflict()
     {
-        string image = _scratch.RawImage("disk.img", 4096);
-        using var h1 = OpenImage(image);
-        using var h2 = OpenImage(image);
-        using var w1 = ImageFileLock.Acquire(h1, "disk.img", write: true);
-        var e = Assert.Throws<ImageLockedException>(() => ImageFileLock.Acquire(h2, "disk.img", write: true));
+        var openers = Openers(2);
+        using var w1 = ImageFileLock.Acquire(openers[0], "disk.img", write: true);
+        var e = Assert.Throws<ImageLockedException>(() => ImageFileLock.Acquire(openers[1], "disk.img", write: true));
         Assert.That(e!.Message, Is.EqualTo("disk.img: image is in use by another process (failed to get \"write\" lock)"));
     }
 
     [Test]
     public void Acquire_WriterThenReader_SharedWriteLockConflict()
     {
-        string image = _scratch.RawImage("disk.img", 4096);
-        using var h1 = OpenImage(image);
-        using var h2 = OpenImage(image);
-        using var w1 = ImageFileLock.Acquire(h1, "disk.img", write: true);
-        var e = Assert.Throws<ImageLockedException>(() => ImageFileLock.Acquire(h2, "disk.img", write: false));
+        var openers = Openers(2);
+        using var w1 = ImageFileLock.Acquire(openers[0], "disk.img", write: true);
+        var e = Assert.Throws<ImageLockedException>(() => ImageFileLock.Acquire(openers[1], "disk.img", write: false));
         Assert.That(e!.Message, Does.Contain("failed to get shared \"write\" lock"));
     }
 
     [Test]
     public void Acquire_ReaderThenWriter_Conflict()
     {
-        string image = _scratch.RawImage("disk.img", 4096);
-        using var h1 = OpenImage(image);
-        using var h2 = OpenImage(image);
-        using var r1 = ImageFileLock.Acquire(h1, "disk.img", write: false);
-        Assert.Throws<ImageLockedException>(() => ImageFileLock.Acquire(h2, "disk.img", write: true));
+        var openers = Openers(2);
+        using var r1 = ImageFileLock.Acquire(openers[0], "disk.img", write: false);
+        Assert.Throws<ImageLockedException>(() => ImageFileLock.Acquire(openers[1], "disk.img", write: true));
     }
 
     [Test]
     public void Dispose_Writer_ReleasesForTheNextWriter()
     {
-        string image = _scratch.RawImage("disk.img", 4096);
-        using var h1 = OpenImage(image);
-        using var h2 = OpenImage(image);
-        ImageFileLock.Acquire(h1, "disk.img", write: true).Dispose();
-        Assert.DoesNotThrow(() => ImageFileLock.Acquire(h2, "disk.img", write: true).Dispose());
+        var openers = Openers(2);
+        ImageFileLock.Acquire(openers[0], "disk.img", write: true).Dispose();
+        Assert.DoesNotThrow(() => ImageFileLock.Acquire(openers[1], "disk.img", write: true).Dispose());
     }
 
     [Test]
     public void Acquire_FailedAttempt_LeavesNoLocksBehind()
     {
-        string image = _scratch.RawImage("disk.img", 4096);
-        using var h1 = OpenImage(image);
-        using var h2 = OpenImage(image);
-        using var h3 = OpenImage(image);
-        var w1 = ImageFileLock.Acquire(h1, "disk.img", write: true);
-        Assert.Throws<ImageLockedException>(() => ImageFileLock.Acquire(h2, "disk.img", write: true));
+        var openers = Openers(3);
+        var w1 = ImageFileLock.Acquire(openers[0], "disk.img", write: true);
+        Assert.Throws<ImageLockedException>(() => ImageFileLock.Acquire(openers[1], "disk.img", write: true));
         w1.Dispose();
-        Assert.DoesNotThrow(() => ImageFileLock.Acquire(h3, "disk.img", write: true).Dispose());
+        Assert.DoesNotThrow(() => ImageFileLock.Acquire(openers[2], "disk.img", write: true).Dispose());
     }
 
     [Test]
     public void Lock_WritableMount_QemuIoCannotOpenForWriting()
     {
-        string image = _scratch.RawImage("disk.img", 1 << 20);
-        Cli.Mount(image, _scratch.NewDirectory("mnt"));
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        Cli.Mount(image, Scratch.NewDirectory("mnt"));
 
         var qemu = Tool.Run("qemu-io", "-f", "raw", "-c", "read 0 512", image);
 
@@ -124,8 +116,8 @@ public sealed class ImageFileLockTests
     [Test]
     public void Lock_WritableMount_QemuImgInfoNeedsForceShare()
     {
-        string image = Images.Qcow2(_scratch, "disk.qcow2", "1M");
-        Cli.Mount(image, _scratch.NewDirectory("mnt"));
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "1M");
+        Cli.Mount(image, Scratch.NewDirectory("mnt"));
 
         var locked = Tool.Run("qemu-img", "info", image);
         var forced = Tool.Run("qemu-img", "info", "-U", image);
@@ -141,8 +133,8 @@ public sealed class ImageFileLockTests
     [Test]
     public void Lock_ReadOnlyMount_QemuReadersCoexist()
     {
-        string image = Images.Qcow2(_scratch, "disk.qcow2", "1M");
-        Cli.Mount("--read-only", image, _scratch.NewDirectory("mnt"));
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "1M");
+        Cli.Mount("--read-only", image, Scratch.NewDirectory("mnt"));
 
         var info = Tool.Run("qemu-img", "info", image);
         var check = Tool.Run("qemu-img", "check", image);
@@ -154,8 +146,8 @@ public sealed class ImageFileLockTests
     [Test]
     public void Lock_ImageServedByQemuStorageDaemon_MountRefused()
     {
-        string image = Images.Qcow2(_scratch, "disk.qcow2", "1M");
-        string socket = _scratch.PathOf("nbd.sock");
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "1M");
+        string socket = Scratch.PathOf("nbd.sock");
         using var daemon = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("qemu-storage-daemon")
         {
             ArgumentList =
@@ -176,7 +168,7 @@ public sealed class ImageFileLockTests
             }
 
             Assert.That(File.Exists(socket), Is.True, "qemu-storage-daemon did not start");
-            string mnt = _scratch.NewDirectory("mnt");
+            string mnt = Scratch.NewDirectory("mnt");
 
             var writable = Cli.Run(image, mnt);
             var readOnly = Cli.Run("-r", image, mnt);

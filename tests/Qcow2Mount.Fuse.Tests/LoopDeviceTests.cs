@@ -4,11 +4,8 @@ using Qcow2Mount.Fuse.Tests.Support;
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>The end-to-end use: a file system on a loop device over the mounted raw file, then read-only again.</summary>
-[NonParallelizable]
-public sealed class LoopDeviceTests
+public sealed class LoopDeviceTests : ScratchFixture
 {
-    private Scratch _scratch = null!;
-
     [OneTimeSetUp]
     public void RequireTools()
     {
@@ -17,18 +14,12 @@ public sealed class LoopDeviceTests
         Tool.Require("fstrim", "util-linux");
     }
 
-    [SetUp]
-    public void CreateScratch() => _scratch = new Scratch();
-
-    [TearDown]
-    public void RemoveScratch() => _scratch.Dispose();
-
     [Test]
     public void Ext4OnLoopDevice_FilesFstrimRemountReadOnly_ChecksumsSurvive()
     {
-        string image = Images.Qcow2(_scratch, "disk.qcow2", "128M");
-        string mnt = _scratch.NewDirectory("mnt");
-        string fs = _scratch.NewDirectory("fs");
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "128M");
+        string mnt = Scratch.NewDirectory("mnt");
+        string fs = Scratch.NewDirectory("fs");
         string raw = Path.Combine(mnt, "disk.raw");
         var files = Enumerable.Range(0, 6).ToDictionary(i => $"file{i}.bin", i => RandomNumberGenerator.GetBytes((i + 1) * 700_000));
 

@@ -3,17 +3,8 @@ using Qcow2Mount.Fuse.Tests.Support;
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>Every refused mount: one line on stderr, the exit code, and nothing left mounted.</summary>
-[NonParallelizable]
-public sealed class MountErrorTests
+public sealed class MountErrorTests : ScratchFixture
 {
-    private Scratch _scratch = null!;
-
-    [SetUp]
-    public void CreateScratch() => _scratch = new Scratch();
-
-    [TearDown]
-    public void RemoveScratch() => _scratch.Dispose();
-
     private void AssertRefused(ProcessResult result, int exitCode, string message)
     {
         Assert.Multiple(() =>
@@ -21,30 +12,30 @@ public sealed class MountErrorTests
             Assert.That(result.ExitCode, Is.EqualTo(exitCode), result.ToString());
             Assert.That(result.StandardError.TrimEnd('\n').Split('\n'), Has.Length.EqualTo(1), result.ToString());
             Assert.That(result.StandardError, Does.StartWith("qcow2mount: ").And.Contain(message));
-            Assert.That(Scratch.MountsUnder(_scratch.Root), Is.Empty, "something was left mounted");
+            Assert.That(Scratch.MountsUnder(Scratch.Root), Is.Empty, "something was left mounted");
         });
     }
 
     [Test]
     public void Mount_MountPointMissing_Refused()
     {
-        string image = _scratch.RawImage("disk.img", 1 << 20);
-        AssertRefused(Cli.Run(image, _scratch.PathOf("nope")), 2, "mount point does not exist");
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        AssertRefused(Cli.Run(image, Scratch.PathOf("nope")), 2, "mount point does not exist");
     }
 
     [Test]
     public void Mount_MountPointIsAFile_Refused()
     {
-        string image = _scratch.RawImage("disk.img", 1 << 20);
+        string image = Scratch.RawImage("disk.img", 1 << 20);
         AssertRefused(Cli.Run(image, image), 2, "mount point is not a directory");
     }
 
     [Test]
     public void Mount_MountPointAlreadyMounted_Refused()
     {
-        string image = _scratch.RawImage("disk.img", 1 << 20);
-        string other = _scratch.RawImage("other.img", 1 << 20);
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string other = Scratch.RawImage("other.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
         Cli.Mount(image, mnt);
 
         var result = Cli.Run(other, mnt);
@@ -53,23 +44,23 @@ public sealed class MountErrorTests
         {
             Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
             Assert.That(result.StandardError, Does.Contain("already a mount point"));
-            Assert.That(Scratch.MountsUnder(_scratch.Root), Has.Count.EqualTo(1));
+            Assert.That(Scratch.MountsUnder(Scratch.Root), Has.Count.EqualTo(1));
         });
     }
 
     [Test]
     public void Mount_ImageMissing_Refused()
     {
-        string mnt = _scratch.NewDirectory("mnt");
-        AssertRefused(Cli.Run(_scratch.PathOf("missing.qcow2"), mnt), 2, "no such image file");
+        string mnt = Scratch.NewDirectory("mnt");
+        AssertRefused(Cli.Run(Scratch.PathOf("missing.qcow2"), mnt), 2, "no such image file");
     }
 
     [Test]
     public void Mount_ImageLockedByAnotherMount_Refused()
     {
-        string image = _scratch.RawImage("disk.img", 1 << 20);
-        Cli.Mount(image, _scratch.NewDirectory("first"));
-        string second = _scratch.NewDirectory("second");
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        Cli.Mount(image, Scratch.NewDirectory("first"));
+        string second = Scratch.NewDirectory("second");
 
         var result = Cli.Run(image, second);
 
@@ -84,8 +75,8 @@ public sealed class MountErrorTests
     [Test]
     public void Mount_LibfuseMissing_NamesThePackage()
     {
-        string image = _scratch.RawImage("disk.img", 1 << 20);
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
         var env = new Dictionary<string, string> { ["QCOW2MOUNT_LIBFUSE"] = "/nonexistent/libfuse3.so.3" };
         AssertRefused(Cli.Run(env, image, mnt), 2, "apt-get install fuse3");
     }
@@ -94,9 +85,9 @@ public sealed class MountErrorTests
     public void Mount_DevFuseMissing_Refused()
     {
         Tool.Require("unshare", "util-linux");
-        string image = _scratch.RawImage("disk.img", 1 << 20);
-        string mnt = _scratch.NewDirectory("mnt");
-        string notADevice = _scratch.RawImage("not-fuse", 0, seed: null);
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        string notADevice = Scratch.RawImage("not-fuse", 0, seed: null);
 
         // In a private mount namespace, a regular file is bind-mounted over /dev/fuse; the host is untouched.
         var result = Tool.Run("unshare", "--mount", "sh", "-c", "mount --bind \"$1\" /dev/fuse && exec dotnet \"$2\" \"$3\" \"$4\"", "sh", notADevice, Cli.DllPath, image, mnt);
@@ -107,8 +98,8 @@ public sealed class MountErrorTests
     [Test]
     public void Mount_UnknownOption_UsageError()
     {
-        string image = _scratch.RawImage("disk.img", 1 << 20);
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
         AssertRefused(Cli.Run(image, mnt, "-o", "ro,bogus"), 1, "unknown mount option 'bogus'");
     }
 
@@ -121,23 +112,23 @@ public sealed class MountErrorTests
     [Test]
     public void Mount_BadCacheSize_UsageError()
     {
-        string image = _scratch.RawImage("disk.img", 1 << 20);
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
         AssertRefused(Cli.Run("--cache-size", "12X", image, mnt), 1, "bad size '12X'");
     }
 
     [Test]
     public void Unmount_NotMounted_Refused()
     {
-        string mnt = _scratch.NewDirectory("mnt");
+        string mnt = Scratch.NewDirectory("mnt");
         AssertRefused(Cli.Run("unmount", mnt), 2, "not mounted");
     }
 
     [Test]
     public void Unmount_WhileFileOpen_BusyAndStillMounted()
     {
-        string image = _scratch.RawImage("disk.img", 1 << 20);
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
         Cli.Mount(image, mnt);
 
         ProcessResult result;

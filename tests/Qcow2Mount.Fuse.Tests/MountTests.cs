@@ -4,11 +4,8 @@ using Qcow2Mount.Fuse.Tests.Support;
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>Real mounts through the built command line (as root): content, writes, FUSE operations, shutdown paths.</summary>
-[NonParallelizable]
-public sealed class MountTests
+public sealed class MountTests : ScratchFixture
 {
-    private Scratch _scratch = null!;
-
     [OneTimeSetUp]
     public void RequireTools()
     {
@@ -16,43 +13,37 @@ public sealed class MountTests
         Tool.Require("fallocate", "util-linux");
     }
 
-    [SetUp]
-    public void CreateScratch() => _scratch = new Scratch();
-
-    [TearDown]
-    public void RemoveScratch() => _scratch.Dispose();
-
     [Test]
     public void Mount_RawImage_FileMatchesQemuByteForByte()
     {
-        string image = _scratch.RawImage("disk.img", 8 << 20);
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Scratch.RawImage("disk.img", 8 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
 
         var result = Cli.Run(image, mnt);
 
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
         Assert.That(result.StandardOutput, Does.Contain(Path.Combine(mnt, "disk.img.raw")));
-        Images.AssertSameBytes(File.ReadAllBytes(Path.Combine(mnt, "disk.img.raw")), Images.QemuRaw(_scratch, image), "raw mount");
+        Images.AssertSameBytes(File.ReadAllBytes(Path.Combine(mnt, "disk.img.raw")), Images.QemuRaw(Scratch, image), "raw mount");
         Assert.That(Scratch.MountsUnder(mnt).Single().Type, Is.EqualTo("fuse.qcow2mount"));
     }
 
     [Test]
     public void Mount_Qcow2Image_FileMatchesQemuByteForByte()
     {
-        string image = Images.Qcow2(_scratch, "disk.qcow2", "64M", "write -P 0xab 1M 3M", "write -P 0x11 40M 100k", "write -z 1536k 64k");
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "64M", "write -P 0xab 1M 3M", "write -P 0x11 40M 100k", "write -z 1536k 64k");
+        string mnt = Scratch.NewDirectory("mnt");
 
         Cli.Mount(image, mnt);
 
-        Images.AssertSameBytes(File.ReadAllBytes(Path.Combine(mnt, "disk.raw")), Images.QemuRaw(_scratch, image), "qcow2 mount");
+        Images.AssertSameBytes(File.ReadAllBytes(Path.Combine(mnt, "disk.raw")), Images.QemuRaw(Scratch, image), "qcow2 mount");
     }
 
     [Test]
     public void Mount_TwoImages_OneDirectoryWithBothFiles()
     {
-        string a = Images.Qcow2(_scratch, "a.qcow2", "4M", "write -P 1 0 1M");
-        string b = _scratch.RawImage("b.img", 2 << 20);
-        string mnt = _scratch.NewDirectory("mnt");
+        string a = Images.Qcow2(Scratch, "a.qcow2", "4M", "write -P 1 0 1M");
+        string b = Scratch.RawImage("b.img", 2 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
 
         Cli.Mount("mount", a, b, mnt);
 
@@ -69,8 +60,8 @@ public sealed class MountTests
     [Test]
     public void Write_ThroughMountThenFsyncAndRemount_ReadsBackAndQemuAgrees()
     {
-        string image = Images.Qcow2(_scratch, "disk.qcow2", "16M");
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "16M");
+        string mnt = Scratch.NewDirectory("mnt");
         var data = RandomNumberGenerator.GetBytes(3 << 20);
         Cli.Mount(image, mnt);
 
@@ -85,7 +76,7 @@ public sealed class MountTests
 
         Cli.Unmount(mnt);
         Assert.That(Tool.Run("qemu-img", "check", image).ExitCode, Is.Zero);
-        Images.AssertSameBytes(Images.QemuRaw(_scratch, image).AsSpan(5 << 20, data.Length).ToArray(), data, "qemu after unmount");
+        Images.AssertSameBytes(Images.QemuRaw(Scratch, image).AsSpan(5 << 20, data.Length).ToArray(), data, "qemu after unmount");
 
         Cli.Mount(image, mnt);
         var again = new byte[data.Length];
@@ -100,8 +91,8 @@ public sealed class MountTests
     [Test]
     public void Fallocate_PunchHoleAndZeroRange_ReadZerosAndQemuAgrees()
     {
-        string image = Images.Qcow2(_scratch, "disk.qcow2", "8M", "write -P 0x5a 0 8M");
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "8M", "write -P 0x5a 0 8M");
+        string mnt = Scratch.NewDirectory("mnt");
         string raw = Path.Combine(mnt, "disk.raw");
         Cli.Mount(image, mnt);
 
@@ -117,15 +108,15 @@ public sealed class MountTests
         Images.AssertSameBytes(File.ReadAllBytes(raw), expected, "through the mount");
         Assert.That(new FileInfo(raw).Length, Is.EqualTo(8 << 20));
         Cli.Unmount(mnt);
-        Images.AssertSameBytes(Images.QemuRaw(_scratch, image), expected, "qemu after unmount");
+        Images.AssertSameBytes(Images.QemuRaw(Scratch, image), expected, "qemu after unmount");
         Assert.That(Tool.Run("qemu-img", "check", image).ExitCode, Is.Zero);
     }
 
     [Test]
     public void Fallocate_GrowingPastEnd_RefusedWithFileTooLarge()
     {
-        string image = _scratch.RawImage("disk.img", 1 << 20);
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
         Cli.Mount(image, mnt);
 
         var result = Tool.Run("fallocate", "--length", "2MiB", Path.Combine(mnt, "disk.img.raw"));
@@ -137,8 +128,8 @@ public sealed class MountTests
     [Test]
     public void Lseek_SeekDataAndSeekHole_FollowQcow2Allocation()
     {
-        string image = Images.Qcow2(_scratch, "disk.qcow2", "16M", "write -P 1 1M 1M", "write -P 2 8M 256k");
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "16M", "write -P 1 1M 1M", "write -P 2 8M 256k");
+        string mnt = Scratch.NewDirectory("mnt");
         Cli.Mount(image, mnt);
 
         using var file = File.OpenHandle(Path.Combine(mnt, "disk.raw"));
@@ -156,8 +147,8 @@ public sealed class MountTests
     [Test]
     public void Truncate_ToAnotherSize_OperationNotPermitted()
     {
-        string image = _scratch.RawImage("disk.img", 1 << 20);
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
         string raw = Path.Combine(mnt, "disk.img.raw");
         Cli.Mount(image, mnt);
 
@@ -175,8 +166,8 @@ public sealed class MountTests
     [Test]
     public void Write_ReadOnlyMount_ReadOnlyFileSystem()
     {
-        string image = _scratch.RawImage("disk.img", 1 << 20);
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
         var before = File.ReadAllBytes(image);
 
         var mount = Cli.Run("-r", image, mnt);
@@ -195,9 +186,9 @@ public sealed class MountTests
     [Test]
     public void DirectIo_OneMegabyteWrites_LandInTheImage()
     {
-        string image = Images.Qcow2(_scratch, "disk.qcow2", "8M");
-        string source = _scratch.RawImage("source.bin", 4 << 20, seed: 7);
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "8M");
+        string source = Scratch.RawImage("source.bin", 4 << 20, seed: 7);
+        string mnt = Scratch.NewDirectory("mnt");
         string raw = Path.Combine(mnt, "disk.raw");
         Cli.Mount(image, mnt);
 
@@ -205,6 +196,6 @@ public sealed class MountTests
         Tool.Check("dd", $"if={raw}", "of=/dev/null", "bs=1M", "iflag=direct", "status=none");
 
         Cli.Unmount(mnt);
-        Images.AssertSameBytes(Images.QemuRaw(_scratch, image).AsSpan(0, 4 << 20).ToArray(), File.ReadAllBytes(source), "O_DIRECT writes");
+        Images.AssertSameBytes(Images.QemuRaw(Scratch, image).AsSpan(0, 4 << 20).ToArray(), File.ReadAllBytes(source), "O_DIRECT writes");
     }
 }

@@ -4,17 +4,8 @@ using Qcow2Mount.Fuse.Tests.Support;
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>How a server ends: signals, external unmounts, qcow2mount unmount, and a crash (kill -9).</summary>
-[NonParallelizable]
-public sealed class ServerLifetimeTests
+public sealed class ServerLifetimeTests : ScratchFixture
 {
-    private Scratch _scratch = null!;
-
-    [SetUp]
-    public void CreateScratch() => _scratch = new Scratch();
-
-    [TearDown]
-    public void RemoveScratch() => _scratch.Dispose();
-
     /// <summary>Writes <paramref name="data"/> at 1 MiB without fsync; only a clean shutdown makes it durable in qcow2 metadata.</summary>
     private static void WriteUnsynced(string raw, byte[] data)
     {
@@ -26,7 +17,7 @@ public sealed class ServerLifetimeTests
     {
         var check = Tool.Run("qemu-img", "check", image);
         Assert.That(check.ExitCode, Is.Zero, "qemu-img check right after the server ended: " + check);
-        Images.AssertSameBytes(Images.QemuRaw(_scratch, image).AsSpan(1 << 20, data.Length).ToArray(), data, "data written before shutdown");
+        Images.AssertSameBytes(Images.QemuRaw(Scratch, image).AsSpan(1 << 20, data.Length).ToArray(), data, "data written before shutdown");
     }
 
     [TestCase("TERM")]
@@ -34,8 +25,8 @@ public sealed class ServerLifetimeTests
     [TestCase("HUP")]
     public void Signal_ForegroundServer_UnmountsFlushesExitsZero(string signal)
     {
-        string image = Images.Qcow2(_scratch, "disk.qcow2", "8M");
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "8M");
+        string mnt = Scratch.NewDirectory("mnt");
         var data = RandomNumberGenerator.GetBytes(512 << 10);
         using var server = ForegroundServer.Start(image, mnt);
         WriteUnsynced(Path.Combine(mnt, "disk.raw"), data);
@@ -52,8 +43,8 @@ public sealed class ServerLifetimeTests
     [TestCase("umount", null)]
     public void ExternalUnmount_ForegroundServer_FlushesExitsZero(string program, string? option)
     {
-        string image = Images.Qcow2(_scratch, "disk.qcow2", "8M");
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "8M");
+        string mnt = Scratch.NewDirectory("mnt");
         var data = RandomNumberGenerator.GetBytes(256 << 10);
         using var server = ForegroundServer.Start(image, mnt);
         WriteUnsynced(Path.Combine(mnt, "disk.raw"), data);
@@ -68,8 +59,8 @@ public sealed class ServerLifetimeTests
     [Test]
     public void Unmount_BackgroundServer_ReturnsAfterImagesAreClosed()
     {
-        string image = Images.Qcow2(_scratch, "disk.qcow2", "8M");
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "8M");
+        string mnt = Scratch.NewDirectory("mnt");
         var data = RandomNumberGenerator.GetBytes(1 << 20);
         Cli.Mount(image, mnt);
         int? pid = Scratch.ServerPid(mnt);
@@ -90,8 +81,8 @@ public sealed class ServerLifetimeTests
     [Test]
     public void KillNine_AfterFsync_RemountReadsTheData()
     {
-        string image = Images.Qcow2(_scratch, "disk.qcow2", "8M");
-        string mnt = _scratch.NewDirectory("mnt");
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "8M");
+        string mnt = Scratch.NewDirectory("mnt");
         var data = RandomNumberGenerator.GetBytes(2 << 20);
         Cli.Mount(image, mnt);
         using (var file = File.OpenHandle(Path.Combine(mnt, "disk.raw"), FileMode.Open, FileAccess.Write))
