@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using Qcow2Mount.Fuse.Tests.Support;
 
 namespace Qcow2Mount.Fuse.Tests;
@@ -12,6 +13,16 @@ public sealed class LoopDeviceTests : ScratchFixture
         Tool.Require("losetup", "mount");
         Tool.Require("mkfs.ext4", "e2fsprogs");
         Tool.Require("fstrim", "util-linux");
+    }
+
+    /// <summary>Big enough that ext4 metadata cannot hide whether its clusters were trimmed.</summary>
+    private const int DeletedSize = 32 << 20;
+
+    /// <summary>Guest bytes that qemu-img map reports as data (allocated, not zero).</summary>
+    private static long DataBytes(string image)
+    {
+        using var map = JsonDocument.Parse(Tool.Check("qemu-img", "map", "--output=json", image));
+        return map.RootElement.EnumerateArray().Where(e => e.GetProperty("data").GetBoolean()).Sum(e => e.GetProperty("length").GetInt64());
     }
 
     [Test]
@@ -32,9 +43,10 @@ public sealed class LoopDeviceTests : ScratchFixture
             File.WriteAllBytes(Path.Combine(fs, name), data);
         }
 
-        File.WriteAllBytes(Path.Combine(fs, "deleted.bin"), RandomNumberGenerator.GetBytes(8 << 20));
+        File.WriteAllBytes(Path.Combine(fs, "deleted.bin"), RandomNumberGenerator.GetBytes(DeletedSize));
         Tool.Check("sync");
         File.Delete(Path.Combine(fs, "deleted.bin"));
+        Tool.Check("sync");
         var trim = Tool.Run("fstrim", "-v", fs);
         Assert.That(trim.ExitCode, Is.Zero, "fstrim (the loop device punches holes through the mount): " + trim);
         Tool.Check("umount", fs);
@@ -43,6 +55,8 @@ public sealed class LoopDeviceTests : ScratchFixture
 
         var check = Tool.Run("qemu-img", "check", image);
         Assert.That(check.ExitCode, Is.Zero, check.ToString());
+        long kept = files.Values.Sum(d => (long)d.Length);
+        Assert.That(DataBytes(image), Is.LessThan(kept + DeletedSize / 2), "fstrim deallocated the deleted file's clusters");
 
         Cli.Mount("-r", image, mnt);
         string roLoop = Tool.Check("losetup", "-r", "-f", "--show", raw).Trim();
