@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Qcow2Mount.Fuse.Interop;
 
@@ -41,7 +42,11 @@ internal static class MountBackground
             start.ArgumentList.Add(arg);
         }
 
-        using var child = Process.Start(start) ?? throw new MountFailedException("cannot start the background server");
+        // stdout lines in order; null marks the end of the pipe (the child exited or detached without the ready line).
+        // Neither is disposed: the output handlers may still run after we return (the child closes its pipes when it
+        // detaches), and this process exits right after.
+        var lines = new BlockingCollection<string?>();
+        var child = Process.Start(start) ?? throw new MountFailedException("cannot start the background server");
         child.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is not null)
@@ -49,30 +54,31 @@ internal static class MountBackground
                 Console.Error.WriteLine(e.Data);
             }
         };
+        child.OutputDataReceived += (_, e) => lines.Add(e.Data);
         child.BeginErrorReadLine();
+        child.BeginOutputReadLine();
         child.StandardInput.Close();
 
         var deadline = DateTime.UtcNow + ReadyTimeout;
         while (true)
         {
-            var readLine = child.StandardOutput.ReadLineAsync();
-            if (!readLine.Wait(Max(deadline - DateTime.UtcNow, TimeSpan.Zero)))
+            if (!lines.TryTake(out string? line, Max(deadline - DateTime.UtcNow, TimeSpan.Zero)))
             {
                 child.Kill();
                 throw new MountFailedException($"the background server did not mount within {ReadyTimeout.TotalSeconds} s");
             }
 
-            if (readLine.Result is null)
+            if (line is null)
             {
                 break;
             }
 
-            if (readLine.Result == ReadyLine)
+            if (line == ReadyLine)
             {
                 return 0;
             }
 
-            Console.WriteLine(readLine.Result);
+            Console.WriteLine(line);
         }
 
         child.WaitForExit();

@@ -38,6 +38,7 @@ internal static unsafe class FuseCallbacks
         {
             // Writeback caching would acknowledge writes before the disk saw them (errors surface only at fsync).
             conn->Want &= ~FuseConnInfo.CapWritebackCache;
+            // Our inode numbers (root 1, files 2…) stay stable across lookups; paths are needed by getattr/truncate/utimens.
             config->UseIno = 1;
             config->NullPathOk = 0;
             HostOf(self).OnInitialized(conn);
