@@ -16,8 +16,6 @@ internal sealed record MountRequest
 
     public bool Foreground { get; init; }
 
-    public bool Verbose { get; init; }
-
     public string? LogFile { get; init; }
 
     public string? LibfusePath { get; init; }
@@ -52,7 +50,6 @@ internal sealed record MountRequest
             MountPoint = Path.TrimEndingDirectorySeparator(Path.GetFullPath(positionals[^1])) is { Length: > 0 } mp ? mp : "/",
             FuseOptions = fuseOptions.Distinct(StringComparer.Ordinal).ToArray(),
             Foreground = config.Foreground,
-            Verbose = verbose,
             LogFile = config.Log is { Length: > 0 } log ? Path.GetFullPath(log) : null,
             LibfusePath = config.Libfuse is { Length: > 0 } lib ? lib : null,
             MaxThreads = config.MaxThreads is > 0 and uint threads ? threads : 10,

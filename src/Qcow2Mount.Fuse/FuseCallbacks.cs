@@ -41,7 +41,7 @@ internal static unsafe class FuseCallbacks
             // Our inode numbers (root 1, files 2…) stay stable across lookups; paths are needed by getattr/truncate/utimens.
             config->UseIno = 1;
             config->NullPathOk = 0;
-            HostOf(self).OnInitialized(conn);
+            HostOf(self).OnInitialized();
         }
         catch (Exception e)
         {

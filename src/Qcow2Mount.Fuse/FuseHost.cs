@@ -30,15 +30,10 @@ internal sealed unsafe class FuseHost : IDisposable
 
     public ImageFileSystem FileSystem { get; }
 
-    public string MountPoint => _settings.MountPoint;
-
     /// <summary>Owner reported for every node (the serving user), checked by the kernel under default_permissions.</summary>
     public uint OwnerUid { get; }
 
     public uint OwnerGid { get; }
-
-    /// <summary>The largest write the kernel will send, as agreed in init (1 MiB with max_pages support).</summary>
-    public uint MaxWrite { get; private set; }
 
     /// <summary>
     /// Creates and mounts the file system. <paramref name="onInitialized"/> runs on a libfuse thread once the kernel's
@@ -108,11 +103,8 @@ internal sealed unsafe class FuseHost : IDisposable
 
     public void Dispose() => Destroy();
 
-    internal void OnInitialized(FuseConnInfo* conn)
-    {
-        MaxWrite = conn->MaxWrite;
-        _onInitialized?.Invoke(this);
-    }
+    /// <summary>Called from init, after the connection is negotiated (max_write keeps libfuse's default: 1 MiB with max_pages, fuse-notes §7).</summary>
+    internal void OnInitialized() => _onInitialized?.Invoke(this);
 
     private void Create()
     {
