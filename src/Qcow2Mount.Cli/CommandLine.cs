@@ -7,6 +7,9 @@ internal static class CommandLine
 {
     private static readonly ICommand[] Commands =
     [
+        new MountCommand(),
+        new UnmountCommand(),
+        new MountDemoCommand(),
     ];
 
     public static int Run(string[] args)
@@ -20,6 +23,14 @@ internal static class CommandLine
             }
 
             var command = Commands.FirstOrDefault(c => c.Name == args[0]);
+            if (command is null && MountCommand.IsBareForm(args))
+            {
+                // qcow2mount [options] IMAGE... MOUNTDIR, or just MOUNTDIR for the demo (the quick start).
+                return args is [var only] && !only.StartsWith('-') && !File.Exists(only)
+                    ? new MountDemoCommand().Run(args)
+                    : new MountCommand().Run(args);
+            }
+
             if (command is null)
             {
                 throw new UsageException($"unknown command '{args[0]}' (see 'qcow2mount --help')");
@@ -46,7 +57,9 @@ internal static class CommandLine
 
     private static void PrintHelp()
     {
-        Console.WriteLine("usage: qcow2mount COMMAND [options] ...");
+        Console.WriteLine("usage: qcow2mount [options] IMAGE [IMAGE...] MOUNTDIR   (same as 'qcow2mount mount ...')");
+        Console.WriteLine("       qcow2mount MOUNTDIR                            (mount a demo image: the quick start)");
+        Console.WriteLine("       qcow2mount COMMAND [options] ...");
         Console.WriteLine();
         Console.WriteLine("Commands:");
         foreach (var c in Commands)

@@ -1,0 +1,93 @@
+using System.Globalization;
+using Qcow2Mount.Core;
+
+namespace Qcow2Mount.Cli;
+
+/// <summary>A checked mount request: absolute paths, parsed sizes, the image open options and the libfuse options.</summary>
+internal sealed record MountRequest
+{
+    public required IReadOnlyList<string> Images { get; init; }
+
+    public required string MountPoint { get; init; }
+
+    public required ImageOpenOptions ImageOptions { get; init; }
+
+    public required IReadOnlyList<string> FuseOptions { get; init; }
+
+    public bool Foreground { get; init; }
+
+    public string? LogFile { get; init; }
+
+    public string? LibfusePath { get; init; }
+
+    public uint MaxThreads { get; init; } = 10;
+
+    public bool ReadOnly => ImageOptions.ReadOnly;
+
+    /// <summary>IMAGE... MOUNTDIR plus the bound configuration.</summary>
+    public static MountRequest From(IReadOnlyList<string> positionals, MountConfig config)
+    {
+        if (positionals.Count < 2)
+        {
+            throw new UsageException("expected IMAGE [IMAGE...] MOUNTDIR (see 'qcow2mount mount --help')");
+        }
+
+        var own = new Dictionary<string, string>(StringComparer.Ordinal);
+        var fuseOptions = new List<string>();
+        MountOptionList.Split(config.Options, own, fuseOptions);
+        bool readOnly = own.TryGetValue("ReadOnly", out string? ro) ? ro == "true" || config.ReadOnly : config.ReadOnly;
+
+        int cleanInterval = config.CacheCleanInterval ?? 600;
+        if (cleanInterval < 0)
+        {
+            throw new UsageException("--cache-clean-interval must be 0 or more seconds");
+        }
+
+        bool verbose = config.Verbose;
+        return new MountRequest
+        {
+            Images = positionals.Take(positionals.Count - 1).Select(Path.GetFullPath).ToArray(),
+            MountPoint = Path.TrimEndingDirectorySeparator(Path.GetFullPath(positionals[^1])) is { Length: > 0 } mp ? mp : "/",
+            FuseOptions = fuseOptions.Distinct(StringComparer.Ordinal).ToArray(),
+            Foreground = config.Foreground,
+            LogFile = config.Log is { Length: > 0 } log ? Path.GetFullPath(log) : null,
+            LibfusePath = config.Libfuse is { Length: > 0 } lib ? lib : null,
+            MaxThreads = config.MaxThreads is > 0 and uint threads ? threads : 10,
+            ImageOptions = new ImageOpenOptions
+            {
+                ReadOnly = readOnly,
+                CacheSize = config.CacheSize is { Length: > 0 } size ? ParseSize(size) : 0,
+                CacheCleanIntervalSeconds = cleanInterval,
+                FollowBacking = !config.NoBacking,
+                AllowBackingDevice = config.AllowBackingDevice,
+                // The mount takes the QEMU-compatible locks itself (MountedImages) until the engine's open does.
+                Lock = false,
+                Log = verbose ? message => Console.Error.WriteLine($"qcow2mount: {message}") : null,
+            },
+        };
+    }
+
+    /// <summary>Bytes with an optional binary suffix: 512, 64k, 32M, 1G (also KiB/MiB/GiB and K/m/g).</summary>
+    public static long ParseSize(string text)
+    {
+        string t = text.Trim();
+        long unit = 1;
+        string suffix = new(t.SkipWhile(c => char.IsAsciiDigit(c)).ToArray());
+        string digits = t[..(t.Length - suffix.Length)];
+        switch (suffix.ToUpperInvariant())
+        {
+            case "": case "B": unit = 1; break;
+            case "K": case "KB": case "KIB": unit = 1L << 10; break;
+            case "M": case "MB": case "MIB": unit = 1L << 20; break;
+            case "G": case "GB": case "GIB": unit = 1L << 30; break;
+            default: throw new UsageException($"bad size '{text}' (use bytes with an optional k, M or G suffix)");
+        }
+
+        if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long value) || value > long.MaxValue / unit)
+        {
+            throw new UsageException($"bad size '{text}' (use bytes with an optional k, M or G suffix)");
+        }
+
+        return value * unit;
+    }
+}

@@ -1,0 +1,148 @@
+using Qcow2Mount.Fuse.Tests.Support;
+
+namespace Qcow2Mount.Fuse.Tests;
+
+/// <summary>Every refused mount: one line on stderr, the exit code, and nothing left mounted.</summary>
+public sealed class MountErrorTests : ScratchFixture
+{
+    private void AssertRefused(ProcessResult result, int exitCode, string message)
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.EqualTo(exitCode), result.ToString());
+            Assert.That(result.StandardError.TrimEnd('\n').Split('\n'), Has.Length.EqualTo(1), result.ToString());
+            Assert.That(result.StandardError, Does.StartWith("qcow2mount: ").And.Contain(message));
+            Assert.That(Scratch.MountsUnder(Scratch.Root), Is.Empty, "something was left mounted");
+        });
+    }
+
+    [Test]
+    public void Mount_MountPointMissing_Refused()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        AssertRefused(Cli.Run(image, Scratch.PathOf("nope")), 2, "mount point does not exist");
+    }
+
+    [Test]
+    public void Mount_MountPointIsAFile_Refused()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        AssertRefused(Cli.Run(image, image), 2, "mount point is not a directory");
+    }
+
+    [Test]
+    public void Mount_MountPointAlreadyMounted_Refused()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string other = Scratch.RawImage("other.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount(image, mnt);
+
+        var result = Cli.Run(other, mnt);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+            Assert.That(result.StandardError, Does.Contain("already a mount point"));
+            Assert.That(Scratch.MountsUnder(Scratch.Root), Has.Count.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public void Mount_ImageMissing_Refused()
+    {
+        string mnt = Scratch.NewDirectory("mnt");
+        AssertRefused(Cli.Run(Scratch.PathOf("missing.qcow2"), mnt), 2, "no such image file");
+    }
+
+    [Test]
+    public void Mount_ImageLockedByAnotherMount_Refused()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        Cli.Mount(image, Scratch.NewDirectory("first"));
+        string second = Scratch.NewDirectory("second");
+
+        var result = Cli.Run(image, second);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+            Assert.That(result.StandardError, Does.Contain("image is in use by another process (failed to get \"write\" lock)"));
+            Assert.That(Scratch.MountsUnder(second), Is.Empty);
+        });
+    }
+
+    [Test]
+    public void Mount_LibfuseMissing_NamesThePackage()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        var env = new Dictionary<string, string> { ["QCOW2MOUNT_LIBFUSE"] = "/nonexistent/libfuse3.so.3" };
+        AssertRefused(Cli.Run(env, image, mnt), 2, "apt-get install fuse3");
+    }
+
+    [Test]
+    public void Mount_DevFuseMissing_Refused()
+    {
+        Tool.Require("unshare", "util-linux");
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        string notADevice = Scratch.RawImage("not-fuse", 0, seed: null);
+
+        // In a private mount namespace, a regular file is bind-mounted over /dev/fuse; the host is untouched.
+        var result = Tool.Run("unshare", "--mount", "sh", "-c", "mount --bind \"$1\" /dev/fuse && exec dotnet \"$2\" \"$3\" \"$4\"", "sh", notADevice, Cli.DllPath, image, mnt);
+
+        AssertRefused(result, 2, "/dev/fuse is missing or not a device");
+    }
+
+    [Test]
+    public void Mount_UnknownOption_UsageError()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        AssertRefused(Cli.Run(image, mnt, "-o", "ro,bogus"), 1, "unknown mount option 'bogus'");
+    }
+
+    [Test]
+    public void Mount_NoMountDirectory_UsageError()
+    {
+        AssertRefused(Cli.Run("mount", "disk.img"), 1, "expected IMAGE [IMAGE...] MOUNTDIR");
+    }
+
+    [Test]
+    public void Mount_BadCacheSize_UsageError()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        AssertRefused(Cli.Run("--cache-size", "12X", image, mnt), 1, "bad size '12X'");
+    }
+
+    [Test]
+    public void Unmount_NotMounted_Refused()
+    {
+        string mnt = Scratch.NewDirectory("mnt");
+        AssertRefused(Cli.Run("unmount", mnt), 2, "not mounted");
+    }
+
+    [Test]
+    public void Unmount_WhileFileOpen_BusyAndStillMounted()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount(image, mnt);
+
+        ProcessResult result;
+        using (File.OpenHandle(Path.Combine(mnt, "disk.img.raw")))
+        {
+            result = Cli.Run("unmount", mnt);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+            Assert.That(result.StandardError, Does.Contain("busy"));
+            Assert.That(Scratch.MountsUnder(mnt), Has.Count.EqualTo(1));
+        });
+        Cli.Unmount(mnt);
+    }
+}

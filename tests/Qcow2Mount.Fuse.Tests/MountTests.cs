@@ -1,0 +1,201 @@
+using System.Security.Cryptography;
+using Qcow2Mount.Fuse.Tests.Support;
+
+namespace Qcow2Mount.Fuse.Tests;
+
+/// <summary>Real mounts through the built command line (as root): content, writes, FUSE operations, shutdown paths.</summary>
+public sealed class MountTests : ScratchFixture
+{
+    [OneTimeSetUp]
+    public void RequireTools()
+    {
+        Tool.Require("qemu-img", "qemu-utils");
+        Tool.Require("fallocate", "util-linux");
+    }
+
+    [Test]
+    public void Mount_RawImage_FileMatchesQemuByteForByte()
+    {
+        string image = Scratch.RawImage("disk.img", 8 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+
+        var result = Cli.Run(image, mnt);
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.StandardOutput, Does.Contain(Path.Combine(mnt, "disk.img.raw")));
+        Images.AssertSameBytes(File.ReadAllBytes(Path.Combine(mnt, "disk.img.raw")), Images.QemuRaw(Scratch, image), "raw mount");
+        Assert.That(Scratch.MountsUnder(mnt).Single().Type, Is.EqualTo("fuse.qcow2mount"));
+    }
+
+    [Test]
+    public void Mount_Qcow2Image_FileMatchesQemuByteForByte()
+    {
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "64M", "write -P 0xab 1M 3M", "write -P 0x11 40M 100k", "write -z 1536k 64k");
+        string mnt = Scratch.NewDirectory("mnt");
+
+        Cli.Mount(image, mnt);
+
+        Images.AssertSameBytes(File.ReadAllBytes(Path.Combine(mnt, "disk.raw")), Images.QemuRaw(Scratch, image), "qcow2 mount");
+    }
+
+    [Test]
+    public void Mount_TwoImages_OneDirectoryWithBothFiles()
+    {
+        string a = Images.Qcow2(Scratch, "a.qcow2", "4M", "write -P 1 0 1M");
+        string b = Scratch.RawImage("b.img", 2 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+
+        Cli.Mount("mount", a, b, mnt);
+
+        var names = Directory.GetFiles(mnt).Select(Path.GetFileName).Order(StringComparer.Ordinal);
+        Assert.That(string.Join(",", names), Is.EqualTo("a.raw,b.img.raw"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(new FileInfo(Path.Combine(mnt, "a.raw")).Length, Is.EqualTo(4 << 20));
+            Assert.That(new FileInfo(Path.Combine(mnt, "b.img.raw")).Length, Is.EqualTo(2 << 20));
+        });
+        Images.AssertSameBytes(File.ReadAllBytes(Path.Combine(mnt, "b.img.raw")), File.ReadAllBytes(b), "second image");
+    }
+
+    [Test]
+    public void Write_ThroughMountThenFsyncAndRemount_ReadsBackAndQemuAgrees()
+    {
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "16M");
+        string mnt = Scratch.NewDirectory("mnt");
+        var data = RandomNumberGenerator.GetBytes(3 << 20);
+        Cli.Mount(image, mnt);
+
+        using (var file = File.OpenHandle(Path.Combine(mnt, "disk.raw"), FileMode.Open, FileAccess.ReadWrite))
+        {
+            RandomAccess.Write(file, data, 5 << 20);
+            RandomAccess.FlushToDisk(file);
+            var back = new byte[data.Length];
+            Assert.That(RandomAccess.Read(file, back, 5 << 20), Is.EqualTo(back.Length));
+            Images.AssertSameBytes(back, data, "read back while mounted");
+        }
+
+        Cli.Unmount(mnt);
+        Assert.That(Tool.Run("qemu-img", "check", image).ExitCode, Is.Zero);
+        Images.AssertSameBytes(Images.QemuRaw(Scratch, image).AsSpan(5 << 20, data.Length).ToArray(), data, "qemu after unmount");
+
+        Cli.Mount(image, mnt);
+        var again = new byte[data.Length];
+        using (var file = File.OpenHandle(Path.Combine(mnt, "disk.raw")))
+        {
+            RandomAccess.Read(file, again, 5 << 20);
+        }
+
+        Images.AssertSameBytes(again, data, "after remount");
+    }
+
+    [Test]
+    public void Fallocate_PunchHoleAndZeroRange_ReadZerosAndQemuAgrees()
+    {
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "8M", "write -P 0x5a 0 8M");
+        string mnt = Scratch.NewDirectory("mnt");
+        string raw = Path.Combine(mnt, "disk.raw");
+        Cli.Mount(image, mnt);
+
+        Tool.Check("fallocate", "--punch-hole", "--offset", "1MiB", "--length", "1MiB", raw);
+        Tool.Check("fallocate", "--zero-range", "--offset", "3MiB", "--length", "192KiB", raw);
+        Tool.Check("fallocate", "--punch-hole", "--offset", "7MiB", "--length", "4MiB", raw); // clipped at the end
+
+        var expected = new byte[8 << 20];
+        expected.AsSpan().Fill(0x5a);
+        expected.AsSpan(1 << 20, 1 << 20).Clear();
+        expected.AsSpan(3 << 20, 192 << 10).Clear();
+        expected.AsSpan(7 << 20).Clear();
+        Images.AssertSameBytes(File.ReadAllBytes(raw), expected, "through the mount");
+        Assert.That(new FileInfo(raw).Length, Is.EqualTo(8 << 20));
+        Cli.Unmount(mnt);
+        Images.AssertSameBytes(Images.QemuRaw(Scratch, image), expected, "qemu after unmount");
+        Assert.That(Tool.Run("qemu-img", "check", image).ExitCode, Is.Zero);
+    }
+
+    [Test]
+    public void Fallocate_GrowingPastEnd_RefusedWithFileTooLarge()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount(image, mnt);
+
+        var result = Tool.Run("fallocate", "--length", "2MiB", Path.Combine(mnt, "disk.img.raw"));
+
+        Assert.That(result.ExitCode, Is.Not.Zero);
+        Assert.That(result.StandardError, Does.Contain("File too large"));
+    }
+
+    [Test]
+    public void Lseek_SeekDataAndSeekHole_FollowQcow2Allocation()
+    {
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "16M", "write -P 1 1M 1M", "write -P 2 8M 256k");
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount(image, mnt);
+
+        using var file = File.OpenHandle(Path.Combine(mnt, "disk.raw"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(Posix.Seek(file, 0, Posix.SeekData), Is.EqualTo(1 << 20));
+            Assert.That(Posix.Seek(file, 1 << 20, Posix.SeekHole), Is.EqualTo(2 << 20));
+            Assert.That(Posix.Seek(file, 2 << 20, Posix.SeekData), Is.EqualTo(8 << 20));
+            Assert.That(Posix.Seek(file, 8 << 20, Posix.SeekHole), Is.EqualTo((8 << 20) + (256 << 10)));
+            Assert.That(Posix.Seek(file, 9 << 20, Posix.SeekData), Is.EqualTo(-6), "ENXIO past the last data");
+            Assert.That(Posix.Seek(file, 9 << 20, Posix.SeekHole), Is.EqualTo(9 << 20));
+        });
+    }
+
+    [Test]
+    public void Truncate_ToAnotherSize_OperationNotPermitted()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        string raw = Path.Combine(mnt, "disk.img.raw");
+        Cli.Mount(image, mnt);
+
+        var shrink = Tool.Run("truncate", "-s", "4096", raw);
+        var same = Tool.Run("truncate", "-s", (1 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), raw);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(shrink.StandardError, Does.Contain("Operation not permitted"));
+            Assert.That(same.ExitCode, Is.Zero, same.ToString());
+            Assert.That(new FileInfo(image).Length, Is.EqualTo(1 << 20));
+        });
+    }
+
+    [Test]
+    public void Write_ReadOnlyMount_ReadOnlyFileSystem()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        var before = File.ReadAllBytes(image);
+
+        var mount = Cli.Run("-r", image, mnt);
+        var dd = Tool.Run("dd", "if=/dev/zero", $"of={Path.Combine(mnt, "disk.img.raw")}", "bs=4k", "count=1", "conv=notrunc");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(mount.StandardOutput, Does.Contain("read-only"));
+            Assert.That(dd.ExitCode, Is.Not.Zero);
+            Assert.That(dd.StandardError, Does.Contain("Read-only file system"));
+        });
+        Cli.Unmount(mnt);
+        Assert.That(File.ReadAllBytes(image), Is.EqualTo(before));
+    }
+
+    [Test]
+    public void DirectIo_OneMegabyteWrites_LandInTheImage()
+    {
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "8M");
+        string source = Scratch.RawImage("source.bin", 4 << 20, seed: 7);
+        string mnt = Scratch.NewDirectory("mnt");
+        string raw = Path.Combine(mnt, "disk.raw");
+        Cli.Mount(image, mnt);
+
+        Tool.Check("dd", $"if={source}", $"of={raw}", "bs=1M", "oflag=direct", "conv=notrunc,fsync", "status=none");
+        Tool.Check("dd", $"if={raw}", "of=/dev/null", "bs=1M", "iflag=direct", "status=none");
+
+        Cli.Unmount(mnt);
+        Images.AssertSameBytes(Images.QemuRaw(Scratch, image).AsSpan(0, 4 << 20).ToArray(), File.ReadAllBytes(source), "O_DIRECT writes");
+    }
+}
