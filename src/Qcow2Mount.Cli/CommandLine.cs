@@ -7,6 +7,7 @@ internal static class CommandLine
 {
     private static readonly ICommand[] Commands =
     [
+        new CreateCommand(),
     ];
 
     public static int Run(string[] args)
