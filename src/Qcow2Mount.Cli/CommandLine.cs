@@ -8,6 +8,8 @@ internal static class CommandLine
     private static readonly ICommand[] Commands =
     [
         new CreateCommand(),
+        new InfoCommand(),
+        new CheckCommand(),
     ];
 
     public static int Run(string[] args)
