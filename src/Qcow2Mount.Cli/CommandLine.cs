@@ -10,6 +10,7 @@ internal static class CommandLine
         new CreateCommand(),
         new InfoCommand(),
         new CheckCommand(),
+        new MapCommand(),
     ];
 
     public static int Run(string[] args)
