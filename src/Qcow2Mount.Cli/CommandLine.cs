@@ -11,6 +11,7 @@ internal static class CommandLine
         new InfoCommand(),
         new CheckCommand(),
         new MapCommand(),
+        new ConvertCommand(),
     ];
 
     public static int Run(string[] args)
