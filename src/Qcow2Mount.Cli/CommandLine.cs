@@ -12,6 +12,7 @@ internal static class CommandLine
         new CheckCommand(),
         new MapCommand(),
         new ConvertCommand(),
+        new ResizeCommand(),
     ];
 
     public static int Run(string[] args)
