@@ -12,7 +12,7 @@ namespace Qcow2Mount.Core.Qcow2.Create;
 /// </summary>
 public static class Qcow2Creator
 {
-    /// <summary>Creates (or truncates) <paramref name="path"/> and, when asked, the external data file.</summary>
+    /// <summary>Creates (or truncates) <paramref name="path"/> and, when asked, the external data file (named relative to the working directory).</summary>
     public static void Create(string path, Qcow2CreateOptions options)
     {
         options.Validate();
@@ -26,7 +26,9 @@ public static class Qcow2Creator
         {
             if (options.DataFile is { } dataName)
             {
-                string dataPath = BackingChain.Resolve(path, dataName);
+                // As qemu-img (and QEMU when it opens the image): a relative data file name is relative to the
+                // working directory, unlike a backing file name.
+                string dataPath = Path.GetFullPath(dataName);
                 using (File.Create(dataPath))
                 {
                 }
@@ -90,7 +92,10 @@ public static class Qcow2Creator
             file.Write(layout.L1Cluster * cs, l1);
         }
 
-        file.SetLength(layout.TotalClusters * cs);
+        // As qemu-img: without preallocation the file ends right after the L1 entries.
+        file.SetLength(layout.L2Tables > 0 || layout.DataClusters > 0 || layout.L1Entries == 0
+            ? layout.TotalClusters * cs
+            : (layout.L1Cluster * cs) + (layout.L1Entries * 8));
         if (dataFile is not null)
         {
             dataFile.SetLength(options.AlignedSize);
