@@ -106,7 +106,7 @@ internal static class Qcow2CreateOptionParser
         }
 
         sb.Append(" compression_type=").Append(c.CompressionType == 1 ? "zstd" : "zlib");
-        sb.Append(CultureInvariant($" size={c.AlignedSize}"));
+        sb.Append(CultureInvariant($" size={c.Size}"));
         if (given.Get("compat") is { } compat)
         {
             sb.Append(" compat=").Append(compat);
