@@ -7,7 +7,7 @@ public sealed record MapEntry(long Start, long Length, int Depth, bool Present, 
 
 /// <summary>
 /// qemu-img map over an image and its backing chain: extents from <see cref="Qcow2Image.GetMapExtent"/> (raw
-/// layers refined by the host file's holes), merged the way qemu-img merges them (same depth, flags and file,
+/// layers, and data clusters of metadata-preallocated layers, refined by the host file's holes), merged the way qemu-img merges them (same depth, flags and file,
 /// offsets contiguous or both absent).
 /// </summary>
 public static class ImageMap
@@ -33,6 +33,7 @@ public static class ImageMap
 
         var chain = ImageInfo.ReadChain(path, format);
         var names = chain.Select(i => i.Qcow2?.DataFile is { } df ? ImageInfo.CombinePath(i.Filename, df) : i.Filename).ToList();
+        var recurse = chain.Select(i => i.Format == "qcow2" && MetadataPreallocation.Detect(i.Filename)).ToList();
         var rawHandles = new Dictionary<int, Microsoft.Win32.SafeHandles.SafeFileHandle>();
         try
         {
@@ -43,17 +44,18 @@ public static class ImageMap
                 var e = image.GetMapExtent(pos, end - pos);
                 if (e.RawLayer)
                 {
-                    if (!rawHandles.TryGetValue(e.Depth, out var h))
-                    {
-                        h = File.OpenHandle(chain[e.Depth].Filename, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                        rawHandles[e.Depth] = h;
-                    }
-
+                    var h = Handle(e.Depth, chain[e.Depth].Filename);
                     var (isData, n) = HostFile.Extent(h, e.Offset, e.Length);
                     e = e with { Length = n, Data = isData, Zero = !isData };
                 }
 
                 string? file = e.Depth < names.Count ? names[e.Depth] : null;
+                if (e.Data && e.Offset >= 0 && !e.RawLayer && e.Depth < recurse.Count && recurse[e.Depth])
+                {
+                    // Metadata-preallocated layer: a data cluster that is a hole in its file reads as zeros.
+                    var (isData, n) = HostFile.Extent(Handle(-1 - e.Depth, names[e.Depth]), e.Offset, e.Length);
+                    e = e with { Length = n, Zero = !isData };
+                }
                 Add(entries, new MapEntry(pos, e.Length, e.Depth, e.Present, e.Zero, e.Data, e.Offset >= 0 ? e.Offset : null, file));
                 pos += e.Length;
             }
@@ -67,6 +69,18 @@ public static class ImageMap
         }
 
         return entries;
+
+        // Host file handles by key: raw layer at depth d = d, data of the qcow2 layer at depth d = -1 - d.
+        Microsoft.Win32.SafeHandles.SafeFileHandle Handle(int key, string file)
+        {
+            if (!rawHandles.TryGetValue(key, out var h))
+            {
+                h = File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                rawHandles[key] = h;
+            }
+
+            return h;
+        }
     }
 
     private static void Add(List<MapEntry> entries, MapEntry next)

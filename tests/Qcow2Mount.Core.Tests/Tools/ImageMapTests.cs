@@ -12,6 +12,7 @@ public sealed class ImageMapTests : ToolsTestDirectory
         new TestCaseData("extended_l2=on,cluster_size=65536", new[] { "write -P 2 512k 4k", "write -z 2M 64k", "write -c -P 3 3M 64k", "write -z 3200k 4k" }, "qcow2").SetName("ExtendedL2OverQcow2Backing"),
         new TestCaseData("cluster_size=4096,extended_l2=off", new[] { "write 0 10k", "write 1M 1M" }, "raw").SetName("StandardOverRawBacking"),
         new TestCaseData("extended_l2=on,preallocation=metadata", new[] { "write 64k 64k" }, null).SetName("ExtendedL2Preallocated"),
+        new TestCaseData("extended_l2=off,preallocation=metadata", new[] { "write 64k 64k", "write 1M 4k" }, null).SetName("StandardPreallocated"),
         new TestCaseData("data_file=DIR/data.raw,data_file_raw=on", new[] { "write 0 1M" }, null).SetName("ExternalDataFile"),
     ];
 
