@@ -45,9 +45,8 @@ internal sealed class CheckCommand : ICommand
     public int Run(string[] args)
     {
         var a = ArgumentReader.Parse(Name, args, Spec);
-        if (a.HasAny("-h", "--help"))
+        if (a.PrintedHelp(Help))
         {
-            Console.Write(Help);
             return 0;
         }
 
@@ -59,16 +58,7 @@ internal sealed class CheckCommand : ICommand
             "all" => CheckRepair.All,
             var v => throw new UsageException($"check: Unknown option value for -r (expecting 'leaks' or 'all'): {v}"),
         };
-        if (a.Positionals.Count != 1)
-        {
-            throw new UsageException(a.Positionals.Count == 0 ? "check: expecting an image file name" : $"check: unexpected argument '{a.Positionals[1]}'");
-        }
-
-        string image = a.Positionals[0];
-        if (!File.Exists(image))
-        {
-            throw new UsageException($"Could not open '{image}': No such file or directory");
-        }
+        string image = a.SingleExistingImage(Name);
 
         string format = a.Last("-f") ?? DiskImage.ProbeFormat(image);
         if (format != "qcow2")

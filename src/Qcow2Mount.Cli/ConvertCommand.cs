@@ -39,16 +39,14 @@ internal sealed class ConvertCommand : ICommand
     public int Run(string[] args)
     {
         var a = ArgumentReader.Parse(Name, args, Spec);
-        if (a.HasAny("-h", "--help"))
+        if (a.PrintedHelp(Help))
         {
-            Console.Write(Help);
             return 0;
         }
 
         var kv = KeyValueOptions.Parse(a.All("-o"));
-        if (kv.Contains("help") || kv.Contains("?"))
+        if (Qcow2CreateOptionParser.PrintedHelp(kv))
         {
-            Console.Write(Qcow2CreateOptionParser.HelpText());
             return 0;
         }
 
@@ -58,10 +56,7 @@ internal sealed class ConvertCommand : ICommand
         }
 
         string source = a.Positionals[0], target = a.Positionals[1];
-        if (!File.Exists(source))
-        {
-            throw new UsageException($"Could not open '{source}': No such file or directory");
-        }
+        ArgumentReader.ExistingFile(source);
 
         string targetFormat = a.Last("-O") ?? "raw";
         if (targetFormat is not ("raw" or "qcow2"))

@@ -49,16 +49,14 @@ internal sealed class CreateCommand : ICommand
     public int Run(string[] args)
     {
         var a = ArgumentReader.Parse(Name, args, Spec);
-        if (a.HasAny("-h", "--help"))
+        if (a.PrintedHelp(Help))
         {
-            Console.Write(Help);
             return 0;
         }
 
         var kv = KeyValueOptions.Parse(a.All("-o"));
-        if (kv.Contains("help") || kv.Contains("?"))
+        if (Qcow2CreateOptionParser.PrintedHelp(kv))
         {
-            Console.Write(Qcow2CreateOptionParser.HelpText());
             return 0;
         }
 

@@ -38,23 +38,13 @@ internal sealed class InfoCommand : ICommand
     public int Run(string[] args)
     {
         var a = ArgumentReader.Parse(Name, args, Spec);
-        if (a.HasAny("-h", "--help"))
+        if (a.PrintedHelp(Help))
         {
-            Console.Write(Help);
             return 0;
         }
 
         bool json = OutputFormat.IsJson(Name, a.Last("--output"));
-        if (a.Positionals.Count != 1)
-        {
-            throw new UsageException(a.Positionals.Count == 0 ? "info: expecting an image file name" : $"info: unexpected argument '{a.Positionals[1]}'");
-        }
-
-        string image = a.Positionals[0];
-        if (!File.Exists(image))
-        {
-            throw new UsageException($"Could not open '{image}': No such file or directory");
-        }
+        string image = a.SingleExistingImage(Name);
 
         List<ImageInfo> chain;
         try

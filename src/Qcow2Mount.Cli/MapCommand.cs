@@ -40,23 +40,13 @@ internal sealed class MapCommand : ICommand
     public int Run(string[] args)
     {
         var a = ArgumentReader.Parse(Name, args, Spec);
-        if (a.HasAny("-h", "--help"))
+        if (a.PrintedHelp(Help))
         {
-            Console.Write(Help);
             return 0;
         }
 
         bool json = OutputFormat.IsJson(Name, a.Last("--output"));
-        if (a.Positionals.Count != 1)
-        {
-            throw new UsageException(a.Positionals.Count == 0 ? "map: expecting an image file name" : $"map: unexpected argument '{a.Positionals[1]}'");
-        }
-
-        string image = a.Positionals[0];
-        if (!File.Exists(image))
-        {
-            throw new UsageException($"Could not open '{image}': No such file or directory");
-        }
+        string image = a.SingleExistingImage(Name);
 
         long start = a.Last("-s", "--start-offset") is { } s ? SizeParser.Parse(s, "start offset") : 0;
         long? length = a.Last("-l", "--max-length") is { } l ? SizeParser.Parse(l, "max length") : null;

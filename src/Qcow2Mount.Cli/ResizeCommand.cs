@@ -36,9 +36,8 @@ internal sealed class ResizeCommand : ICommand
     public int Run(string[] args)
     {
         var a = ArgumentReader.Parse(Name, args, Spec);
-        if (a.HasAny("-h", "--help"))
+        if (a.PrintedHelp(Help))
         {
-            Console.Write(Help);
             return 0;
         }
 
@@ -49,10 +48,7 @@ internal sealed class ResizeCommand : ICommand
 
         string image = a.Positionals[0];
         string sizeText = a.Positionals[1];
-        if (!File.Exists(image))
-        {
-            throw new UsageException($"Could not open '{image}': No such file or directory");
-        }
+        ArgumentReader.ExistingFile(image);
 
         string format = a.Last("-f") ?? DiskImage.ProbeFormat(image);
         int sign = sizeText.StartsWith('+') ? 1 : sizeText.StartsWith('-') ? -1 : 0;

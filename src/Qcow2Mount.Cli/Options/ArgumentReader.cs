@@ -92,6 +92,33 @@ internal sealed class ArgumentReader
 
     public IEnumerable<string> All(string name) => _options.Where(o => o.Name == name).Select(o => o.Value!);
 
+    /// <summary>Prints <paramref name="help"/> when -h/--help was given; true means the verb is done.</summary>
+    public bool PrintedHelp(string help)
+    {
+        if (!HasAny("-h", "--help"))
+        {
+            return false;
+        }
+
+        Console.Write(help);
+        return true;
+    }
+
+    /// <summary>The one positional argument, an image file that must exist.</summary>
+    public string SingleExistingImage(string verb)
+    {
+        if (_positionals.Count != 1)
+        {
+            throw new UsageException(_positionals.Count == 0 ? $"{verb}: expecting an image file name" : $"{verb}: unexpected argument '{_positionals[1]}'");
+        }
+
+        return ExistingFile(_positionals[0]);
+    }
+
+    /// <summary>Refuses a missing input file with qemu-img's words.</summary>
+    public static string ExistingFile(string path) =>
+        File.Exists(path) ? path : throw new UsageException($"Could not open '{path}': No such file or directory");
+
     /// <summary>Negative sizes such as <c>-1G</c> for resize are positionals, not options.</summary>
     private static bool IsNumber(string a) => a.Length > 1 && char.IsAsciiDigit(a[1]);
 }

@@ -22,15 +22,22 @@ internal static class Qcow2CreateOptionParser
         ("size", "Virtual disk size"),
     ];
 
-    public static string HelpText()
+    /// <summary>Lists the options when <c>-o help</c> (or <c>-o ?</c>) was given; true means the verb is done.</summary>
+    public static bool PrintedHelp(KeyValueOptions o)
     {
+        if (!o.Contains("help") && !o.Contains("?"))
+        {
+            return false;
+        }
+
         var sb = new StringBuilder("Supported options:\n");
         foreach (var (key, help) in Supported)
         {
             sb.Append(CultureInvariant($"  {key,-22}- {help}\n"));
         }
 
-        return sb.ToString();
+        Console.Write(sb.ToString());
+        return true;
     }
 
     /// <summary>Builds the options; <paramref name="size"/> is the positional size (the <c>size</c> key wins if both are absent).</summary>

@@ -35,21 +35,7 @@ public static class RefcountRebuilder
         }
 
         long end = Math.Max(geo.ClustersFor(file.Length), LastUsed(refs) + 1);
-        long tableClusters = 1, blocks = 1;
-        while (true)
-        {
-            long total = end + tableClusters + blocks;
-            long neededBlocks = (total + geo.RefblockEntries - 1) / geo.RefblockEntries;
-            long neededTable = Math.Max(1, geo.ClustersFor(neededBlocks * 8));
-            if (neededBlocks <= blocks && neededTable <= tableClusters)
-            {
-                break;
-            }
-
-            blocks = Math.Max(blocks, neededBlocks);
-            tableClusters = Math.Max(tableClusters, neededTable);
-        }
-
+        var (tableClusters, blocks) = Create.RefcountStructureSize.For(geo, end);
         long tableStart = end;
         long blocksStart = end + tableClusters;
         long newEnd = blocksStart + blocks;

@@ -217,22 +217,7 @@ public static class Qcow2Creator
             long dataClusters = preallocate && options.DataFile is null ? geo.ClustersFor(options.AlignedSize) : 0;
             long fixedClusters = 1 + geo.ClustersFor(l1Entries * 8) + l2Tables + dataClusters;
 
-            // The refcount structures must describe themselves too: iterate to the fixed point.
-            long reftable = 1, blocks = 1;
-            while (true)
-            {
-                long total = fixedClusters + reftable + blocks;
-                long neededBlocks = (total + geo.RefblockEntries - 1) / geo.RefblockEntries;
-                long neededTable = Math.Max(1, geo.ClustersFor(neededBlocks * 8));
-                if (neededBlocks <= blocks && neededTable <= reftable)
-                {
-                    break;
-                }
-
-                blocks = Math.Max(blocks, neededBlocks);
-                reftable = Math.Max(reftable, neededTable);
-            }
-
+            var (reftable, blocks) = RefcountStructureSize.For(geo, fixedClusters);
             return new Layout(geo)
             {
                 ReftableClusters = reftable,
