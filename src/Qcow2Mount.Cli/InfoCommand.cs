@@ -137,6 +137,27 @@ internal sealed class InfoCommand : ICommand
                 w.WriteBoolean("lazy-refcounts", q.LazyRefcounts);
             }
 
+            if (q.Bitmaps.Count > 0)
+            {
+                w.WriteStartArray("bitmaps");
+                foreach (var bitmap in q.Bitmaps)
+                {
+                    w.WriteStartObject();
+                    w.WriteStartArray("flags");
+                    foreach (string f in bitmap.Flags)
+                    {
+                        w.WriteStringValue(f);
+                    }
+
+                    w.WriteEndArray();
+                    w.WriteString("name", bitmap.Name);
+                    w.WriteNumber("granularity", bitmap.Granularity);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+            }
+
             w.WriteNumber("refcount-bits", q.RefcountBits);
             if (q.DataFile is { } df)
             {
@@ -223,6 +244,22 @@ internal sealed class InfoCommand : ICommand
             if (q.Compat != "0.10")
             {
                 sb.Append("    lazy refcounts: ").Append(Bool(q.LazyRefcounts)).Append('\n');
+            }
+
+            if (q.Bitmaps.Count > 0)
+            {
+                sb.Append("    bitmaps:\n");
+                for (int n = 0; n < q.Bitmaps.Count; n++)
+                {
+                    var bitmap = q.Bitmaps[n];
+                    sb.Append(CultureInfo.InvariantCulture, $"        [{n}]:\n            flags:\n");
+                    for (int f = 0; f < bitmap.Flags.Count; f++)
+                    {
+                        sb.Append(CultureInfo.InvariantCulture, $"                [{f}]: {bitmap.Flags[f]}\n");
+                    }
+
+                    sb.Append(CultureInfo.InvariantCulture, $"            name: {bitmap.Name}\n            granularity: {bitmap.Granularity}\n");
+                }
             }
 
             sb.Append(CultureInfo.InvariantCulture, $"    refcount bits: {q.RefcountBits}\n");

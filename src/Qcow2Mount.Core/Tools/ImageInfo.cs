@@ -9,8 +9,14 @@ namespace Qcow2Mount.Core.Tools;
 /// <summary>One internal snapshot as qemu-img info lists it.</summary>
 public sealed record SnapshotInfo(string Id, string Name, long VmStateSize, long DateSeconds, long DateNanoseconds, long VmClockNanoseconds, long? Icount);
 
+/// <summary>One persistent dirty bitmap (spec §11 bitmap directory entry) as qemu-img info lists it.</summary>
+public sealed record BitmapInfo(string Name, long Granularity, IReadOnlyList<string> Flags);
+
 /// <summary>The qcow2-specific part of qemu-img info (format-specific.data).</summary>
-public sealed record Qcow2Details(string Compat, string CompressionType, bool LazyRefcounts, int RefcountBits, bool Corrupt, bool ExtendedL2, string? DataFile, bool DataFileRaw);
+public sealed record Qcow2Details(string Compat, string CompressionType, bool LazyRefcounts, int RefcountBits, bool Corrupt, bool ExtendedL2, string? DataFile, bool DataFileRaw)
+{
+    public IReadOnlyList<BitmapInfo> Bitmaps { get; init; } = [];
+}
 
 /// <summary>
 /// What qemu-img info reports about one image file, read from the header and snapshot table only (no backing file
@@ -80,7 +86,10 @@ public sealed record ImageInfo
                 h.IsCorrupt,
                 h.HasExtendedL2,
                 h.HasExternalDataFile ? h.ExternalDataFile : null,
-                h.IsDataFileRaw),
+                h.IsDataFileRaw)
+            {
+                Bitmaps = ReadBitmaps(file, h),
+            },
             Snapshots = snapshots.Select(ToInfo).ToList(),
         };
     }
@@ -113,6 +122,56 @@ public sealed record ImageInfo
 
         int slash = referrer.LastIndexOf('/');
         return slash < 0 ? name : referrer[..(slash + 1)] + name;
+    }
+
+    /// <summary>The bitmap directory, when the bitmaps extension is present and consistent (autoclear bit 0).</summary>
+    private static List<BitmapInfo> ReadBitmaps(FileBlockDevice file, Qcow2Header h)
+    {
+        var list = new List<BitmapInfo>();
+        if ((h.AutoclearFeatures & FeatureBits.AutoclearBitmaps) == 0 || h.FindExtension(HeaderExtension.Bitmaps) is not { } ext)
+        {
+            return list;
+        }
+
+        uint count = BinaryPrimitives.ReadUInt32BigEndian(ext.Data);
+        long size = (long)BinaryPrimitives.ReadUInt64BigEndian(ext.Data.AsSpan(8));
+        long offset = (long)BinaryPrimitives.ReadUInt64BigEndian(ext.Data.AsSpan(16));
+        if (size <= 0 || size > (64L << 20))
+        {
+            return list;
+        }
+
+        var dir = new byte[size];
+        file.Read(offset, dir);
+        int pos = 0;
+        for (uint i = 0; i < count && pos + 24 <= dir.Length; i++)
+        {
+            uint flags = BinaryPrimitives.ReadUInt32BigEndian(dir.AsSpan(pos + 12));
+            int granularityBits = dir[pos + 17];
+            int nameSize = BinaryPrimitives.ReadUInt16BigEndian(dir.AsSpan(pos + 18));
+            int extra = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(dir.AsSpan(pos + 20)), int.MaxValue / 2);
+            int nameAt = pos + 24 + extra;
+            if (nameAt + nameSize > dir.Length || granularityBits > 62)
+            {
+                break;
+            }
+
+            var names = new List<string>();
+            if ((flags & 1) != 0)
+            {
+                names.Add("in-use");
+            }
+
+            if ((flags & 2) != 0)
+            {
+                names.Add("auto");
+            }
+
+            list.Add(new BitmapInfo(System.Text.Encoding.UTF8.GetString(dir, nameAt, nameSize), 1L << granularityBits, names));
+            pos = (nameAt + nameSize + 7) & ~7;
+        }
+
+        return list;
     }
 
     private static SnapshotInfo ToInfo(SnapshotTableEntry s)

@@ -105,6 +105,24 @@ public sealed class QemuOutputTests : CommandTestBase
     }
 
     [Test]
+    public void Info_ImageWithBitmaps_HumanAndJsonSameAsQemuImg()
+    {
+        string image = QemuImage("bm.qcow2", "cluster_size=65536", "64M");
+        CliHarness.QemuOk("qemu-img", "bitmap", "--add", image, "b1");
+        CliHarness.QemuOk("qemu-img", "bitmap", "--add", "-g", "512k", "--disable", image, "b2");
+        CliHarness.QemuOk("qemu-io", "-f", "qcow2", "-c", "write 0 1M", image);
+        var human = CliHarness.Run("info", image);
+        var json = CliHarness.Run("info", "--output=json", image);
+        var check = CliHarness.Run("check", "--output=json", image);
+        Assert.Multiple(() =>
+        {
+            Assert.That(human.Stdout, Is.EqualTo(CliHarness.Qemu("qemu-img", "info", image).Stdout));
+            Assert.That(JsonNode.DeepEquals(JsonNode.Parse(json.Stdout), JsonNode.Parse(CliHarness.Qemu("qemu-img", "info", "--output=json", image).Stdout)), Is.True, json.Stdout);
+            Assert.That(JsonNode.DeepEquals(JsonNode.Parse(check.Stdout), JsonNode.Parse(CliHarness.Qemu("qemu-img", "check", "--output=json", image).Stdout)), Is.True, check.Stdout);
+        });
+    }
+
+    [Test]
     public void Map_HumanAndJson_SameAsQemuImg()
     {
         QemuImage("base.qcow2", "cluster_size=65536", "4M", "write -P 1 0 1M", "write -z 1M 64k");
