@@ -20,6 +20,11 @@ internal sealed class OnDiskRefcounts
     {
         _file = file;
         _geo = header.Geometry;
+        if ((long)header.RefcountTableClusters * _geo.ClusterSize > (8L << 20))
+        {
+            throw new Errors.ImageFormatException($"{file.Name}: refcount_table_clusters {header.RefcountTableClusters} exceeds the 8 MiB limit");
+        }
+
         var bytes = new byte[(long)header.RefcountTableClusters * _geo.ClusterSize];
         file.Read(header.RefcountTableOffset, bytes);
         Table = new ulong[bytes.Length / 8];

@@ -143,6 +143,13 @@ internal sealed class ReferenceCounter
 
     private void CountL1(long l1Offset, uint l1Size, bool active)
     {
+        if ((long)l1Size * 8 > (32L << 20))
+        {
+            // QEMU's L1 limit; a larger table would only come from a hostile header.
+            Error($"ERROR L1 table at 0x{l1Offset:x} with {l1Size} entries exceeds 32 MiB");
+            return;
+        }
+
         Inc(l1Offset, (long)l1Size * 8);
         if (l1Size == 0)
         {
