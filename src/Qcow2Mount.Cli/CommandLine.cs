@@ -10,6 +10,12 @@ internal static class CommandLine
         new MountCommand(),
         new UnmountCommand(),
         new MountDemoCommand(),
+        new CreateCommand(),
+        new InfoCommand(),
+        new CheckCommand(),
+        new MapCommand(),
+        new ConvertCommand(),
+        new ResizeCommand(),
     ];
 
     public static int Run(string[] args)

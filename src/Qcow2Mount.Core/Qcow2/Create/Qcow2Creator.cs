@@ -1,0 +1,232 @@
+using System.Buffers.Binary;
+using Qcow2Mount.Core.Qcow2.Format;
+using Qcow2Mount.Core.Storage;
+
+namespace Qcow2Mount.Core.Qcow2.Create;
+
+/// <summary>
+/// Writes a new, empty qcow2 image (spec §2–§6) laid out like qemu-img's: cluster 0 header (+ extensions and the
+/// backing file name), then the refcount table, the refcount blocks, the L1 table and, with metadata
+/// preallocation, every L2 table followed by every data cluster. Structures are written before the header that
+/// makes them reachable, so a crash during creation leaves no valid-looking half image.
+/// </summary>
+public static class Qcow2Creator
+{
+    /// <summary>Creates (or truncates) <paramref name="path"/> and, when asked, the external data file (named relative to the working directory).</summary>
+    public static void Create(string path, Qcow2CreateOptions options)
+    {
+        options.Validate();
+        using (File.Create(path))
+        {
+        }
+
+        using var file = FileBlockDevice.Open(path, readOnly: false);
+        FileBlockDevice? data = null;
+        try
+        {
+            if (options.DataFile is { } dataName)
+            {
+                // As qemu-img (and QEMU when it opens the image): a relative data file name is relative to the
+                // working directory, unlike a backing file name.
+                string dataPath = Path.GetFullPath(dataName);
+                using (File.Create(dataPath))
+                {
+                }
+
+                data = FileBlockDevice.Open(dataPath, readOnly: false);
+            }
+
+            Create(file, options, data);
+        }
+        finally
+        {
+            data?.Dispose();
+        }
+    }
+
+    /// <summary>Writes the image into an empty device; <paramref name="dataFile"/> is sized to the disk when given.</summary>
+    public static void Create(IBlockDevice file, Qcow2CreateOptions options, IBlockDevice? dataFile = null)
+    {
+        options.Validate();
+        var layout = Layout.Compute(options);
+        var geo = layout.Geometry;
+        int cs = geo.ClusterSize;
+
+        // Refcount blocks: every cluster of the layout has refcount 1.
+        var block = new byte[cs];
+        for (long b = 0; b < layout.RefblockCount; b++)
+        {
+            Array.Clear(block);
+            long first = b * geo.RefblockEntries;
+            long count = Math.Min(geo.RefblockEntries, layout.TotalClusters - first);
+            for (int i = 0; i < count; i++)
+            {
+                RefcountBlock.Set(block, i, geo.RefcountOrder, 1);
+            }
+
+            file.Write((layout.RefblocksCluster + b) * cs, block);
+        }
+
+        var table = new byte[layout.ReftableClusters * cs];
+        for (long b = 0; b < layout.RefblockCount; b++)
+        {
+            BinaryPrimitives.WriteUInt64BigEndian(table.AsSpan((int)(b * 8)), (ulong)((layout.RefblocksCluster + b) * cs));
+        }
+
+        file.Write(layout.ReftableCluster * cs, table);
+
+        if (layout.L2Tables > 0)
+        {
+            WritePreallocatedTables(file, options, layout);
+        }
+
+        if (layout.L1Clusters > 0)
+        {
+            var l1 = new byte[layout.L1Clusters * cs];
+            for (long i = 0; i < layout.L2Tables; i++)
+            {
+                var entry = L1Entry.For((layout.L2Cluster + i) * cs, copied: true);
+                BinaryPrimitives.WriteUInt64BigEndian(l1.AsSpan((int)(i * 8)), entry.Raw);
+            }
+
+            file.Write(layout.L1Cluster * cs, l1);
+        }
+
+        // As qemu-img: without preallocation the file ends right after the L1 entries.
+        file.SetLength(layout.L2Tables > 0 || layout.DataClusters > 0 || layout.L1Entries == 0
+            ? layout.TotalClusters * cs
+            : (layout.L1Cluster * cs) + (layout.L1Entries * 8));
+        if (dataFile is not null)
+        {
+            dataFile.SetLength(options.AlignedSize);
+            dataFile.Flush();
+        }
+
+        file.Flush();
+        var cluster0 = new byte[cs];
+        BuildHeader(options, layout).Serialize(cluster0);
+        file.Write(0, cluster0);
+        file.Flush();
+    }
+
+    /// <summary>The header a new image gets (also used by tests to compare against qemu-img's).</summary>
+    internal static Qcow2Header BuildHeader(Qcow2CreateOptions options, Layout layout)
+    {
+        var geo = layout.Geometry;
+        var h = new Qcow2Header
+        {
+            Version = options.Version,
+            ClusterBits = geo.ClusterBits,
+            Size = options.AlignedSize,
+            L1Size = (uint)layout.L1Entries,
+            L1TableOffset = layout.L1Entries > 0 ? layout.L1Cluster * geo.ClusterSize : 0,
+            RefcountTableOffset = layout.ReftableCluster * geo.ClusterSize,
+            RefcountTableClusters = (uint)layout.ReftableClusters,
+            RefcountOrder = geo.RefcountOrder,
+            CompressionType = options.CompressionType,
+            BackingFile = options.BackingFile,
+        };
+        if (options.Version >= 3)
+        {
+            h.IncompatibleFeatures = (options.EffectiveExtendedL2 ? FeatureBits.IncompatibleExtendedL2 : 0)
+                | (options.CompressionType != 0 ? FeatureBits.IncompatibleCompressionType : 0)
+                | (options.DataFile is not null ? FeatureBits.IncompatibleExternalDataFile : 0);
+            h.CompatibleFeatures = options.LazyRefcounts ? FeatureBits.CompatibleLazyRefcounts : 0;
+            h.AutoclearFeatures = options.DataFileRaw ? FeatureBits.AutoclearDataFileRaw : 0;
+        }
+
+        if (options.BackingFile is not null && options.BackingFormat is { } fmt)
+        {
+            h.BackingFormat = fmt;
+        }
+
+        if (options.DataFile is { } dataFile)
+        {
+            h.ExternalDataFile = dataFile;
+        }
+
+        if (options.Version >= 3 && geo.ClusterSize > 4096)
+        {
+            h.Extensions.Add(new HeaderExtension(HeaderExtension.FeatureNameTable, Qcow2Header.StandardFeatureNameTable()));
+        }
+
+        return h;
+    }
+
+    private static void WritePreallocatedTables(IBlockDevice file, Qcow2CreateOptions options, Layout layout)
+    {
+        var geo = layout.Geometry;
+        int cs = geo.ClusterSize;
+        bool external = options.DataFile is not null;
+        long guestClusters = geo.ClustersFor(options.AlignedSize);
+        var l2 = new byte[cs];
+        for (long t = 0; t < layout.L2Tables; t++)
+        {
+            Array.Clear(l2);
+            for (int i = 0; i < geo.L2Entries; i++)
+            {
+                long guestCluster = (t * geo.L2Entries) + i;
+                if (guestCluster >= guestClusters)
+                {
+                    break;
+                }
+
+                // External data: host offset = guest offset, COPIED marks the allocation (even at offset 0).
+                long host = external ? guestCluster * cs : (layout.DataCluster + guestCluster) * cs;
+                var entry = L2Entry.Standard(host, copied: true);
+                BinaryPrimitives.WriteUInt64BigEndian(l2.AsSpan(i * geo.L2EntrySize), entry.Raw);
+            }
+
+            file.Write((layout.L2Cluster + t) * cs, l2);
+        }
+    }
+
+    /// <summary>Where each structure of a new image goes, in clusters.</summary>
+    internal sealed record Layout(ClusterGeometry Geometry)
+    {
+        public long ReftableCluster => 1;
+
+        public long ReftableClusters { get; init; }
+
+        public long RefblocksCluster => ReftableCluster + ReftableClusters;
+
+        public long RefblockCount { get; init; }
+
+        public long L1Cluster => RefblocksCluster + RefblockCount;
+
+        public long L1Entries { get; init; }
+
+        public long L1Clusters { get; init; }
+
+        public long L2Cluster => L1Cluster + L1Clusters;
+
+        public long L2Tables { get; init; }
+
+        public long DataCluster => L2Cluster + L2Tables;
+
+        public long DataClusters { get; init; }
+
+        public long TotalClusters => DataCluster + DataClusters;
+
+        public static Layout Compute(Qcow2CreateOptions options)
+        {
+            var geo = options.Geometry;
+            long l1Entries = geo.L1EntriesFor(options.AlignedSize);
+            bool preallocate = options.Preallocation == Qcow2Preallocation.Metadata || options.DataFileRaw;
+            long l2Tables = preallocate ? l1Entries : 0;
+            long dataClusters = preallocate && options.DataFile is null ? geo.ClustersFor(options.AlignedSize) : 0;
+            long fixedClusters = 1 + geo.ClustersFor(l1Entries * 8) + l2Tables + dataClusters;
+
+            var (reftable, blocks) = RefcountStructureSize.For(geo, fixedClusters);
+            return new Layout(geo)
+            {
+                ReftableClusters = reftable,
+                RefblockCount = blocks,
+                L1Entries = l1Entries,
+                L1Clusters = geo.ClustersFor(l1Entries * 8),
+                L2Tables = l2Tables,
+                DataClusters = dataClusters,
+            };
+        }
+    }
+}

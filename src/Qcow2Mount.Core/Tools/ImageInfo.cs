@@ -1,0 +1,188 @@
+using System.Buffers.Binary;
+using Qcow2Mount.Core.Qcow2;
+using Qcow2Mount.Core.Qcow2.Check;
+using Qcow2Mount.Core.Qcow2.Format;
+using Qcow2Mount.Core.Storage;
+
+namespace Qcow2Mount.Core.Tools;
+
+/// <summary>One internal snapshot as qemu-img info lists it.</summary>
+public sealed record SnapshotInfo(string Id, string Name, long VmStateSize, long DateSeconds, long DateNanoseconds, long VmClockNanoseconds, long? Icount);
+
+/// <summary>One persistent dirty bitmap (spec §11 bitmap directory entry) as qemu-img info lists it.</summary>
+public sealed record BitmapInfo(string Name, long Granularity, IReadOnlyList<string> Flags);
+
+/// <summary>The qcow2-specific part of qemu-img info (format-specific.data).</summary>
+public sealed record Qcow2Details(string Compat, string CompressionType, bool LazyRefcounts, int RefcountBits, bool Corrupt, bool ExtendedL2, string? DataFile, bool DataFileRaw)
+{
+    public IReadOnlyList<BitmapInfo> Bitmaps { get; init; } = [];
+}
+
+/// <summary>
+/// What qemu-img info reports about one image file, read from the header and snapshot table only (no backing file
+/// is opened, and dirty or corrupt images are described as they are).
+/// </summary>
+public sealed record ImageInfo
+{
+    public required string Filename { get; init; }
+
+    /// <summary>"qcow2" or "raw".</summary>
+    public required string Format { get; init; }
+
+    public long VirtualSize { get; init; }
+
+    /// <summary>Bytes allocated on the host (disk size).</summary>
+    public long ActualSize { get; init; }
+
+    public int? ClusterSize { get; init; }
+
+    public bool DirtyFlag { get; init; }
+
+    public string? BackingFilename { get; init; }
+
+    /// <summary>The backing name joined to the image's directory the way qemu-img prints it (textually, not canonicalised).</summary>
+    public string? FullBackingFilename { get; init; }
+
+    public string? BackingFormat { get; init; }
+
+    public Qcow2Details? Qcow2 { get; init; }
+
+    public IReadOnlyList<SnapshotInfo> Snapshots { get; init; } = [];
+
+    /// <summary>Describes <paramref name="path"/>; <paramref name="format"/> forces qcow2 or raw (null = probe).</summary>
+    public static ImageInfo Read(string path, string? format = null)
+    {
+        format ??= DiskImage.ProbeFormat(path);
+        long actual = HostFile.AllocatedBytes(path);
+        if (format == "raw")
+        {
+            return new ImageInfo { Filename = path, Format = "raw", VirtualSize = new FileInfo(path).Length, ActualSize = actual };
+        }
+
+        if (format != "qcow2")
+        {
+            throw new ArgumentException($"Unknown image format '{format}' (qcow2 or raw)");
+        }
+
+        using var file = FileBlockDevice.Open(path, readOnly: true);
+        var h = Qcow2Image.ReadHeader(file);
+        var snapshots = h.SnapshotCount > 0 ? SnapshotTable.Read(file, h).Entries : [];
+        return new ImageInfo
+        {
+            Filename = path,
+            Format = "qcow2",
+            VirtualSize = h.Size,
+            ActualSize = actual,
+            ClusterSize = h.ClusterSize,
+            DirtyFlag = h.IsDirty,
+            BackingFilename = h.BackingFile,
+            FullBackingFilename = h.BackingFile is { } b ? CombinePath(path, b) : null,
+            BackingFormat = h.BackingFile is not null ? h.BackingFormat : null,
+            Qcow2 = new Qcow2Details(
+                h.Version == 2 ? "0.10" : "1.1",
+                h.CompressionType == 1 ? "zstd" : "zlib",
+                h.HasLazyRefcounts,
+                1 << h.RefcountOrder,
+                h.IsCorrupt,
+                h.HasExtendedL2,
+                h.HasExternalDataFile ? h.ExternalDataFile : null,
+                h.IsDataFileRaw)
+            {
+                Bitmaps = ReadBitmaps(file, h),
+            },
+            Snapshots = snapshots.Select(ToInfo).ToList(),
+        };
+    }
+
+    /// <summary>The image and every backing file below it, top first (stops at a missing file).</summary>
+    public static List<ImageInfo> ReadChain(string path, string? format = null)
+    {
+        var chain = new List<ImageInfo>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var info = Read(path, format);
+        while (true)
+        {
+            chain.Add(info);
+            if (info.FullBackingFilename is not { } next || !seen.Add(Path.GetFullPath(info.Filename)) || chain.Count > 64)
+            {
+                return chain;
+            }
+
+            info = Read(next, info.BackingFormat);
+        }
+    }
+
+    /// <summary>qemu's path_combine: a relative name is appended to the directory part of the referring name, as text.</summary>
+    public static string CombinePath(string referrer, string name)
+    {
+        if (Path.IsPathRooted(name))
+        {
+            return name;
+        }
+
+        int slash = referrer.LastIndexOf('/');
+        return slash < 0 ? name : referrer[..(slash + 1)] + name;
+    }
+
+    /// <summary>The bitmap directory, when the bitmaps extension is present and consistent (autoclear bit 0).</summary>
+    private static List<BitmapInfo> ReadBitmaps(FileBlockDevice file, Qcow2Header h)
+    {
+        var list = new List<BitmapInfo>();
+        if ((h.AutoclearFeatures & FeatureBits.AutoclearBitmaps) == 0 || h.FindExtension(HeaderExtension.Bitmaps) is not { } ext)
+        {
+            return list;
+        }
+
+        uint count = BinaryPrimitives.ReadUInt32BigEndian(ext.Data);
+        long size = (long)BinaryPrimitives.ReadUInt64BigEndian(ext.Data.AsSpan(8));
+        long offset = (long)BinaryPrimitives.ReadUInt64BigEndian(ext.Data.AsSpan(16));
+        if (size <= 0 || size > (64L << 20))
+        {
+            return list;
+        }
+
+        var dir = new byte[size];
+        file.Read(offset, dir);
+        int pos = 0;
+        for (uint i = 0; i < count && pos + 24 <= dir.Length; i++)
+        {
+            uint flags = BinaryPrimitives.ReadUInt32BigEndian(dir.AsSpan(pos + 12));
+            int granularityBits = dir[pos + 17];
+            int nameSize = BinaryPrimitives.ReadUInt16BigEndian(dir.AsSpan(pos + 18));
+            int extra = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(dir.AsSpan(pos + 20)), int.MaxValue / 2);
+            int nameAt = pos + 24 + extra;
+            if (nameAt + nameSize > dir.Length || granularityBits > 62)
+            {
+                break;
+            }
+
+            var names = new List<string>();
+            if ((flags & 1) != 0)
+            {
+                names.Add("in-use");
+            }
+
+            if ((flags & 2) != 0)
+            {
+                names.Add("auto");
+            }
+
+            list.Add(new BitmapInfo(System.Text.Encoding.UTF8.GetString(dir, nameAt, nameSize), 1L << granularityBits, names));
+            pos = (nameAt + nameSize + 7) & ~7;
+        }
+
+        return list;
+    }
+
+    private static SnapshotInfo ToInfo(SnapshotTableEntry s)
+    {
+        long vmState = s.ExtraData.Length >= 8 ? (long)BinaryPrimitives.ReadUInt64BigEndian(s.ExtraData) : s.VmStateSize32;
+        long? icount = s.ExtraData.Length >= 24 ? (long)BinaryPrimitives.ReadUInt64BigEndian(s.ExtraData.AsSpan(16)) : null;
+        if (icount == -1)
+        {
+            icount = null;
+        }
+
+        return new SnapshotInfo(s.Id, s.Name, vmState, s.DateSeconds, s.DateNanoseconds, (long)s.VmClockNanoseconds, icount);
+    }
+}

@@ -1,0 +1,84 @@
+using Qcow2Mount.Core.Qcow2;
+using Qcow2Mount.Core.Storage;
+
+namespace Qcow2Mount.Core.Tools;
+
+/// <summary>
+/// qemu-img resize for qcow2 and raw images. After a qcow2 grows, bytes that were never part of the disk must
+/// read as zeros: the range a longer backing file would now show through is zeroed (qemu-behaviour.md §5, last
+/// bullet), and so is the rest of a partly used last cluster that still holds data.
+/// </summary>
+public static class ImageResizer
+{
+    /// <summary>Resizes <paramref name="path"/> to <paramref name="newSize"/> bytes; shrinking needs <paramref name="allowShrink"/>.</summary>
+    public static void Resize(string path, long newSize, bool allowShrink, string? format = null)
+    {
+        format ??= DiskImage.ProbeFormat(path);
+        if (newSize <= 0)
+        {
+            throw new ArgumentException("New image size must be positive");
+        }
+
+        if (format == "raw")
+        {
+            using var raw = FileBlockDevice.Open(path, readOnly: false);
+            if (newSize < raw.Length && !allowShrink)
+            {
+                throw new ArgumentException("Use the --shrink option to perform a shrink operation.");
+            }
+
+            raw.SetLength(newSize);
+            raw.Flush();
+            return;
+        }
+
+        if (newSize % 512 != 0)
+        {
+            throw new ArgumentException("The new size must be a multiple of 512");
+        }
+
+        long oldSize;
+        using (var image = Qcow2Image.Open(path, new ImageOpenOptions { Lock = false }))
+        {
+            oldSize = image.Length;
+            if (newSize < oldSize && !allowShrink)
+            {
+                throw new ArgumentException("Use the --shrink option to perform a shrink operation.");
+            }
+
+            if (newSize == oldSize)
+            {
+                return;
+            }
+
+            image.Resize(newSize);
+        }
+
+        if (newSize <= oldSize)
+        {
+            return;
+        }
+
+        using (var image = Qcow2Image.Open(path, new ImageOpenOptions { Lock = false }))
+        {
+            long clusterEnd = Math.Min(newSize, image.Geometry.ClusterStart(oldSize - 1) + image.Geometry.ClusterSize);
+            long zeroEnd = oldSize;
+            if (clusterEnd > oldSize && (image.GetBlockStatus(oldSize, clusterEnd - oldSize).Flags & BlockStatusFlags.Allocated) != 0)
+            {
+                zeroEnd = clusterEnd;
+            }
+
+            if (image.Header.BackingFile is not null && image.FollowsBacking(out long backingLength) && backingLength > oldSize)
+            {
+                zeroEnd = Math.Max(zeroEnd, Math.Min(newSize, backingLength));
+            }
+
+            if (zeroEnd > oldSize)
+            {
+                image.WriteZeroes(oldSize, zeroEnd - oldSize, mayUnmap: false);
+            }
+
+            image.Flush();
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using System.Diagnostics;
+
+namespace Qcow2Mount.Cli.Tests.Commands;
+
+/// <summary>Runs the command line in-process with stdout/stderr captured, and the QEMU tools as the oracle.</summary>
+internal static class CliHarness
+{
+    private static readonly object ConsoleGate = new();
+
+    public static (int Code, string Stdout, string Stderr) Run(params string[] args)
+    {
+        lock (ConsoleGate)
+        {
+            var oldOut = Console.Out;
+            var oldErr = Console.Error;
+            var stdout = new StringWriter { NewLine = "\n" };
+            var stderr = new StringWriter { NewLine = "\n" };
+            Console.SetOut(stdout);
+            Console.SetError(stderr);
+            try
+            {
+                int code = CommandLine.Run(args);
+                return (code, stdout.ToString(), stderr.ToString());
+            }
+            finally
+            {
+                Console.SetOut(oldOut);
+                Console.SetError(oldErr);
+            }
+        }
+    }
+
+    public static (int Code, string Stdout, string Stderr) Qemu(string tool, params string[] args)
+    {
+        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, stdout, stderr.Result);
+    }
+
+    public static void QemuOk(string tool, params string[] args)
+    {
+        var r = Qemu(tool, args);
+        if (r.Code != 0)
+        {
+            throw new InvalidOperationException($"{tool} {string.Join(' ', args)}: {r.Stderr}");
+        }
+    }
+}

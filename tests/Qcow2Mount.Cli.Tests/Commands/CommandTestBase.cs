@@ -1,0 +1,28 @@
+namespace Qcow2Mount.Cli.Tests.Commands;
+
+/// <summary>A temporary directory per test for the command tests.</summary>
+public abstract class CommandTestBase
+{
+    protected string Dir { get; private set; } = "";
+
+    [SetUp]
+    public void CreateDirectory() => Dir = Directory.CreateTempSubdirectory("q2m-cli-").FullName;
+
+    [TearDown]
+    public void DeleteDirectory() => Directory.Delete(Dir, recursive: true);
+
+    protected string PathOf(string name) => Path.Combine(Dir, name);
+
+    /// <summary>A qcow2 image made by qemu-img and qemu-io.</summary>
+    protected string QemuImage(string name, string options, string size, params string[] ioCommands)
+    {
+        string path = PathOf(name);
+        CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, path, size);
+        foreach (var c in ioCommands)
+        {
+            CliHarness.QemuOk("qemu-io", "-f", "qcow2", "-c", c, path);
+        }
+
+        return path;
+    }
+}

@@ -1,0 +1,79 @@
+namespace Qcow2Mount.Cli.Tests.Commands;
+
+/// <summary>Help and argument errors of the tool verbs: help exits 0, every error is one line with a non-zero status.</summary>
+[TestFixture]
+public sealed class VerbUsageTests : CommandTestBase
+{
+    private static readonly string[] Verbs = ["create", "info", "check", "map", "convert", "resize"];
+
+    [TestCaseSource(nameof(Verbs))]
+    public void Help_PrintsUsage_ExitsZero(string verb)
+    {
+        var (code, stdout, _) = CliHarness.Run(verb, "--help");
+        Assert.Multiple(() =>
+        {
+            Assert.That(code, Is.EqualTo(0));
+            Assert.That(stdout, Does.StartWith($"usage: qcow2mount {verb}"));
+        });
+    }
+
+    [Test]
+    public void TopLevelHelp_ListsEveryToolVerb()
+    {
+        var (_, stdout, _) = CliHarness.Run("--help");
+        Assert.That(Verbs, Is.All.Matches<string>(v => stdout.Contains($"  {v} ", StringComparison.Ordinal)));
+    }
+
+    private static readonly TestCaseData[] BadArguments =
+    [
+        new TestCaseData(new[] { "create", "X/a.qcow2", "5X" }, 1, "Invalid image size '5X' specified."),
+        new TestCaseData(new[] { "create", "X/a.qcow2", "--", "-5" }, 1, "Invalid image size '-5' specified."),
+        new TestCaseData(new[] { "create", "-o", "foo=1", "X/a.qcow2", "1M" }, 1, "Invalid parameter 'foo'"),
+        new TestCaseData(new[] { "create", "-o", "cluster_size=3000", "X/a.qcow2", "1M" }, 1, "Cluster size must be a power of two between 512 and 2048k"),
+        new TestCaseData(new[] { "create", "-o", "compat=2", "X/a.qcow2", "1M" }, 1, "Parameter 'version' does not accept value '2'"),
+        new TestCaseData(new[] { "create", "-o", "extended_l2=maybe", "X/a.qcow2", "1M" }, 1, "Parameter 'extended_l2' expects 'on' or 'off'"),
+        new TestCaseData(new[] { "create", "-o", "preallocation=full", "X/a.qcow2", "1M" }, 1, "Preallocation mode 'full' is not supported"),
+        new TestCaseData(new[] { "create", "X/a.qcow2" }, 1, "Image creation needs a size parameter"),
+        new TestCaseData(new[] { "create" }, 1, "expecting a filename"),
+        new TestCaseData(new[] { "create", "-b", "X/missing.qcow2", "X/a.qcow2" }, 1, "Backing file specified without backing format"),
+        new TestCaseData(new[] { "create", "-b", "missing.qcow2", "-F", "qcow2", "X/a.qcow2" }, 1, "could not open backing image"),
+        new TestCaseData(new[] { "create", "-Z", "X/a.qcow2", "1M" }, 1, "invalid option -- 'Z'"),
+        new TestCaseData(new[] { "create", "-f", "vmdk", "X/a.qcow2", "1M" }, 1, "Unknown file format 'vmdk'"),
+        new TestCaseData(new[] { "info", "X/missing.qcow2" }, 1, "Could not open"),
+        new TestCaseData(new[] { "info", "--output=xml", "X/a.raw" }, 1, "--output must be used with human or json"),
+        new TestCaseData(new[] { "info", "--bogus", "X/a.raw" }, 1, "unrecognized option '--bogus'"),
+        new TestCaseData(new[] { "check", "-r", "some", "X/a.raw" }, 1, "expecting 'leaks' or 'all'"),
+        new TestCaseData(new[] { "check", "X/a.raw" }, 63, "This image format does not support checks"),
+        new TestCaseData(new[] { "check", "X/a.raw", "X/b.raw" }, 1, "unexpected argument"),
+        new TestCaseData(new[] { "map", "-l", "lots", "X/a.raw" }, 1, "Invalid max length 'lots'"),
+        new TestCaseData(new[] { "convert", "-O", "vmdk", "X/a.raw", "X/b" }, 1, "Unknown file format 'vmdk'"),
+        new TestCaseData(new[] { "convert", "-c", "X/a.raw", "X/b.raw" }, 1, "Compression not supported for this file format"),
+        new TestCaseData(new[] { "convert", "X/a.raw" }, 1, "expecting a source and a target"),
+        new TestCaseData(new[] { "convert", "-O", "qcow2", "-o", "backing_file=x", "X/a.raw", "X/b" }, 1, "backing file for the target is not supported"),
+        new TestCaseData(new[] { "resize", "X/a.qcow2", "1000" }, 1, "The new size must be a multiple of 512"),
+        new TestCaseData(new[] { "resize", "X/a.qcow2", "1M" }, 1, "Use the --shrink option to perform a shrink operation."),
+        new TestCaseData(new[] { "resize", "X/a.qcow2", "-5M" }, 1, "New image size must be positive"),
+        new TestCaseData(new[] { "resize", "X/a.qcow2", "big" }, 1, "Invalid image size 'big' specified."),
+        new TestCaseData(new[] { "resize", "X/a.qcow2" }, 1, "expecting an image file name and a size"),
+    ];
+
+    [TestCaseSource(nameof(BadArguments))]
+    public void BadArguments_OneLineError_NonZeroExit(string[] args, int expectedCode, string message)
+    {
+        File.WriteAllBytes(PathOf("a.raw"), new byte[4096]);
+        CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", PathOf("a.qcow2.base"), "4M");
+        if (args[0] is "resize")
+        {
+            CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", PathOf("a.qcow2"), "4M");
+        }
+
+        var (code, stdout, stderr) = CliHarness.Run(args.Select(a => a.Replace("X/", Dir + "/", StringComparison.Ordinal)).ToArray());
+        Assert.Multiple(() =>
+        {
+            Assert.That(code, Is.EqualTo(expectedCode));
+            Assert.That(stderr, Does.Contain(message));
+            Assert.That(stderr.TrimEnd('\n').Split('\n'), Has.Length.EqualTo(1), stderr);
+            Assert.That(stderr, Does.Not.Contain("Exception").And.Not.Contain("   at "));
+        });
+    }
+}

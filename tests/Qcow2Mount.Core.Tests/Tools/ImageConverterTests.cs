@@ -1,0 +1,79 @@
+using Qcow2Mount.Core.Qcow2.Create;
+using Qcow2Mount.Core.Tools;
+
+namespace Qcow2Mount.Core.Tests.Tools;
+
+[TestFixture]
+public sealed class ImageConverterTests : ToolsTestDirectory
+{
+    private static readonly TestCaseData[] Targets =
+    [
+        new TestCaseData("raw", false, new Qcow2CreateOptions()).SetName("ToRaw"),
+        new TestCaseData("qcow2", false, new Qcow2CreateOptions()).SetName("ToQcow2Defaults"),
+        new TestCaseData("qcow2", false, new Qcow2CreateOptions { ExtendedL2 = false, ClusterSize = 4096, RefcountBits = 1 }).SetName("ToQcow2Small"),
+        new TestCaseData("qcow2", true, new Qcow2CreateOptions()).SetName("ToQcow2CompressedDeflate"),
+        new TestCaseData("qcow2", true, new Qcow2CreateOptions { CompressionType = 1, ExtendedL2 = false, ClusterSize = 65536 }).SetName("ToQcow2CompressedZstd"),
+        new TestCaseData("qcow2", true, new Qcow2CreateOptions { ClusterSize = 512, ExtendedL2 = false, RefcountBits = 2 }).SetName("ToQcow2Compressed512Refcount2"),
+        new TestCaseData("qcow2", false, new Qcow2CreateOptions { Version = 2, Preallocation = Qcow2Preallocation.Metadata }).SetName("ToQcow2V2Preallocated"),
+    ];
+
+    [TestCaseSource(nameof(Targets))]
+    public void Convert_QcowChain_FlattenedIdenticalAndClean(string format, bool compress, Qcow2CreateOptions qcow2)
+    {
+        string baseImage = PathOf("base.qcow2"), top = PathOf("top.qcow2"), target = PathOf("out." + format);
+        Qemu.Create(baseImage, "cluster_size=65536", 6 << 20);
+        Qemu.Io(baseImage, "write -P 1 0 2M", "write -c -P 2 4M 64k");
+        Qemu.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", "base.qcow2", "-F", "qcow2", top, "8M");
+        Qemu.Io(top, "write -P 3 1000k 5k", "write -z 64k 64k", "write -P 4 7M 100k");
+
+        ImageConverter.Convert(top, target, new ConvertOptions { TargetFormat = format, Compress = compress, Qcow2 = qcow2 });
+
+        Assert.That(Qemu.Identical(top, target, "qcow2", format), Is.True);
+        if (format == "qcow2")
+        {
+            var (code, check) = Qemu.Check(target);
+            Assert.Multiple(() =>
+            {
+                Assert.That(code, Is.EqualTo(0), check.ToJsonString());
+                Assert.That(Qemu.Long(check, "compressed-clusters") > 0, Is.EqualTo(compress));
+                Assert.That(Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", target))["backing-filename"], Is.Null);
+            });
+        }
+    }
+
+    [Test]
+    public void Convert_RawWithRepeatingData_CompressedReadableByQemu_AndSparse()
+    {
+        // A pattern repeating every 8000 bytes compresses with distances beyond QEMU's 4 KiB window.
+        string raw = PathOf("in.raw"), target = PathOf("out.qcow2");
+        var rng = new Random(7);
+        var pattern = new byte[8000];
+        rng.NextBytes(pattern);
+        var data = new byte[6 << 20];
+        for (int i = 0; i < (1 << 20); i++)
+        {
+            data[i] = pattern[i % 8000];
+        }
+
+        rng.NextBytes(data.AsSpan(3 << 20, 100_000));
+        File.WriteAllBytes(raw, data);
+
+        ImageConverter.Convert(raw, target, new ConvertOptions { TargetFormat = "qcow2", Compress = true });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Qemu.Identical(raw, target, "raw", "qcow2"), Is.True);
+            Assert.That(Qemu.Check(target).Code, Is.EqualTo(0));
+            Assert.That(new FileInfo(target).Length, Is.LessThan(1 << 20));
+        });
+    }
+
+    [Test]
+    public void Convert_CompressToRaw_Refused()
+    {
+        string raw = PathOf("in.raw");
+        File.WriteAllBytes(raw, new byte[4096]);
+        Assert.That(() => ImageConverter.Convert(raw, PathOf("out.raw"), new ConvertOptions { Compress = true }),
+            Throws.ArgumentException.With.Message.EqualTo("Compression not supported for this file format"));
+    }
+}

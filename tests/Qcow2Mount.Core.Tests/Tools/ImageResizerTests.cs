@@ -1,0 +1,66 @@
+using Qcow2Mount.Core.Tools;
+
+namespace Qcow2Mount.Core.Tests.Tools;
+
+[TestFixture]
+public sealed class ImageResizerTests : ToolsTestDirectory
+{
+    [TestCase("cluster_size=65536", 64L << 20)]
+    [TestCase("cluster_size=512,extended_l2=off", 200L << 20)]
+    [TestCase("extended_l2=on,cluster_size=16384,refcount_bits=1", 3L << 30)]
+    [TestCase("compat=0.10,cluster_size=4096", 100L << 20)]
+    public void Grow_KeepsDataAndNewAreaReadsZero_QemuClean(string options, long newSize)
+    {
+        string image = PathOf("x.qcow2");
+        Qemu.Create(image, options, 3 << 20);
+        Qemu.Io(image, "write -P 7 0 3M");
+        ImageResizer.Resize(image, newSize, allowShrink: false);
+        Assert.Multiple(() =>
+        {
+            Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+            Assert.That(Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", image))["virtual-size"]!.GetValue<long>(), Is.EqualTo(newSize));
+        });
+        Qemu.Io(image, "read -P 7 0 3M", $"read -P 0 3M {(2 << 20)}", $"read -P 0 {newSize - (1 << 20)} 1M", $"write -P 8 {newSize - 4096} 4k");
+        Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+    }
+
+    [TestCase("cluster_size=65536")]
+    [TestCase("extended_l2=on,cluster_size=65536")]
+    public void ShrinkThenGrow_DiscardedDataNeverReappears(string options)
+    {
+        string image = PathOf("x.qcow2");
+        Qemu.Create(image, options, 8 << 20);
+        Qemu.Io(image, "write -P 7 0 8M");
+        Qemu.Ok("qemu-img", "snapshot", "-c", "s", image);
+        Qemu.Io(image, "write -P 6 0 1M");
+        ImageResizer.Resize(image, (1 << 20) + 1536, allowShrink: true);
+        Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+        ImageResizer.Resize(image, 4 << 20, allowShrink: false);
+        Qemu.Io(image, "read -P 6 0 1M", "read -P 7 1M 1536", "read -P 0 1050112 3143680");
+        Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+    }
+
+    [TestCase("cluster_size=65536")]
+    [TestCase("extended_l2=on,cluster_size=65536")]
+    public void Grow_OverLongerBacking_NewAreaReadsZero(string options)
+    {
+        string baseImage = PathOf("base.qcow2"), top = PathOf("top.qcow2");
+        Qemu.Create(baseImage, "cluster_size=65536", 8 << 20);
+        Qemu.Io(baseImage, "write -P 9 0 8M");
+        Qemu.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, "-b", "base.qcow2", "-F", "qcow2", top, "2M");
+        ImageResizer.Resize(top, 3_000_320, allowShrink: false);
+        ImageResizer.Resize(top, 10 << 20, allowShrink: false);
+        Qemu.Io(top, "read -P 9 0 2M", "read -P 0 2M 8M");
+        Assert.That(Qemu.Check(top).Code, Is.EqualTo(0));
+    }
+
+    [TestCase(1000, "The new size must be a multiple of 512")]
+    [TestCase(1 << 20, "Use the --shrink option to perform a shrink operation.")]
+    [TestCase(0, "New image size must be positive")]
+    public void Resize_InvalidSize_ThrowsQemuImgMessage(long size, string message)
+    {
+        string image = PathOf("x.qcow2");
+        Qemu.Create(image, "cluster_size=65536", 2 << 20);
+        Assert.That(() => ImageResizer.Resize(image, size, allowShrink: false), Throws.ArgumentException.With.Message.EqualTo(message));
+    }
+}
