@@ -463,7 +463,8 @@ public sealed partial class Qcow2Image : IVirtualDisk
             return;
         }
 
-        if (offset <= 0 || !_geo.IsClusterAligned(offset))
+        // Offset 0 is aligned: the overlap check then names what it collides with (the header).
+        if (offset < 0 || !_geo.IsClusterAligned(offset))
         {
             throw new ImageFormatException($"{Name}: {field} 0x{offset:x} is not a cluster-aligned offset");
         }

@@ -210,7 +210,7 @@ public sealed class Qcow2Header
             // Compare without adding: a hostile offset near 2^63 would overflow the sum and pass.
             if (h.BackingFileOffset < h.HeaderLength || h.BackingFileOffset > clusterSize - backingFileSize)
             {
-                throw new ImageFormatException($"{name}: backing_file_offset {h.BackingFileOffset} (+{backingFileSize} bytes) is outside the header cluster");
+                throw new ImageFormatException($"{name}: backing_file_offset 0x{(ulong)h.BackingFileOffset:x} (+{backingFileSize} bytes) is outside the header cluster");
             }
 
             if (h.BackingFileOffset + backingFileSize > cluster0.Length)
