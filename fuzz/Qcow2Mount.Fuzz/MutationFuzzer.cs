@@ -24,6 +24,9 @@ public sealed record FuzzSettings
     public string? FindingsDirectory { get; init; }
 
     public Action<string>? Log { get; init; }
+
+    /// <summary>What to do after a hang was saved; the default ends the process (a hung execution cannot be stopped).</summary>
+    public Action<string?> OnHang { get; init; } = _ => Environment.Exit(3);
 }
 
 /// <summary>What a run did.</summary>
@@ -166,7 +169,8 @@ public static class MutationFuzzer
                 {
                     string? path = Save(_settings.FindingsDirectory, input, $"hang: one execution ran longer than {_settings.HangTimeout.TotalSeconds} s", "hang");
                     Console.Error.WriteLine($"HANG: an execution ran longer than {_settings.HangTimeout.TotalSeconds} s; input saved to {path ?? "(not saved)"}");
-                    Environment.Exit(3);
+                    _settings.OnHang(path);
+                    return;
                 }
             }
         }

@@ -67,7 +67,7 @@ internal static class HostileCorpus
         // --- Backing file name (spec §2, §3) ---
         yield return Open("backing name longer than 1023", Mutated(new ImageBuilder { BackingFile = "base.raw" }, (_, i) => Put32(i, Field.BackingFileSize, 1024)), fmt, "backing file name length 1024");
         yield return Open("backing name past the header cluster", Mutated(new ImageBuilder { BackingFile = "base.raw" }, (_, i) => Put64(i, Field.BackingFileOffset, 65530)), fmt, "backing_file_offset 0xfffa", "outside the header cluster");
-        yield return Open("backing_file_offset near 2^63 (sum overflows)", Mutated(new ImageBuilder { BackingFile = "base.raw" }, (_, i) => Put64(i, Field.BackingFileOffset, 0x7FFFFFFFFFFFFF00)), fmt, "backing_file_offset 0x7fffffffffffff00");
+        yield return Open("backing_file_offset near 2^63 (sum overflows)", Mutated(new ImageBuilder { BackingFile = "base.raw" }, (_, i) => Put64(i, Field.BackingFileOffset, 0x7FFFFFFFFFFFFFFC)), fmt, "backing_file_offset 0x7ffffffffffffffc");
         yield return Open("backing_file_offset 2^64-1", Mutated(new ImageBuilder { BackingFile = "base.raw" }, (_, i) => Put64(i, Field.BackingFileOffset, ulong.MaxValue)), fmt, "backing_file_offset 0xffffffffffffffff");
         yield return Open("backing name with a newline", Image(new ImageBuilder { BackingFile = "base\nqcow2mount: all is well" }), fmt, "control character 0x0a");
         yield return Open("backing format with an escape sequence", Image(new ImageBuilder { BackingFile = "base.raw", BackingFormat = "\u001b[2Jraw" }), fmt, "0xe2792aca", "control character 0x1b");

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Qcow2Mount.Core.Errors;
 using Qcow2Mount.Core.Qcow2;
 using Qcow2Mount.Core.Storage;
@@ -37,7 +36,7 @@ public sealed class HostileCorpusTests
     {
         string path = c.Make(_dir);
         MakeReadOnly(_dir);
-        var before = Hashes(_dir);
+        var before = FileHashes.Of(_dir);
         var options = new ImageOpenOptions { ReadOnly = true };
 
         long allocated = Watchdog.Run(() =>
@@ -70,7 +69,7 @@ public sealed class HostileCorpusTests
         Assert.Multiple(() =>
         {
             Assert.That(allocated, Is.LessThan(MaxAllocatedBytes), "managed bytes allocated");
-            Assert.That(Hashes(_dir), Is.EqualTo(before), "a read-only open changed a file");
+            Assert.That(FileHashes.Of(_dir), Is.EqualTo(before), "a read-only open changed a file");
         });
     }
 
@@ -78,7 +77,7 @@ public sealed class HostileCorpusTests
     public void OpenReadWrite_BrokenImage_RefusesOrMarksCorruptOnChange(HostileCase c)
     {
         string path = c.Make(_dir);
-        var before = Hashes(_dir);
+        var before = FileHashes.Of(_dir);
         var options = new ImageOpenOptions();
 
         long allocated = Watchdog.Run(() =>
@@ -88,7 +87,7 @@ public sealed class HostileCorpusTests
                 case Expect.OpenFails:
                 case Expect.ReadWriteOpenFails:
                     AssertFails(c, () => Qcow2Image.Open(path, options).Dispose());
-                    Assert.That(Hashes(_dir), Is.EqualTo(before), "a refused open changed a file");
+                    Assert.That(FileHashes.Of(_dir), Is.EqualTo(before), "a refused open changed a file");
                     break;
                 case Expect.RangeFails:
                 case Expect.ChangeFails:
@@ -198,10 +197,6 @@ public sealed class HostileCorpusTests
         }
     }
 
-    private static Dictionary<string, string> Hashes(string dir) =>
-        Directory.EnumerateFiles(dir)
-            .Where(f => FileKind.Of(f) == FileKind.Kind.Regular)
-            .ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
 
     /// <summary>chmod 0444 (root ignores it, so the hashes are the real proof).</summary>
     private static void MakeReadOnly(string dir)
