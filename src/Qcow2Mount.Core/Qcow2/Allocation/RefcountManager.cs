@@ -25,12 +25,12 @@ internal sealed class RefcountManager
     private readonly Qcow2Header _header;
     private readonly Action _writeHeader;
     /// <summary>
-    /// How far past the end of the file the allocator keeps scanning clusters that refcounts claim are in use.
-    /// Every allocation extends the file to cover it, so in a sound image nothing in use lies beyond the end; a
-    /// hostile table (every block full, or all entries naming one full block) would otherwise send the first-fit
-    /// search through up to 2^44 clusters.
+    /// How far past the end of the file (1 GiB) the allocator keeps scanning clusters that refcounts claim are in
+    /// use. Every allocation extends the file to cover it, so in a sound image only the leaks of a crash lie beyond
+    /// the end; a hostile table (every block full, or all entries naming one full block) would otherwise send the
+    /// first-fit search through up to 2^44 clusters, or grow the file by terabytes.
     /// </summary>
-    private const long MaxUsedClustersPastEnd = 1L << 20;
+    private const long MaxUsedBytesPastEnd = 1L << 30;
 
     private readonly List<long> _deferredFrees = new();
     private ulong[] _table;
@@ -240,12 +240,12 @@ internal sealed class RefcountManager
         long c = _freeClusterIndex;
         long runStart = c;
         int run = 0;
-        long limit = _geo.ClustersFor(_file.Length) + MaxUsedClustersPastEnd;
+        long limit = _geo.ClustersFor(_file.Length) + Math.Max(MaxUsedBytesPastEnd >> _geo.ClusterBits, 64);
         while (run < count)
         {
             if (c > limit)
             {
-                throw new ImageCorruptException($"{_file.Name}: refcounts claim clusters in use more than {MaxUsedClustersPastEnd} clusters past the end of the file (at 0x{c << _geo.ClusterBits:x})", hostOffset: c << _geo.ClusterBits);
+                throw new ImageCorruptException($"{_file.Name}: refcounts claim clusters in use more than {MaxUsedBytesPastEnd >> 20} MiB past the end of the file (at 0x{c << _geo.ClusterBits:x})", hostOffset: c << _geo.ClusterBits);
             }
 
             if (GetRefcount(c) == 0)
