@@ -140,7 +140,7 @@ internal static class HostileCorpus
         yield return Refcounts("refcount table entry with bit 63 set", Mutated(plain, (b, i) => Put64(i, b.RefcountTableOffset, (ulong)b.RefcountBlockOffset | (1UL << 63))), "refcount table entry 0", "beyond the end of the file");
         yield return Refcounts("refcount table entry with reserved bits", Mutated(plain, (b, i) => Put64(i, b.RefcountTableOffset, (ulong)b.RefcountBlockOffset | 1)), "refcount table entry 0", "reserved bits");
         yield return Refcounts("refcount block overlapping the L1 table", Mutated(plain, (b, i) => Put64(i, b.RefcountTableOffset, (ulong)b.L1Offset)), "refcount table entry 0", "overlaps the L1 table");
-        yield return Refcounts("refcount table: every entry names one full block", Mutated(plain, (b, i) =>
+        yield return Refcounts("refcount table: every entry names one full block", Mutated(new ImageBuilder { RefcountOrder = 6 }, (b, i) =>
         {
             i.AsSpan((int)b.RefcountBlockOffset, 65536).Fill(0xFF);
             for (int e = 0; e < 8192; e++)
