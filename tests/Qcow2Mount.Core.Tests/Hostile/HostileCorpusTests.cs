@@ -93,6 +93,7 @@ public sealed class HostileCorpusTests
                 case Expect.ChangeFails:
                     using (var image = Qcow2Image.Open(path, options))
                     {
+                        Assert.That(FileHashes.Of(_dir), Is.EqualTo(before), "opening a sound header wrote to a file");
                         AssertFails(c, () => Change(c, image));
                         Assert.That(image.IsReadOnly, Is.True, "corruption met by a change must turn the image read-only");
                         Assert.Throws<ReadOnlyImageException>(() => image.Write(0, new byte[512]));
@@ -117,6 +118,22 @@ public sealed class HostileCorpusTests
         });
 
         Assert.That(allocated, Is.LessThan(MaxAllocatedBytes), "managed bytes allocated");
+    }
+
+    [Test]
+    public void Open_UnknownAutoclearBits_ReadOnlyKeepsThemReadWriteClearsThem()
+    {
+        string path = Path.Combine(_dir, "image.qcow2");
+        var image = new ImageBuilder().Build();
+        image[ImageBuilder.Field.AutoclearFeatures + 7] = 0xF1; // bitmaps (without the extension) + unknown bits
+        File.WriteAllBytes(path, image);
+        var before = FileHashes.Of(_dir);
+
+        Qcow2Image.Open(path, new ImageOpenOptions { ReadOnly = true }).Dispose();
+        Assert.That(FileHashes.Of(_dir), Is.EqualTo(before), "a read-only open wrote");
+
+        Qcow2Image.Open(path, new ImageOpenOptions()).Dispose();
+        Assert.That(File.ReadAllBytes(path)[ImageBuilder.Field.AutoclearFeatures + 7], Is.EqualTo(0), "a writer clears the autoclear bits it does not maintain");
     }
 
     [Test]
