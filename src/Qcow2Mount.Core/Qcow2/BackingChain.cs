@@ -47,6 +47,12 @@ internal static class BackingChain
                     ?? throw new ImageFormatException($"{path}: image needs an external data file but names none");
                 string dataPath = Resolve(path, dataName);
                 CheckRegularFile(dataPath, "external data file", allowDevice: context.Options.AllowBackingDevice);
+                if (!context.Visited.Add(RealPath(dataPath)))
+                {
+                    // Guest writes land in the data file at their guest offset: never in an image of this chain.
+                    throw new BackingChainException($"{path}: external data file '{dataName}' is the image itself or a file of its backing chain");
+                }
+
                 dataFile = FileBlockDevice.Open(dataPath, options.ReadOnly);
             }
 
@@ -125,7 +131,10 @@ internal static class BackingChain
 
     private static bool IsSpecial(string path) => FileKind.Of(path) != FileKind.Kind.Missing;
 
-    /// <summary>A hostile image can name any path: refuse directories, FIFOs, sockets and (unless allowed) devices.</summary>
+    /// <summary>
+    /// A hostile image can name any path: refuse directories, FIFOs and sockets, and unless allowed devices and
+    /// files on kernel pseudo file systems (/proc, /sys: they look regular but are kernel state).
+    /// </summary>
     private static void CheckRegularFile(string path, string what, bool allowDevice)
     {
         if (Directory.Exists(path))
@@ -136,6 +145,11 @@ internal static class BackingChain
         var kind = FileKind.Of(path);
         if (kind == FileKind.Kind.Regular)
         {
+            if (!allowDevice && FileKind.PseudoFileSystemOf(path) is { } fs)
+            {
+                throw new BackingChainException($"{path}: {what} is on {fs}, a kernel pseudo file system (use --allow-backing-device to allow it)");
+            }
+
             return;
         }
 

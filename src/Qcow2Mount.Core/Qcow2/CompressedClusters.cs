@@ -3,12 +3,16 @@ using Qcow2Mount.Core.Errors;
 using Qcow2Mount.Core.Qcow2.Format;
 using Qcow2Mount.Core.Storage;
 using ZstdSharp;
+using ZstdSharp.Unsafe;
 
 namespace Qcow2Mount.Core.Qcow2;
 
 /// <summary>Reads compressed clusters (spec §8): raw deflate (QEMU "zlib") or zstd frames, exactly one cluster of output.</summary>
 internal static class CompressedClusters
 {
+    /// <summary>Largest zstd window accepted: 4 MiB, twice the largest cluster.</summary>
+    private const int MaxZstdWindowLog = 22;
+
     public static void Decompress(IBlockDevice file, L2Entry entry, ClusterGeometry geo, byte compressionType, Span<byte> cluster, long guestOffset)
     {
         var d = CompressedDescriptor.Decode(entry, geo.ClusterBits);
@@ -46,6 +50,9 @@ internal static class CompressedClusters
     private static int InflateZstd(byte[] input, Span<byte> output)
     {
         using var stream = new DecompressionStream(new MemoryStream(input), leaveOpen: false);
+        // A frame may demand a window of up to 2^27 bytes (allocated per read); QEMU compresses one cluster
+        // (at most 2 MiB) per frame with its size known, so a larger window only comes from a hostile image.
+        stream.SetParameter(ZSTD_dParameter.ZSTD_d_windowLogMax, MaxZstdWindowLog);
         return ReadUntilFull(stream, output);
     }
 

@@ -149,9 +149,10 @@ public sealed partial class Qcow2Image
             throw new ImageCorruptException($"{Name}: L2 table at 0x{table:x} for guest offset 0x{guestOffset:x} lies beyond the end of the file", guestOffset, table);
         }
 
-        if (table == _header.L1TableOffset || table == _header.RefcountTableOffset || table < _geo.ClusterSize)
+        if (table == _header.L1TableOffset || table == _header.RefcountTableOffset || table < _geo.ClusterSize
+            || _overlappingL2Tables.Contains(table >> _geo.ClusterBits))
         {
-            throw new ImageCorruptException($"{Name}: L2 table at 0x{table:x} overlaps other metadata", guestOffset, table);
+            throw new ImageCorruptException($"{Name}: L2 table at 0x{table:x} (L1 entry {l1Index}) overlaps other metadata", guestOffset, table);
         }
 
         return table;
@@ -188,12 +189,13 @@ public sealed partial class Qcow2Image
     {
         if (entry.IsCompressed)
         {
-            if (_externalData)
-            {
-                throw new ImageCorruptException($"{Name}: compressed cluster at guest offset 0x{guestOffset:x} in an image with an external data file", guestOffset);
-            }
-
+            ValidateCompressedEntry(entry, guestOffset);
             return;
+        }
+
+        if (entry.HasReservedBits)
+        {
+            throw new ImageCorruptException($"{Name}: L2 entry 0x{entry.Raw:x16} for guest offset 0x{_geo.ClusterStart(guestOffset):x} has reserved bits set", guestOffset);
         }
 
         long host = entry.HostClusterOffset;
@@ -225,6 +227,39 @@ public sealed partial class Qcow2Image
         if (_metadataClusters.Contains(host >> _geo.ClusterBits))
         {
             throw new ImageCorruptException($"{Name}: data cluster at 0x{host:x} for guest offset 0x{guestOffset:x} overlaps metadata", guestOffset, host);
+        }
+    }
+
+    /// <summary>
+    /// A compressed descriptor must point inside the file, past the header, and touch no metadata cluster: a write
+    /// or discard over it drops a reference to every host cluster it touches, which must never free metadata.
+    /// </summary>
+    private void ValidateCompressedEntry(L2Entry entry, long guestOffset)
+    {
+        long cluster = _geo.ClusterStart(guestOffset);
+        if (_externalData)
+        {
+            throw new ImageCorruptException($"{Name}: compressed cluster at guest offset 0x{cluster:x} in an image with an external data file", guestOffset);
+        }
+
+        if (_geo.ExtendedL2 && entry.Bitmap != 0)
+        {
+            throw new ImageCorruptException($"{Name}: compressed cluster at guest offset 0x{cluster:x} has a non-zero subcluster bitmap 0x{entry.Bitmap:x16}", guestOffset);
+        }
+
+        var d = CompressedDescriptor.Decode(entry, _geo.ClusterBits);
+        if (d.HostOffset < _geo.ClusterSize || d.HostOffset >= _file.Length)
+        {
+            throw new ImageCorruptException($"{Name}: compressed cluster for guest offset 0x{cluster:x} at host 0x{d.HostOffset:x} lies outside the file's data area", guestOffset, d.HostOffset);
+        }
+
+        var (first, last) = d.HostClusters(_geo.ClusterBits);
+        for (long c = first; c <= last; c++)
+        {
+            if (_metadataClusters.Contains(c))
+            {
+                throw new ImageCorruptException($"{Name}: compressed cluster for guest offset 0x{cluster:x} at host 0x{d.HostOffset:x} (+{d.CompressedLength} bytes) overlaps metadata", guestOffset, d.HostOffset);
+            }
         }
     }
 }

@@ -23,6 +23,18 @@ public sealed partial class Qcow2Image : IVirtualDisk
     /// <summary>QEMU's limit on the refcount table (8 MiB).</summary>
     private const long MaxRefcountTableBytes = 8L << 20;
 
+    /// <summary>QEMU's limits on the snapshot table: 65536 entries, 64 MiB in all (bounds what a hostile header can claim).</summary>
+    private const uint MaxSnapshots = 65536;
+
+    private const long MaxSnapshotTableBytes = 64L << 20;
+
+    /// <summary>
+    /// Snapshot L1 clusters, summed over all snapshots, that open will index (each goes into the metadata set).
+    /// Far above any real image (64 snapshots of the largest L1 at 512-byte clusters); stops a table of 65536
+    /// snapshots that all name one 32 MiB L1 from costing billions of set insertions.
+    /// </summary>
+    private const long MaxSnapshotL1Clusters = 1L << 22;
+
     /// <summary>Deferred refcount decrements kept before a flush is forced, so memory stays bounded.</summary>
     private const int MaxDeferredFrees = 65536;
 
@@ -37,6 +49,11 @@ public sealed partial class Qcow2Image : IVirtualDisk
     private readonly MetadataCache _l2Cache;
     private readonly RefcountManager? _refcounts;
     private readonly HashSet<long> _metadataClusters = new();
+
+    /// <summary>L2 table clusters that an L1 entry shares with other metadata (or another L1 entry): corrupt on use.</summary>
+    private readonly HashSet<long> _overlappingL2Tables = new();
+    private readonly IReadOnlyList<SnapshotTableEntry> _snapshots;
+    private readonly long _snapshotTableBytes;
     private readonly ImageOpenOptions _options;
     private readonly int _l2SliceSize;
     private readonly bool _externalData;
@@ -59,7 +76,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
         _data = dataFile ?? file;
         Name = file.Name;
 
-        ValidateLayout();
+        (_snapshots, _snapshotTableBytes) = ValidateLayout();
         _l1 = ReadL1();
 
         _l2SliceSize = options.L2CacheEntrySize is > 0 and var s && s <= _geo.ClusterSize && (s & (s - 1)) == 0 && s >= 512 ? s : _geo.ClusterSize;
@@ -73,6 +90,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
             Allocated = OnAllocated,
             Freed = OnFreed,
         };
+        _refcounts.ValidateTable(FixedMetadataRegions(_snapshotTableBytes));
 
         // Rule: an L2 entry reaches disk only after the data it maps and the refcounts of its clusters are stable.
         _l2Cache.WriteBackPrerequisite = MakeDataAndRefcountsStable;
@@ -84,6 +102,9 @@ public sealed partial class Qcow2Image : IVirtualDisk
     public Qcow2Header Header => _header;
 
     public Qcow2Statistics Statistics { get; } = new();
+
+    /// <summary>The internal snapshots, parsed and validated at open.</summary>
+    public IReadOnlyList<SnapshotTableEntry> Snapshots => _snapshots;
 
     public long Length => _header.Size;
 
@@ -146,7 +167,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
     {
         lock (_metaLock)
         {
-            FlushLocked();
+            FlushAndSignal();
         }
     }
 
@@ -163,8 +184,8 @@ public sealed partial class Qcow2Image : IVirtualDisk
             {
                 lock (_metaLock)
                 {
-                    FlushLocked();
-                    if (_dirtyBitSet)
+                    FlushAndSignal();
+                    if (_dirtyBitSet && !_readOnly)
                     {
                         _header.IncompatibleFeatures &= ~FeatureBits.IncompatibleDirty;
                         WriteHeader();
@@ -191,6 +212,20 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
         _file.Dispose();
         _backing?.Dispose();
+    }
+
+    /// <summary>A flush can meet corruption too (a deferred decrement below zero): mark the image, as a write does.</summary>
+    private void FlushAndSignal()
+    {
+        try
+        {
+            FlushLocked();
+        }
+        catch (ImageCorruptException)
+        {
+            SignalCorruption();
+            throw;
+        }
     }
 
     /// <summary>
@@ -268,7 +303,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
         }
     }
 
-    private void ValidateLayout()
+    private (List<SnapshotTableEntry> Snapshots, long SnapshotTableBytes) ValidateLayout()
     {
         long fileLength = _file.Length;
         int c = _geo.ClusterSize;
@@ -301,25 +336,15 @@ public sealed partial class Qcow2Image : IVirtualDisk
         }
 
         CheckTable("refcount_table_offset", _header.RefcountTableOffset, reftableBytes, true, fileLength);
-        if (_header.SnapshotCount > 65536)
+        if (_header.SnapshotCount > MaxSnapshots)
         {
-            throw new ImageFormatException($"{Name}: nb_snapshots {_header.SnapshotCount} exceeds 65536");
+            throw new ImageFormatException($"{Name}: nb_snapshots {_header.SnapshotCount} exceeds {MaxSnapshots}");
         }
 
-        CheckTable("snapshots_offset", _header.SnapshotsOffset, _header.SnapshotCount > 0 ? 40 : 0, _header.SnapshotCount > 0, fileLength);
+        CheckTable("snapshots_offset", _header.SnapshotsOffset, _header.SnapshotCount > 0 ? SnapshotTableEntry.FixedLength : 0, _header.SnapshotCount > 0, fileLength);
+        var (snapshots, snapshotBytes) = ReadSnapshotTable(fileLength);
 
-        var regions = new List<(string Name, long Start, long End)> { ("header", 0, c) };
-        if (_header.L1Size > 0)
-        {
-            regions.Add(("L1 table", _header.L1TableOffset, _header.L1TableOffset + ((long)_header.L1Size * 8)));
-        }
-
-        regions.Add(("refcount table", _header.RefcountTableOffset, _header.RefcountTableOffset + reftableBytes));
-        if (_header.SnapshotCount > 0)
-        {
-            regions.Add(("snapshot table", _header.SnapshotsOffset, _header.SnapshotsOffset + 40));
-        }
-
+        var regions = FixedMetadataRegions(snapshotBytes);
         for (int i = 0; i < regions.Count; i++)
         {
             for (int j = i + 1; j < regions.Count; j++)
@@ -330,6 +355,105 @@ public sealed partial class Qcow2Image : IVirtualDisk
                 }
             }
         }
+
+        long snapshotL1Clusters = 0;
+        for (int i = 0; i < snapshots.Count; i++)
+        {
+            var sn = snapshots[i];
+            string field = $"snapshot {i} l1_table_offset";
+            if ((long)sn.L1Size * 8 > MaxL1Bytes)
+            {
+                throw new ImageFormatException($"{Name}: snapshot {i} l1_size {sn.L1Size} exceeds the {MaxL1Bytes >> 20} MiB limit");
+            }
+
+            CheckTable(field, sn.L1TableOffset, (long)sn.L1Size * 8, sn.L1Size > 0, fileLength);
+            if (sn.L1Size == 0)
+            {
+                continue;
+            }
+
+            snapshotL1Clusters += _geo.ClustersFor((long)sn.L1Size * 8);
+            if (snapshotL1Clusters > MaxSnapshotL1Clusters)
+            {
+                throw new ImageFormatException($"{Name}: snapshot L1 tables up to snapshot {i} take more than {MaxSnapshotL1Clusters} clusters");
+            }
+
+            long end = sn.L1TableOffset + ((long)sn.L1Size * 8);
+            foreach (var r in regions)
+            {
+                if (sn.L1TableOffset < r.End && r.Start < end)
+                {
+                    throw new ImageFormatException($"{Name}: {field} 0x{sn.L1TableOffset:x} overlaps the {r.Name}");
+                }
+            }
+        }
+
+        return (snapshots, snapshotBytes);
+    }
+
+    /// <summary>Header, L1 table, refcount table and snapshot table: the structures the header places.</summary>
+    private List<(string Name, long Start, long End)> FixedMetadataRegions(long snapshotTableBytes)
+    {
+        var regions = new List<(string Name, long Start, long End)> { ("header", 0, _geo.ClusterSize) };
+        if (_header.L1Size > 0)
+        {
+            regions.Add(("L1 table", _header.L1TableOffset, _header.L1TableOffset + ((long)_header.L1Size * 8)));
+        }
+
+        regions.Add(("refcount table", _header.RefcountTableOffset, _header.RefcountTableOffset + ((long)_header.RefcountTableClusters * _geo.ClusterSize)));
+        if (_header.SnapshotCount > 0)
+        {
+            regions.Add(("snapshot table", _header.SnapshotsOffset, _header.SnapshotsOffset + snapshotTableBytes));
+        }
+
+        return regions;
+    }
+
+    /// <summary>
+    /// Walks the snapshot table entry by entry (40-byte fixed parts first) to learn its length without trusting
+    /// it, within the file and <see cref="MaxSnapshotTableBytes"/>, then reads and parses it in one piece.
+    /// </summary>
+    private (List<SnapshotTableEntry> Entries, long Length) ReadSnapshotTable(long fileLength)
+    {
+        uint count = _header.SnapshotCount;
+        if (count == 0)
+        {
+            return ([], 0);
+        }
+
+        long start = _header.SnapshotsOffset;
+        long limit = Math.Min(fileLength - start, MaxSnapshotTableBytes);
+        Span<byte> fixedPart = stackalloc byte[SnapshotTableEntry.FixedLength];
+        long pos = 0;
+        long length = 0;
+        for (uint i = 0; i < count; i++)
+        {
+            if (pos + SnapshotTableEntry.FixedLength > limit)
+            {
+                throw new ImageFormatException($"{Name}: snapshot table at 0x{start:x} (nb_snapshots {count}) is truncated at entry {i}: it would pass {(limit < MaxSnapshotTableBytes ? "the end of the file" : $"the {MaxSnapshotTableBytes >> 20} MiB limit")}");
+            }
+
+            _file.Read(start + pos, fixedPart);
+            long idLength = BinaryPrimitives.ReadUInt16BigEndian(fixedPart[12..]);
+            long nameLength = BinaryPrimitives.ReadUInt16BigEndian(fixedPart[14..]);
+            long extraLength = BinaryPrimitives.ReadUInt32BigEndian(fixedPart[36..]);
+            if (extraLength > SnapshotTableEntry.MaxExtraData)
+            {
+                throw new ImageFormatException($"{Name}: snapshot {i} extra_data_size {extraLength} exceeds {SnapshotTableEntry.MaxExtraData}");
+            }
+
+            length = pos + SnapshotTableEntry.FixedLength + extraLength + idLength + nameLength;
+            if (length > limit)
+            {
+                throw new ImageFormatException($"{Name}: snapshot table at 0x{start:x} (nb_snapshots {count}) is truncated at entry {i}: it would pass {(limit < MaxSnapshotTableBytes ? "the end of the file" : $"the {MaxSnapshotTableBytes >> 20} MiB limit")}");
+            }
+
+            pos = (length + 7) & ~7L;
+        }
+
+        var table = new byte[length];
+        _file.Read(start, table);
+        return (SnapshotTableEntry.ParseTable(table, count, Name), length);
     }
 
     private void CheckTable(string field, long offset, long length, bool present, long fileLength)
@@ -339,7 +463,8 @@ public sealed partial class Qcow2Image : IVirtualDisk
             return;
         }
 
-        if (offset <= 0 || !_geo.IsClusterAligned(offset))
+        // Offset 0 is aligned: the overlap check then names what it collides with (the header).
+        if (offset < 0 || !_geo.IsClusterAligned(offset))
         {
             throw new ImageFormatException($"{Name}: {field} 0x{offset:x} is not a cluster-aligned offset");
         }
@@ -382,27 +507,40 @@ public sealed partial class Qcow2Image : IVirtualDisk
         _metadataClusters.Add(0);
         AddRange(_header.L1TableOffset, (long)_header.L1Size * 8);
         AddRange(_header.RefcountTableOffset, (long)_header.RefcountTableClusters * _geo.ClusterSize);
+        // Offsets that are unaligned or past the end fail when used; only plausible ones are indexed, which keeps
+        // this set no larger than the file has clusters.
+        long fileLength = _file.Length;
         foreach (ulong e in reftable)
         {
             var entry = new RefcountTableEntry(e);
-            if (entry.BlockOffset != 0)
+            if (entry.BlockOffset > 0 && entry.BlockOffset < fileLength && _geo.IsClusterAligned(entry.BlockOffset))
             {
                 _metadataClusters.Add(entry.BlockOffset >> _geo.ClusterBits);
             }
         }
 
-        foreach (ulong e in _l1)
+        if (_header.SnapshotCount > 0)
         {
-            var entry = new L1Entry(e);
-            if (entry.L2TableOffset != 0)
+            AddRange(_header.SnapshotsOffset, _snapshotTableBytes);
+            foreach (var sn in _snapshots)
             {
-                _metadataClusters.Add(entry.L2TableOffset >> _geo.ClusterBits);
+                if (sn.L1Size > 0)
+                {
+                    AddRange(sn.L1TableOffset, (long)sn.L1Size * 8);
+                }
             }
         }
 
-        if (_header.SnapshotCount > 0)
+        // An L2 table must own its cluster: one that is also the header, a table, a refcount block or another
+        // L1 entry's L2 table would let a write through it rewrite that structure.
+        foreach (ulong e in _l1)
         {
-            AddRange(_header.SnapshotsOffset, 40);
+            var entry = new L1Entry(e);
+            if (entry.L2TableOffset > 0 && entry.L2TableOffset < fileLength && _geo.IsClusterAligned(entry.L2TableOffset)
+                && !_metadataClusters.Add(entry.L2TableOffset >> _geo.ClusterBits))
+            {
+                _overlappingL2Tables.Add(entry.L2TableOffset >> _geo.ClusterBits);
+            }
         }
 
         void AddRange(long offset, long length)

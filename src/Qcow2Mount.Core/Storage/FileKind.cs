@@ -45,6 +45,42 @@ internal static partial class FileKind
         };
     }
 
+    /// <summary>
+    /// The kernel pseudo file system <paramref name="path"/> lives on ("procfs", "sysfs", …), or null for an
+    /// ordinary one. Their files look regular to stat but are kernel state (/proc/self/environ, /proc/kcore,
+    /// /sys/...): a hostile image must not be able to expose them as disk content.
+    /// </summary>
+    public static string? PseudoFileSystemOf(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        // struct statfs starts with f_type (a long) on every 64-bit Linux ABI.
+        Span<byte> buffer = stackalloc byte[256];
+        if (StatFs(path, ref MemoryMarshal.GetReference(buffer)) != 0)
+        {
+            return null;
+        }
+
+        long type = MemoryMarshal.Read<long>(buffer);
+        return type switch
+        {
+            0x9FA0 => "procfs",
+            0x62656572 => "sysfs",
+            0x64626720 => "debugfs",
+            0x74726163 => "tracefs",
+            0x73636673 => "securityfs",
+            0x27E0EB => "cgroupfs",
+            0x63677270 => "cgroup2fs",
+            0x62656570 => "configfs",
+            0xDE5E81E4 => "efivarfs",
+            0xCAFE4A11 => "bpffs",
+            _ => null,
+        };
+    }
+
     public static string Describe(Kind kind) => kind switch
     {
         Kind.BlockDevice => "block device",
@@ -58,4 +94,7 @@ internal static partial class FileKind
 
     [LibraryImport("libc", EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int Stat(string path, ref byte buffer);
+
+    [LibraryImport("libc", EntryPoint = "statfs", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int StatFs(string path, ref byte buffer);
 }

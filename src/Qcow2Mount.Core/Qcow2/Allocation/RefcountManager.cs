@@ -24,9 +24,20 @@ internal sealed class RefcountManager
     private readonly ClusterGeometry _geo;
     private readonly Qcow2Header _header;
     private readonly Action _writeHeader;
+    /// <summary>
+    /// How far past the end of the file (1 GiB) the allocator keeps scanning clusters that refcounts claim are in
+    /// use. Every allocation extends the file to cover it, so in a sound image only the leaks of a crash lie beyond
+    /// the end; a hostile table (every block full, or all entries naming one full block) would otherwise send the
+    /// first-fit search through up to 2^44 clusters, or grow the file by terabytes.
+    /// </summary>
+    private const long MaxUsedBytesPastEnd = 1L << 30;
+
     private readonly List<long> _deferredFrees = new();
     private ulong[] _table;
     private long _freeClusterIndex = 1;
+
+    /// <summary>Refcount table entries found bad by <see cref="ValidateTable"/>, with the reason; they fail when used.</summary>
+    private Dictionary<long, string>? _badEntries;
 
     public RefcountManager(IBlockDevice file, ClusterGeometry geometry, Qcow2Header header, ulong[] table, MetadataCache blocks, Action writeHeader)
     {
@@ -143,22 +154,83 @@ internal sealed class RefcountManager
         }
     }
 
+    /// <summary>
+    /// Checks every refcount table entry once (open time): reserved bits clear, cluster-aligned, inside the file,
+    /// clear of the fixed metadata <paramref name="regions"/> and of each other. A bad entry fails only the
+    /// operations that need it (<see cref="ImageCorruptException"/>), as QEMU does, so reads still work.
+    /// </summary>
+    public void ValidateTable(IReadOnlyList<(string Name, long Start, long End)> regions)
+    {
+        long fileLength = _file.Length;
+        var seen = new HashSet<long>();
+        for (long t = 0; t < _table.Length; t++)
+        {
+            if (_table[t] == 0)
+            {
+                continue;
+            }
+
+            var entry = new RefcountTableEntry(_table[t]);
+            long offset = entry.BlockOffset;
+            string? problem = null;
+            if (entry.HasReservedBits)
+            {
+                problem = "has reserved bits set";
+            }
+            else if ((ulong)offset >= (ulong)fileLength)
+            {
+                problem = "lies beyond the end of the file";
+            }
+            else if (!_geo.IsClusterAligned(offset))
+            {
+                problem = "is not cluster-aligned";
+            }
+            else if (!seen.Add(offset))
+            {
+                problem = "is named by two refcount table entries";
+            }
+            else
+            {
+                foreach (var r in regions)
+                {
+                    if (offset < r.End && r.Start < offset + _geo.ClusterSize)
+                    {
+                        problem = $"overlaps the {r.Name}";
+                        break;
+                    }
+                }
+            }
+
+            if (problem is not null)
+            {
+                (_badEntries ??= new())[t] = $"refcount table entry {t} (0x{_table[t]:x16}) {problem}";
+            }
+        }
+    }
+
     /// <summary>Remembers a reference that was removed; its refcount drops in <see cref="ApplyDeferredFrees"/>.</summary>
     public void ScheduleFree(long clusterIndex) => _deferredFrees.Add(clusterIndex);
 
     /// <summary>Applies deferred decrements. Call only after the L2/L1 changes that removed the references are stable.</summary>
     public void ApplyDeferredFrees()
     {
-        foreach (long c in _deferredFrees)
+        // Take the list first: if one decrement meets corruption, the rest are dropped (a leak, which is safe)
+        // rather than retried later, which would apply the ones before it twice.
+        var frees = _deferredFrees.ToArray();
+        _deferredFrees.Clear();
+        foreach (long c in frees)
         {
             Update(c, -1);
         }
-
-        _deferredFrees.Clear();
     }
 
     private long BlockOffset(long tableIndex)
     {
+        if (_badEntries is not null && _badEntries.TryGetValue(tableIndex, out string? problem))
+        {
+            throw new ImageCorruptException($"{_file.Name}: {problem}", hostOffset: new RefcountTableEntry(_table[tableIndex]).BlockOffset);
+        }
+
         var entry = new RefcountTableEntry(_table[tableIndex]);
         return entry.BlockOffset;
     }
@@ -168,8 +240,14 @@ internal sealed class RefcountManager
         long c = _freeClusterIndex;
         long runStart = c;
         int run = 0;
+        long limit = _geo.ClustersFor(_file.Length) + Math.Max(MaxUsedBytesPastEnd >> _geo.ClusterBits, 64);
         while (run < count)
         {
+            if (c > limit)
+            {
+                throw new ImageCorruptException($"{_file.Name}: refcounts claim clusters in use more than {MaxUsedBytesPastEnd >> 20} MiB past the end of the file (at 0x{c << _geo.ClusterBits:x})", hostOffset: c << _geo.ClusterBits);
+            }
+
             if (GetRefcount(c) == 0)
             {
                 if (run == 0)

@@ -170,9 +170,14 @@ public sealed class Qcow2Header
                 throw new ImageFormatException($"{name}: header_length {length} is below the version 3 minimum of {V3MinLength}");
             }
 
-            if (length > clusterSize || length > cluster0.Length)
+            if (length > clusterSize)
             {
                 throw new ImageFormatException($"{name}: header_length {length} exceeds the cluster size {clusterSize}");
+            }
+
+            if (length > cluster0.Length)
+            {
+                throw new ImageFormatException($"{name}: header_length {length} runs past the end of the file ({cluster0.Length} bytes)");
             }
 
             if (order > 6)
@@ -202,9 +207,10 @@ public sealed class Qcow2Header
                 throw new ImageFormatException($"{name}: backing file name length {backingFileSize} exceeds {MaxBackingFileNameLength}");
             }
 
-            if (h.BackingFileOffset < h.HeaderLength || h.BackingFileOffset + backingFileSize > clusterSize)
+            // Compare without adding: a hostile offset near 2^63 would overflow the sum and pass.
+            if (h.BackingFileOffset < h.HeaderLength || h.BackingFileOffset > clusterSize - backingFileSize)
             {
-                throw new ImageFormatException($"{name}: backing file name at offset {h.BackingFileOffset} is outside the header cluster");
+                throw new ImageFormatException($"{name}: backing_file_offset 0x{(ulong)h.BackingFileOffset:x} (+{backingFileSize} bytes) is outside the header cluster");
             }
 
             if (h.BackingFileOffset + backingFileSize > cluster0.Length)
@@ -213,11 +219,7 @@ public sealed class Qcow2Header
             }
 
             var bytes = cluster0.Slice((int)h.BackingFileOffset, (int)backingFileSize);
-            if (bytes.Contains((byte)0))
-            {
-                throw new ImageFormatException($"{name}: backing file name contains a NUL byte");
-            }
-
+            CheckNameBytes(bytes, name, "backing file name");
             h.BackingFile = DecodeUtf8(bytes, name, "backing file name");
         }
 
@@ -320,6 +322,40 @@ public sealed class Qcow2Header
 
     public void RemoveExtension(uint type) => Extensions.RemoveAll(e => e.Type == type);
 
+    /// <summary>
+    /// Names from the file end up in paths and in one-line messages: refuse NUL and control characters (a newline
+    /// or an escape sequence would forge output lines or drive the terminal).
+    /// </summary>
+    private static void CheckNameBytes(ReadOnlySpan<byte> bytes, string name, string what)
+    {
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            if (bytes[i] < 0x20 || bytes[i] == 0x7F)
+            {
+                throw new ImageFormatException($"{name}: {what} contains control character 0x{bytes[i]:x2} at byte {i}");
+            }
+        }
+    }
+
+    /// <summary>Text from the file made safe for a one-line message: control characters become \xNN.</summary>
+    internal static string Printable(string text)
+    {
+        var sb = new StringBuilder(text.Length);
+        foreach (char ch in text)
+        {
+            if (char.IsControl(ch))
+            {
+                sb.Append($"\\x{(int)ch:x2}");
+            }
+            else
+            {
+                sb.Append(ch);
+            }
+        }
+
+        return sb.ToString();
+    }
+
     private static string DecodeUtf8(ReadOnlySpan<byte> bytes, string name, string what)
     {
         try
@@ -403,7 +439,7 @@ public sealed class Qcow2Header
             {
                 if (table[i] == (byte)FeatureKind.Incompatible && table[i + 1] == bit)
                 {
-                    featureName = Encoding.ASCII.GetString(table, i + 2, 46).TrimEnd('\0');
+                    featureName = Printable(Encoding.ASCII.GetString(table, i + 2, 46).TrimEnd('\0'));
                 }
             }
 
@@ -452,11 +488,12 @@ public sealed class Qcow2Header
         {
             case HeaderExtension.BackingFormat:
             case HeaderExtension.ExternalDataFile:
-                if (data.Length == 0 || data.Length > MaxBackingFileNameLength || Array.IndexOf(data, (byte)0) >= 0)
+                if (data.Length == 0 || data.Length > MaxBackingFileNameLength)
                 {
                     throw new ImageFormatException($"{name}: header extension 0x{type:x8} holds an invalid name of {data.Length} bytes");
                 }
 
+                CheckNameBytes(data, name, $"header extension 0x{type:x8}");
                 DecodeUtf8(data, name, "header extension string");
                 break;
             case HeaderExtension.Bitmaps:

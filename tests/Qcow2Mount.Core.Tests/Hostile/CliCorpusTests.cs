@@ -1,0 +1,92 @@
+using System.Diagnostics;
+
+namespace Qcow2Mount.Core.Tests.Hostile;
+
+/// <summary>
+/// The broken images that must not open, through the real CLI (<c>qcow2mount info FILE</c>, a verb that opens
+/// the image): exit code 2, exactly one line on stderr starting "qcow2mount: " with the field and value, no
+/// stack trace, no hang, no file changed. Ignored while the built CLI has no <c>info</c> verb.
+/// </summary>
+[TestFixture]
+public sealed class CliCorpusTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static string? _cli;
+    private string _dir = "";
+
+    [OneTimeSetUp]
+    public void FindCli()
+    {
+        // tests/Qcow2Mount.Core.Tests/bin/<Configuration>/<tfm>/ → src/Qcow2Mount.Cli/bin/<Configuration>/<tfm>/qcow2mount.dll
+        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string tfm = output.Name;
+        string configuration = output.Parent!.Name;
+        string root = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
+        string dll = Path.Combine(root, "src", "Qcow2Mount.Cli", "bin", configuration, tfm, "qcow2mount.dll");
+        if (!File.Exists(dll))
+        {
+            Assert.Ignore($"the CLI is not built ({dll})");
+        }
+
+        var help = Run(dll, "info", "--help");
+        if (help.Code != 0)
+        {
+            Assert.Ignore($"the CLI has no 'info' verb yet: {help.Stderr.Trim()}");
+        }
+
+        _cli = dll;
+    }
+
+    [SetUp]
+    public void SetUp() => _dir = Directory.CreateTempSubdirectory("q2m-cli-hostile-").FullName;
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_dir, recursive: true);
+
+    private static IEnumerable<TestCaseData> Cases() =>
+        HostileCorpus.Cases().Where(c => c.Expect == Expect.OpenFails).Select(c => new TestCaseData(c).SetArgDisplayNames(c.Name));
+
+    [TestCaseSource(nameof(Cases))]
+    public void Info_BrokenImage_OneLineExit2AndNothingWritten(HostileCase c)
+    {
+        string path = c.Make(_dir);
+        var before = FileHashes.Of(_dir);
+        var result = Run(_cli!, "info", path);
+        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.Code, Is.EqualTo(2), result.Stderr);
+            Assert.That(lines, Has.Length.EqualTo(1), "stderr must be one line: " + result.Stderr);
+            Assert.That(result.Stderr, Does.StartWith("qcow2mount: "));
+            Assert.That(result.Stderr, Does.Not.Contain("   at "), "no stack trace");
+            foreach (string part in c.Message)
+            {
+                Assert.That(result.Stderr, Does.Contain(part));
+            }
+
+            Assert.That(FileHashes.Of(_dir), Is.EqualTo(before), "info changed a file");
+        });
+    }
+
+    private static (int Code, string Stdout, string Stderr) Run(string dll, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(dll);
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(Timeout))
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail($"qcow2mount {string.Join(' ', args)} did not finish within {Timeout.TotalSeconds} s");
+        }
+
+        p.WaitForExit();
+        return (p.ExitCode, stdout.GetAwaiter().GetResult(), stderr.GetAwaiter().GetResult());
+    }
+}
