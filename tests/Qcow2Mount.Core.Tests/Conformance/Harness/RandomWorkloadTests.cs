@@ -94,6 +94,42 @@ public sealed class RandomWorkloadTests
         });
     }
 
+    /// <summary>The twin model (zeros for zero writes and discards) agrees with what QEMU itself does for the same operations.</summary>
+    [TestCase(false, false)]
+    [TestCase(true, false)]
+    [TestCase(true, true)]
+    public void Apply_QemuIoDisk_QemuImageEqualsTwinAndChecksClean(bool extendedL2, bool withBacking)
+    {
+        using var dir = new TempDir();
+        string image = dir.File("image.qcow2");
+        var options = new Dictionary<string, string> { ["extended_l2"] = extendedL2 ? "on" : "off" };
+        if (withBacking)
+        {
+            string backing = PatternFile.FilledRaw(dir.File("backing.raw"), Disk, seed: 8);
+            QemuTools.CreateOverlay(image, backing, "raw", options: options);
+        }
+        else
+        {
+            QemuTools.Create(image, Disk, options);
+        }
+
+        string twin = dir.File("twin.raw");
+        QemuTools.ConvertToRaw(image, twin);
+        var workload = new RandomWorkload(21, Disk, 80);
+
+        using (var disk = new QemuIoDisk(image, dir))
+        {
+            workload.Apply(disk, twin);
+        }
+
+        QemuCheckResult check = QemuTools.Check(image);
+        Assert.Multiple(() =>
+        {
+            Assert.That(check.IsClean, Is.True, check.ToString());
+            Assert.That(QemuTools.Compare(image, twin), Is.True, workload.Describe());
+        });
+    }
+
     [Test]
     public void Apply_DiskThrows_ExceptionNamesSeedAndStep()
     {
