@@ -17,13 +17,24 @@ public sealed class QemuIoDisk : IVirtualDisk
     private readonly List<string> _issued = [];
     private int _files;
 
+    /// <summary>Reads the disk length and cluster size with <c>qemu-img info</c>.</summary>
     public QemuIoDisk(string image, TempDir scratch)
+        : this(image, scratch, QemuTools.Info(image))
+    {
+    }
+
+    /// <summary>For a caller that knows the geometry (saves a qemu-img run per case).</summary>
+    public QemuIoDisk(string image, TempDir scratch, long length, long clusterSize)
     {
         _image = image;
         _scratch = scratch;
-        var info = QemuTools.Info(image);
-        Length = info.GetProperty("virtual-size").GetInt64();
-        ClusterSize = info.GetProperty("cluster-size").GetInt64();
+        Length = length;
+        ClusterSize = clusterSize;
+    }
+
+    private QemuIoDisk(string image, TempDir scratch, System.Text.Json.JsonElement info)
+        : this(image, scratch, info.GetProperty("virtual-size").GetInt64(), info.GetProperty("cluster-size").GetInt64())
+    {
     }
 
     public long Length { get; }
