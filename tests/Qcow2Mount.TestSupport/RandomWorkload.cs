@@ -182,12 +182,15 @@ public sealed class RandomWorkload
         return Math.Clamp(offset, 0, limit);
     }
 
-    /// <summary>Zero-write/discard ranges: often whole 64 KiB-aligned clusters (the unmapping path), else unaligned.</summary>
+    /// <summary>
+    /// Zero-write/discard ranges: often 1–4 whole aligned units of 4–128 KiB (whole clusters or subclusters: the
+    /// metadata-only paths), else unaligned. At most 512 KiB, so one step never wipes most of the disk.
+    /// </summary>
     private static (long Offset, long Length) ZeroRange(Random random, long diskLength)
     {
         if (random.Next(5) < 2)
         {
-            long unit = 1L << BoundaryShifts[random.Next(3, BoundaryShifts.Length)];
+            long unit = 1L << BoundaryShifts[random.Next(2, BoundaryShifts.Length - 1)];
             long units = Math.Max(1, Math.Min(random.Next(1, 5), diskLength / unit));
             long start = AlignDown(random.NextInt64(diskLength - (units * unit) + 1), unit);
             return (start, units * unit);

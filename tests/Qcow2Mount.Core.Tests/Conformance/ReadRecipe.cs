@@ -21,8 +21,8 @@ public enum RecipeExtra
 /// </summary>
 public sealed record ReadRecipe(string Name, long ClusterSize, IReadOnlyDictionary<string, string> Options, RecipeExtra Extra = RecipeExtra.None)
 {
-    /// <summary>At least 8 MiB and 12 clusters, so every placement below exists.</summary>
-    public long Size => Math.Max(8L << 20, 12 * ClusterSize);
+    /// <summary>At least 8 MiB and 16 clusters, so every placement below exists without overlapping.</summary>
+    public long Size => Math.Max(8L << 20, 16 * ClusterSize);
 
     public bool ExtendedL2 => Options.TryGetValue("extended_l2", out string? v) && v == "on";
 
@@ -57,7 +57,7 @@ public sealed record ReadRecipe(string Name, long ClusterSize, IReadOnlyDictiona
         switch (Extra)
         {
             case RecipeExtra.CompressedWrites:
-                long first = Size - (6 * ClusterSize);
+                long first = 12 * ClusterSize; // clusters 12–14 are untouched by the common content (compressed writes need empty clusters)
                 QemuTools.QemuIo(
                     image,
                     $"write -c -s {compressible} {first} {ClusterSize}",
