@@ -22,6 +22,8 @@ public sealed class WriteConformanceTests
             ("refcount_bits 1", new() { ["refcount_bits"] = "1" }),
             ("refcount_bits 64, extended_l2", new() { ["refcount_bits"] = "64", ["extended_l2"] = "on" }),
             ("compat 0.10", new() { ["compat"] = "0.10" }),
+            ("cluster 2M, extended_l2", new() { ["cluster_size"] = "2097152", ["extended_l2"] = "on" }),
+            ("cluster 512", new() { ["cluster_size"] = "512" }),
         };
         foreach ((string name, Dictionary<string, string> options) in configurations)
         {
@@ -49,12 +51,67 @@ public sealed class WriteConformanceTests
         }
     }
 
+    /// <summary>Small clusters and a tiny metadata cache: many L2 tables and refcount blocks, constant eviction, reftable growth.</summary>
+    public static IEnumerable<TestCaseData> CachePressureConfigurations()
+    {
+        var configurations = new (string Name, Dictionary<string, string> Options)[]
+        {
+            ("cluster 4k", new() { ["cluster_size"] = "4096" }),
+            ("cluster 512, refcount_bits 64", new() { ["cluster_size"] = "512", ["refcount_bits"] = "64" }),
+            ("cluster 16k, extended_l2", new() { ["cluster_size"] = "16384", ["extended_l2"] = "on" }),
+        };
+        foreach ((string name, Dictionary<string, string> options) in configurations)
+        {
+            yield return new TestCaseData(options, Seeds[0]).SetArgDisplayNames(name, $"seed {Seeds[0]}");
+        }
+    }
+
+    public static IEnumerable<TestCaseData> CompressedConfigurations()
+    {
+        foreach (string type in new[] { "zlib", "zstd" })
+        {
+            foreach (bool extended in new[] { false, true })
+            {
+                var options = new Dictionary<string, string> { ["compression_type"] = type, ["extended_l2"] = extended ? "on" : "off" };
+                yield return new TestCaseData(options, Seeds[1]).SetArgDisplayNames(type, $"extended_l2 {(extended ? "on" : "off")}", $"seed {Seeds[1]}");
+            }
+        }
+    }
+
     [TestCaseSource(nameof(Configurations))]
     public void RandomWorkload_FreshImage_CheckCleanAndEqualsRawTwin(Dictionary<string, string> options, int seed)
     {
         using var dir = new TempDir($"write-{seed}");
         string image = dir.File("image.qcow2");
         QemuTools.Create(image, DiskSize, options);
+        string twin = WorkloadVerification.MakeTwin(image, dir.File("twin.raw"));
+
+        WorkloadVerification.RunAndVerify(image, twin, new RandomWorkload(seed, DiskSize));
+    }
+
+    [TestCaseSource(nameof(CachePressureConfigurations))]
+    public void RandomWorkload_TinyMetadataCache_CheckCleanAndEqualsRawTwin(Dictionary<string, string> options, int seed)
+    {
+        using var dir = new TempDir($"cache-{seed}");
+        string image = dir.File("image.qcow2");
+        QemuTools.Create(image, DiskSize, options);
+        string twin = WorkloadVerification.MakeTwin(image, dir.File("twin.raw"));
+
+        WorkloadVerification.RunAndVerify(image, twin, new RandomWorkload(seed, DiskSize), new ImageOpenOptions { CacheSize = 4096, L2CacheEntrySize = 512 });
+    }
+
+    /// <summary>The workload starts on an image that is compressed throughout (<c>qemu-img convert -c</c>): every write COWs a compressed cluster.</summary>
+    [TestCaseSource(nameof(CompressedConfigurations))]
+    public void RandomWorkload_CompressedImage_CheckCleanAndEqualsRawTwin(Dictionary<string, string> options, int seed)
+    {
+        using var dir = new TempDir($"compressed-{seed}");
+        string plain = dir.File("plain.qcow2");
+        string image = dir.File("image.qcow2");
+        string compressible = PatternFile.Compressible(dir, seed, 192 * 1024);
+        QemuTools.Create(plain, DiskSize);
+        QemuTools.QemuIo(plain, $"write -s {compressible} 0 {DiskSize - (1 << 20)}");
+        QemuTools.ConvertToQcow2(plain, image, "qcow2", compress: true, options);
+        Assert.That(L2Dump.Load(image).NonEmptySlots().Count(s => s.Slot.IsCompressed), Is.GreaterThan(100), "compressed clusters");
         string twin = WorkloadVerification.MakeTwin(image, dir.File("twin.raw"));
 
         WorkloadVerification.RunAndVerify(image, twin, new RandomWorkload(seed, DiskSize));
