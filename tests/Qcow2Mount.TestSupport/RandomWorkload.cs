@@ -48,6 +48,20 @@ public sealed class RandomWorkload
         }
     }
 
+    /// <summary>
+    /// Applies every operation to <paramref name="disk"/> and to the twin through an open handle, at
+    /// <paramref name="twinOffset"/> in the twin (for workloads on a <see cref="WindowDisk"/>; thread-safe for disjoint windows).
+    /// </summary>
+    public void Apply(IVirtualDisk disk, SafeFileHandle twin, long twinOffset)
+    {
+        foreach (WorkloadOperation op in Operations)
+        {
+            byte[]? data = op.Kind == WorkloadOperationKind.Write ? op.Data() : null;
+            ApplyToDisk(disk, op, data);
+            ApplyToRaw(twin, op with { Offset = op.Offset + twinOffset }, data);
+        }
+    }
+
     /// <summary>Applies every operation to <paramref name="disk"/> only.</summary>
     public void Apply(IVirtualDisk disk)
     {
