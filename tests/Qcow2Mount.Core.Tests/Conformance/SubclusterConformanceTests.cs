@@ -5,7 +5,7 @@ using Qcow2Mount.TestSupport;
 namespace Qcow2Mount.Core.Tests.Conformance;
 
 /// <summary>
-/// The engine and qemu-io run the same short operation sequence on two copies of one extended-L2 image; the raw L2
+/// The engine and qemu-io run the same short operation sequence on two copies of one extended-L2 (or standard-L2) image; the raw L2
 /// entries must then agree cluster by cluster (alloc and zero bitmaps, zero flag, allocated or not, compressed or
 /// not; host offsets may differ), the contents must be identical and both images must check clean. Run without a
 /// backing file and on overlays of a qcow2 and a raw backing file full of data, where partially written subclusters
@@ -32,14 +32,24 @@ public sealed class SubclusterConformanceTests
             {
                 foreach (SubclusterScenario scenario in SubclusterScenario.All)
                 {
-                    yield return new TestCaseData(scenario, cluster, backing)
+                    yield return new TestCaseData(scenario, cluster, true, backing)
                         .SetArgDisplayNames(scenario.Name, $"{cluster / 1024}k", $"backing {backing}");
                 }
             }
         }
+
+        // The same sequences with standard L2 entries: the zero flag and whole-cluster COW instead of bitmaps.
+        foreach (Backing backing in new[] { Backing.None, Backing.Raw })
+        {
+            foreach (SubclusterScenario scenario in SubclusterScenario.All)
+            {
+                yield return new TestCaseData(scenario, 64L * 1024, false, backing)
+                    .SetArgDisplayNames(scenario.Name, "64k standard L2", $"backing {backing}");
+            }
+        }
     }
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(long, Backing), Lazy<string>> _templates = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(long, bool, Backing), Lazy<string>> _templates = new();
     private TempDir? _shared;
 
     [OneTimeSetUp]
@@ -49,11 +59,11 @@ public sealed class SubclusterConformanceTests
     public void DeleteSharedDirectory() => _shared?.Dispose();
 
     [TestCaseSource(nameof(Cases))]
-    public void Scenario_EngineAndQemuIo_SameL2BitmapsAndContent(SubclusterScenario scenario, long clusterSize, Backing backing)
+    public void Scenario_EngineAndQemuIo_SameL2BitmapsAndContent(SubclusterScenario scenario, long clusterSize, bool extendedL2, Backing backing)
     {
         using var dir = new TempDir("subcluster");
         string fresh = dir.File("fresh.qcow2");
-        File.Copy(Template(clusterSize, backing), fresh);
+        File.Copy(Template(clusterSize, extendedL2, backing), fresh);
         string[] setup = scenario.Setup(clusterSize);
         if (setup.Length > 0)
         {
@@ -65,7 +75,7 @@ public sealed class SubclusterConformanceTests
         File.Copy(fresh, qemuImage);
         File.Copy(fresh, ourImage);
         ScenarioStep[] steps = scenario.Steps(clusterSize);
-        string context = $"{scenario.Name} [{string.Join("; ", steps.Select(s => s.ToString()))}], cluster {clusterSize}, backing {backing}";
+        string context = $"{scenario.Name} [{string.Join("; ", steps.Select(s => s.ToString()))}], cluster {clusterSize}, extended_l2 {extendedL2}, backing {backing}";
 
         using (var qemu = new QemuIoDisk(qemuImage, dir, ClustersPerDisk * clusterSize, clusterSize))
         {
@@ -117,15 +127,15 @@ public sealed class SubclusterConformanceTests
     /// A fresh image per geometry and backing kind, made once per run and copied for each case; its backing file
     /// (filled with seeded data) is shared read-only by all copies.
     /// </summary>
-    private string Template(long clusterSize, Backing backing) =>
-        _templates.GetOrAdd((clusterSize, backing), key => new Lazy<string>(() => CreateTemplate(_shared!, key.Item1, key.Item2))).Value;
+    private string Template(long clusterSize, bool extendedL2, Backing backing) =>
+        _templates.GetOrAdd((clusterSize, extendedL2, backing), key => new Lazy<string>(() => CreateTemplate(_shared!, key.Item1, key.Item2, key.Item3))).Value;
 
-    private static string CreateTemplate(TempDir dir, long clusterSize, Backing backing)
+    private static string CreateTemplate(TempDir dir, long clusterSize, bool extendedL2, Backing backing)
     {
-        string name = $"{clusterSize / 1024}k-{backing}";
+        string name = $"{clusterSize / 1024}k-{(extendedL2 ? "ext" : "std")}-{backing}";
         string image = dir.File($"fresh-{name}.qcow2");
         long size = ClustersPerDisk * clusterSize;
-        var options = new Dictionary<string, string> { ["extended_l2"] = "on", ["cluster_size"] = clusterSize.ToString() };
+        var options = new Dictionary<string, string> { ["extended_l2"] = extendedL2 ? "on" : "off", ["cluster_size"] = clusterSize.ToString() };
         if (backing == Backing.None)
         {
             QemuTools.Create(image, size, options);
