@@ -91,7 +91,7 @@ public sealed class L2Dump
     {
         using FileStream file = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         Span<byte> header = stackalloc byte[104];
-        int headerBytes = ReadAt(file, 0, header);
+        int headerBytes = DiskContent.ReadFully(file.SafeFileHandle, header, 0);
         if (headerBytes < 72 || BinaryPrimitives.ReadUInt32BigEndian(header) != Magic)
         {
             throw new InvalidDataException($"{path}: not a qcow2 image");
@@ -111,7 +111,7 @@ public sealed class L2Dump
         bool extended = (incompatible & ExtendedL2Bit) != 0;
         long clusterSize = 1L << clusterBits;
         var l1 = new byte[checked((int)(l1Size * 8))];
-        if (ReadAt(file, l1Offset, l1) != l1.Length)
+        if (DiskContent.ReadFully(file.SafeFileHandle, l1, l1Offset) != l1.Length)
         {
             throw new InvalidDataException($"{path}: L1 table at 0x{l1Offset:x} ({l1Size} entries) runs past the end of the file");
         }
@@ -126,7 +126,7 @@ public sealed class L2Dump
             }
 
             var table = new byte[clusterSize];
-            if (ReadAt(file, l2Offset, table) != table.Length)
+            if (DiskContent.ReadFully(file.SafeFileHandle, table, l2Offset) != table.Length)
             {
                 throw new InvalidDataException($"{path}: L2 table {i} at 0x{l2Offset:x} runs past the end of the file");
             }
@@ -135,22 +135,5 @@ public sealed class L2Dump
         }
 
         return new L2Dump(version, clusterBits, size, extended, tables);
-    }
-
-    private static int ReadAt(FileStream file, long offset, Span<byte> buffer)
-    {
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int n = RandomAccess.Read(file.SafeFileHandle, buffer[total..], offset + total);
-            if (n == 0)
-            {
-                break;
-            }
-
-            total += n;
-        }
-
-        return total;
     }
 }

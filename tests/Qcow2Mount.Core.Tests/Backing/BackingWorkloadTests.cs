@@ -33,9 +33,9 @@ public sealed class BackingWorkloadTests
     public void RandomWorkload_OverlayOfFilledBacking_CheckCleanEqualsTwinBackingUnchanged(string backingFormat, bool extendedL2, long backingSize, int seed)
     {
         using var dir = new TempDir($"overlay-{seed}");
-        string backing = FilledBacking(dir, backingFormat, backingSize, seed);
         string overlay = dir.File("overlay.qcow2");
-        QemuTools.CreateOverlay(overlay, backing, backingFormat, OverlaySize, new Dictionary<string, string> { ["extended_l2"] = extendedL2 ? "on" : "off" });
+        string backing = TestImages.CreateOverlayOfFilledBacking(
+            overlay, backingFormat, backingSize, seed, OverlaySize, new Dictionary<string, string> { ["extended_l2"] = extendedL2 ? "on" : "off" });
         string twin = WorkloadVerification.MakeTwin(overlay, dir.File("twin.raw"));
         string backingHash = Checksum.Sha256OfFile(backing);
 
@@ -57,19 +57,5 @@ public sealed class BackingWorkloadTests
         WorkloadVerification.RunAndVerify(top, twin, new RandomWorkload(seed, OverlaySize));
 
         Assert.That(lower.Select(Checksum.Sha256OfFile), Is.EqualTo(hashes), $"seed {seed}: a lower layer changed");
-    }
-
-    /// <summary>A backing file with seeded data everywhere (a qcow2 one fully allocated by converting the raw one).</summary>
-    internal static string FilledBacking(TempDir dir, string format, long size, int seed)
-    {
-        string raw = PatternFile.FilledRaw(dir.File("backing.raw"), size, seed);
-        if (format == "raw")
-        {
-            return raw;
-        }
-
-        string qcow2 = dir.File("backing.qcow2");
-        QemuTools.ConvertToQcow2(raw, qcow2, "raw", compress: false);
-        return qcow2;
     }
 }

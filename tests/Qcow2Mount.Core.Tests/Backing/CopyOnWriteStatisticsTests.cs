@@ -39,8 +39,7 @@ public sealed class CopyOnWriteStatisticsTests
         var options = new Dictionary<string, string> { ["extended_l2"] = extendedL2 ? "on" : "off", ["cluster_size"] = clusterSize.ToString() };
         if (withBacking)
         {
-            string backing = BackingWorkloadTests.FilledBacking(dir, "raw", size, seed: 77);
-            QemuTools.CreateOverlay(image, backing, "raw", options: options);
+            TestImages.CreateOverlayOfFilledBacking(image, "raw", size, seed: 77, options: options);
         }
         else
         {

@@ -42,8 +42,7 @@ public sealed class ConcurrentWriteConformanceTests
         string image = dir.File("image.qcow2");
         if (backed)
         {
-            string backing = PatternFile.FilledRaw(dir.File("backing.raw"), DiskSize, seed);
-            QemuTools.CreateOverlay(image, backing, "raw", options: options);
+            TestImages.CreateOverlayOfFilledBacking(image, "raw", DiskSize, seed, options: options);
         }
         else
         {

@@ -26,7 +26,7 @@ public sealed class DiscardContractTests
         var options = new Dictionary<string, string> { ["extended_l2"] = extendedL2 ? "on" : "off" };
         if (backed)
         {
-            QemuTools.CreateOverlay(image, PatternFile.FilledRaw(dir.File("backing.raw"), size, seed: 3), "raw", options: options);
+            TestImages.CreateOverlayOfFilledBacking(image, "raw", size, seed: 3, options: options);
         }
         else
         {

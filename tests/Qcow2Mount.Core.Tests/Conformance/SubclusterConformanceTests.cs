@@ -142,18 +142,7 @@ public sealed class SubclusterConformanceTests
             return image;
         }
 
-        string raw = PatternFile.FilledRaw(dir.File($"backing-{name}.raw"), size, seed: (int)clusterSize);
-        if (backing == Backing.Raw)
-        {
-            QemuTools.CreateOverlay(image, raw, "raw", options: options);
-        }
-        else
-        {
-            string qcow2 = dir.File($"backing-{name}.qcow2");
-            QemuTools.ConvertToQcow2(raw, qcow2, "raw", compress: false);
-            QemuTools.CreateOverlay(image, qcow2, "qcow2", options: options);
-        }
-
+        TestImages.CreateOverlayOfFilledBacking(image, backing == Backing.Raw ? "raw" : "qcow2", size, seed: (int)clusterSize, options: options);
         return image;
     }
 }

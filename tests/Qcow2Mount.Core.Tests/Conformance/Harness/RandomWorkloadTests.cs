@@ -105,8 +105,7 @@ public sealed class RandomWorkloadTests
         var options = new Dictionary<string, string> { ["extended_l2"] = extendedL2 ? "on" : "off" };
         if (withBacking)
         {
-            string backing = PatternFile.FilledRaw(dir.File("backing.raw"), Disk, seed: 8);
-            QemuTools.CreateOverlay(image, backing, "raw", options: options);
+            TestImages.CreateOverlayOfFilledBacking(image, "raw", Disk, seed: 8, options: options);
         }
         else
         {
