@@ -40,12 +40,7 @@ public sealed class RandomWorkload
             throw new InvalidOperationException($"raw twin {rawTwinPath} is {RandomAccess.GetLength(twin)} bytes, the disk {DiskLength}");
         }
 
-        foreach (WorkloadOperation op in Operations)
-        {
-            byte[]? data = op.Kind == WorkloadOperationKind.Write ? op.Data() : null;
-            ApplyToDisk(disk, op, data);
-            ApplyToRaw(twin, op, data);
-        }
+        Apply(disk, twin, twinOffset: 0);
     }
 
     /// <summary>
