@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Qcow2Mount.TestSupport;
+
+/// <summary>Runs a program with an argument list (never through a shell) and captures its output.</summary>
+public static class ProcessRunner
+{
+    /// <summary>Long enough for any tool run on the small images the tests use; a hang fails the test instead of the run.</summary>
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(2);
+
+    /// <summary>Runs <paramref name="program"/>; throws unless the exit code is one of <paramref name="expectedExitCodes"/> (default: 0).</summary>
+    public static ProcessResult Run(string program, IReadOnlyList<string> arguments, params int[] expectedExitCodes)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        string commandLine = FormatCommandLine(program, arguments);
+        using var process = new Process { StartInfo = start };
+        var stdout = new StringBuilder();
+        var stderr = new StringBuilder();
+        process.OutputDataReceived += (_, e) => Append(stdout, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(stderr, e.Data);
+        try
+        {
+            process.Start();
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new ExternalCommandException($"cannot start {commandLine}: {e.Message}", e);
+        }
+
+        process.StandardInput.Close();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (!process.WaitForExit(Timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new ExternalCommandException($"{commandLine} did not finish within {Timeout.TotalSeconds} s");
+        }
+
+        process.WaitForExit(); // drains the asynchronous output readers
+        ProcessResult result;
+        lock (stdout)
+        {
+            lock (stderr)
+            {
+                result = new ProcessResult(commandLine, process.ExitCode, stdout.ToString(), stderr.ToString());
+            }
+        }
+
+        int[] expected = expectedExitCodes.Length == 0 ? [0] : expectedExitCodes;
+        if (!expected.Contains(result.ExitCode))
+        {
+            throw new ExternalCommandException($"unexpected exit code {result.ExitCode} (expected {string.Join(" or ", expected)}) from {result}");
+        }
+
+        return result;
+    }
+
+    /// <summary>The command line as a POSIX shell would need it, for messages only.</summary>
+    public static string FormatCommandLine(string program, IEnumerable<string> arguments) =>
+        string.Join(' ', arguments.Prepend(program).Select(Quote));
+
+    private static string Quote(string argument) =>
+        argument.Length > 0 && argument.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=,:+@%".Contains(c))
+            ? argument
+            : "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    private static void Append(StringBuilder sink, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (sink)
+        {
+            sink.AppendLine(line);
+        }
+    }
+}

@@ -1,0 +1,36 @@
+namespace Qcow2Mount.TestSupport;
+
+/// <summary>A unique directory under /tmp, deleted on dispose. Tests keep every file of one case inside one.</summary>
+public sealed class TempDir : IDisposable
+{
+    public TempDir(string? label = null)
+    {
+        string name = $"qcow2mount-{(label is null ? string.Empty : Sanitize(label) + "-")}{Guid.NewGuid():N}";
+        Path = Directory.CreateDirectory(System.IO.Path.Combine(System.IO.Path.GetTempPath(), name)).FullName;
+    }
+
+    public string Path { get; }
+
+    /// <summary>A path inside the directory (the file is not created).</summary>
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still open elsewhere must not turn a passing test into a failure; /tmp is cleaned anyway.
+        }
+    }
+
+    public override string ToString() => Path;
+
+    private static string Sanitize(string label)
+    {
+        var chars = label.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_').Take(40).ToArray();
+        return new string(chars);
+    }
+}
