@@ -59,7 +59,7 @@ fuse_server_pid() {
         pid=${d#/proc/}
         [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
         mapfile -d '' -t args <"$d/cmdline" 2>/dev/null || continue
-        [[ " ${args[*]} " == *" $1 "* ]] || continue
+        [[ "${args[*]}" == *"$1"* ]] || continue
         for fd in "$d"/fd/*; do
             if [[ $(readlink "$fd" 2>/dev/null) == /dev/fuse ]]; then
                 echo "$pid"
