@@ -1,38 +1,475 @@
+using System.Buffers.Binary;
+using Qcow2Mount.Core.Errors;
+using Qcow2Mount.Core.Qcow2.Allocation;
+using Qcow2Mount.Core.Qcow2.Format;
+using Qcow2Mount.Core.Qcow2.Metadata;
 using Qcow2Mount.Core.Storage;
 
 namespace Qcow2Mount.Core.Qcow2;
 
-/// <summary>A qcow2 image as a virtual disk: the engine. (API fixed; body being written.)</summary>
-public sealed class Qcow2Image : IVirtualDisk
+/// <summary>
+/// A qcow2 image as a virtual disk: the engine. Opening validates the header and tables; reads and writes go
+/// through <see cref="Translate"/> (the one mapping loop) and the cluster allocator.
+/// Locks: <see cref="_metaLock"/> guards L1, the L2 cache and refcounts and is held only while metadata is looked
+/// up or changed; <see cref="_ranges"/> orders requests on overlapping guest ranges; data I/O runs under neither.
+/// Crash-safe order (see <see cref="Flush"/>): data and COW bytes → refcount blocks → L2 tables → L1/header;
+/// reference removals reach disk before the refcount decrements that follow them.
+/// </summary>
+public sealed partial class Qcow2Image : IVirtualDisk
 {
-    private Qcow2Image()
+    /// <summary>QEMU's limit on the L1 table (32 MiB of entries): bounds the memory a hostile header can claim.</summary>
+    private const long MaxL1Bytes = 32L << 20;
+
+    /// <summary>QEMU's limit on the refcount table (8 MiB).</summary>
+    private const long MaxRefcountTableBytes = 8L << 20;
+
+    /// <summary>Deferred refcount decrements kept before a flush is forced, so memory stays bounded.</summary>
+    private const int MaxDeferredFrees = 65536;
+
+    private readonly object _metaLock = new();
+    private readonly GuestRangeLock _ranges = new();
+    private readonly IBlockDevice _file;
+    private readonly IBlockDevice _data;
+    private readonly IVirtualDisk? _backing;
+    private readonly Qcow2Header _header;
+    private readonly ClusterGeometry _geo;
+    private readonly ulong[] _l1;
+    private readonly MetadataCache _l2Cache;
+    private readonly RefcountManager? _refcounts;
+    private readonly HashSet<long> _metadataClusters = new();
+    private readonly ImageOpenOptions _options;
+    private readonly int _l2SliceSize;
+    private readonly bool _externalData;
+    private readonly IDisposable? _lock;
+    private bool _readOnly;
+    private int _dataWritten;
+    private bool _disposed;
+    private bool _dirtyBitSet;
+
+    private Qcow2Image(IBlockDevice file, Qcow2Header header, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile, IDisposable? fileLock)
     {
+        _file = file;
+        _header = header;
+        _options = options;
+        _backing = backing;
+        _lock = fileLock;
+        _geo = header.Geometry;
+        _readOnly = options.ReadOnly || file.IsReadOnly;
+        _externalData = header.HasExternalDataFile;
+        _data = dataFile ?? file;
+        Name = file.Name;
+
+        ValidateLayout();
+        _l1 = ReadL1();
+
+        _l2SliceSize = options.L2CacheEntrySize is > 0 and var s && s <= _geo.ClusterSize && (s & (s - 1)) == 0 && s >= 512 ? s : _geo.ClusterSize;
+        long l2Budget = options.CacheSize > 0 ? options.CacheSize : 32L << 20;
+        _l2Cache = new MetadataCache("L2", file, _l2SliceSize, l2Budget);
+        var refblockCache = new MetadataCache("refcount", file, _geo.ClusterSize, Math.Max(l2Budget / 4, 4L * _geo.ClusterSize));
+        refblockCache.Validate = (_, _) => { };
+        var table = ReadRefcountTable();
+        _refcounts = new RefcountManager(file, _geo, header, table, refblockCache, WriteHeader)
+        {
+            Allocated = OnAllocated,
+            Freed = OnFreed,
+        };
+
+        // Rule: an L2 entry reaches disk only after the data it maps and the refcounts of its clusters are stable.
+        _l2Cache.WriteBackPrerequisite = MakeDataAndRefcountsStable;
+        CollectMetadataClusters(table);
     }
+
+    public string Name { get; }
+
+    public Qcow2Header Header => _header;
 
     public Qcow2Statistics Statistics { get; } = new();
 
-    public long Length => throw new NotImplementedException();
+    public long Length => _header.Size;
 
-    public bool IsReadOnly => throw new NotImplementedException();
+    public bool IsReadOnly => _readOnly;
 
-    public static Qcow2Image Open(string path, ImageOpenOptions? options = null) => throw new NotImplementedException();
+    /// <summary>Bytes of one L2 cache entry (a slice of an L2 table).</summary>
+    public int L2CacheEntrySize => _l2SliceSize;
+
+    internal MetadataCache L2Cache => _l2Cache;
+
+    internal ClusterGeometry Geometry => _geo;
+
+    public static Qcow2Image Open(string path, ImageOpenOptions? options = null)
+    {
+        options ??= new ImageOpenOptions();
+        return BackingChain.OpenQcow2(path, options, new BackingChain.Context(options));
+    }
 
     /// <summary>Opens an image held by <paramref name="file"/>; <paramref name="backing"/> overrides the chain (for tests and the fuzzer).</summary>
-    public static Qcow2Image Open(IBlockDevice file, ImageOpenOptions options, IVirtualDisk? backing = null) => throw new NotImplementedException();
+    public static Qcow2Image Open(IBlockDevice file, ImageOpenOptions options, IVirtualDisk? backing = null) =>
+        OpenDevice(file, options, backing, dataFile: null, fileLock: null);
 
-    public int Read(long offset, Span<byte> buffer) => throw new NotImplementedException();
+    internal static Qcow2Image OpenDevice(IBlockDevice file, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile, IDisposable? fileLock)
+    {
+        var header = ReadHeader(file);
+        if (header.HasExternalDataFile && dataFile is null && header.ExternalDataFile is null)
+        {
+            throw new ImageFormatException($"{file.Name}: image needs an external data file but names none");
+        }
 
-    public void Write(long offset, ReadOnlySpan<byte> data) => throw new NotImplementedException();
+        if (header.HasExternalDataFile && dataFile is null)
+        {
+            throw new UnsupportedFeatureException($"{file.Name}: external data file '{header.ExternalDataFile}' must be opened by path");
+        }
 
-    public void WriteZeroes(long offset, long length, bool mayUnmap) => throw new NotImplementedException();
+        var image = new Qcow2Image(file, header, options, backing, dataFile, fileLock);
+        try
+        {
+            image.PrepareForWriting();
+            return image;
+        }
+        catch
+        {
+            image.CloseFiles();
+            throw;
+        }
+    }
 
-    public void Discard(long offset, long length) => throw new NotImplementedException();
+    internal static Qcow2Header ReadHeader(IBlockDevice file)
+    {
+        var start = new byte[Math.Min(file.Length, 512)];
+        file.Read(0, start);
+        int clusterBits = Qcow2Header.PeekClusterBits(start, file.Name);
+        var cluster0 = new byte[Math.Min(file.Length, 1L << clusterBits)];
+        file.Read(0, cluster0);
+        return Qcow2Header.Parse(cluster0, file.Name);
+    }
 
-    public void Flush() => throw new NotImplementedException();
-
-    public BlockStatus GetBlockStatus(long offset, long maxLength) => throw new NotImplementedException();
+    public void Flush()
+    {
+        lock (_metaLock)
+        {
+            FlushLocked();
+        }
+    }
 
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!_readOnly)
+            {
+                lock (_metaLock)
+                {
+                    FlushLocked();
+                    if (_dirtyBitSet)
+                    {
+                        _header.IncompatibleFeatures &= ~FeatureBits.IncompatibleDirty;
+                        WriteHeader();
+                        _file.Flush();
+                        _dirtyBitSet = false;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _disposed = true;
+            CloseFiles();
+        }
+    }
+
+    private void CloseFiles()
+    {
+        _lock?.Dispose();
+        if (!ReferenceEquals(_data, _file))
+        {
+            _data.Dispose();
+        }
+
+        _file.Dispose();
+        _backing?.Dispose();
+    }
+
+    /// <summary>
+    /// Flush in dependency order: (1) data and COW bytes to stable storage, (2) refcount blocks, then stable,
+    /// (3) L2 slices, then stable, (4) deferred refcount decrements (their references are gone on disk now).
+    /// </summary>
+    private void FlushLocked()
+    {
+        if (_readOnly || _refcounts is null)
+        {
+            return;
+        }
+
+        MakeDataAndRefcountsStable();
+        if (_l2Cache.DirtyCount > 0)
+        {
+            _l2Cache.WriteDirty();
+            _file.Flush();
+        }
+
+        if (_refcounts.DeferredFreeCount > 0)
+        {
+            _refcounts.ApplyDeferredFrees();
+            _refcounts.Blocks.WriteDirty();
+            _file.Flush();
+        }
+    }
+
+    private void MakeDataAndRefcountsStable()
+    {
+        if (Interlocked.Exchange(ref _dataWritten, 0) != 0)
+        {
+            _data.Flush();
+        }
+
+        if (_refcounts!.Blocks.DirtyCount > 0)
+        {
+            _refcounts.Blocks.WriteDirty();
+            _file.Flush();
+        }
+    }
+
+    /// <summary>Rewrites cluster 0 in one write (header, extensions, backing name).</summary>
+    private void WriteHeader()
+    {
+        var cluster = new byte[_geo.ClusterSize];
+        _header.Serialize(cluster);
+        _file.Write(0, cluster);
+    }
+
+    private void PrepareForWriting()
+    {
+        if (_readOnly)
+        {
+            return;
+        }
+
+        if (_header.IsCorrupt)
+        {
+            throw new ImageFormatException($"{Name}: image is marked corrupt; it can only be opened read-only (repair it with 'qemu-img check -r all')");
+        }
+
+        if (_header.IsDirty)
+        {
+            throw new UnsupportedFeatureException($"{Name}: image has the dirty bit set (refcounts may be stale); repair it with 'qemu-img check -r all' or open it read-only");
+        }
+
+        ulong autoclear = _header.AutoclearFeatures & FeatureBits.AutoclearKeptOnWrite;
+        if (autoclear != _header.AutoclearFeatures)
+        {
+            // Spec: a writer clears the autoclear bits it does not maintain before changing the image (bitmaps included).
+            _header.AutoclearFeatures = autoclear;
+            WriteHeader();
+            _file.Flush();
+        }
+    }
+
+    private void ValidateLayout()
+    {
+        long fileLength = _file.Length;
+        int c = _geo.ClusterSize;
+        if (_header.Size < 0)
+        {
+            throw new ImageFormatException($"{Name}: virtual size {_header.Size} is invalid");
+        }
+
+        long needed = _geo.L1EntriesFor(_header.Size);
+        if (_header.L1Size < needed)
+        {
+            throw new ImageFormatException($"{Name}: l1_size {_header.L1Size} is too small for the virtual size {_header.Size} (needs {needed})");
+        }
+
+        if ((long)_header.L1Size * 8 > MaxL1Bytes)
+        {
+            throw new ImageFormatException($"{Name}: l1_size {_header.L1Size} exceeds the {MaxL1Bytes >> 20} MiB limit");
+        }
+
+        CheckTable("l1_table_offset", _header.L1TableOffset, (long)_header.L1Size * 8, _header.L1Size > 0, fileLength);
+        if (_header.RefcountTableClusters == 0)
+        {
+            throw new ImageFormatException($"{Name}: refcount_table_clusters is 0");
+        }
+
+        long reftableBytes = (long)_header.RefcountTableClusters * c;
+        if (reftableBytes > MaxRefcountTableBytes)
+        {
+            throw new ImageFormatException($"{Name}: refcount_table_clusters {_header.RefcountTableClusters} exceeds the {MaxRefcountTableBytes >> 20} MiB limit");
+        }
+
+        CheckTable("refcount_table_offset", _header.RefcountTableOffset, reftableBytes, true, fileLength);
+        if (_header.SnapshotCount > 65536)
+        {
+            throw new ImageFormatException($"{Name}: nb_snapshots {_header.SnapshotCount} exceeds 65536");
+        }
+
+        CheckTable("snapshots_offset", _header.SnapshotsOffset, _header.SnapshotCount > 0 ? 40 : 0, _header.SnapshotCount > 0, fileLength);
+
+        var regions = new List<(string Name, long Start, long End)> { ("header", 0, c) };
+        if (_header.L1Size > 0)
+        {
+            regions.Add(("L1 table", _header.L1TableOffset, _header.L1TableOffset + ((long)_header.L1Size * 8)));
+        }
+
+        regions.Add(("refcount table", _header.RefcountTableOffset, _header.RefcountTableOffset + reftableBytes));
+        if (_header.SnapshotCount > 0)
+        {
+            regions.Add(("snapshot table", _header.SnapshotsOffset, _header.SnapshotsOffset + 40));
+        }
+
+        for (int i = 0; i < regions.Count; i++)
+        {
+            for (int j = i + 1; j < regions.Count; j++)
+            {
+                if (regions[i].Start < regions[j].End && regions[j].Start < regions[i].End)
+                {
+                    throw new ImageFormatException($"{Name}: {regions[j].Name} at 0x{regions[j].Start:x} overlaps the {regions[i].Name}");
+                }
+            }
+        }
+    }
+
+    private void CheckTable(string field, long offset, long length, bool present, long fileLength)
+    {
+        if (!present)
+        {
+            return;
+        }
+
+        if (offset <= 0 || !_geo.IsClusterAligned(offset))
+        {
+            throw new ImageFormatException($"{Name}: {field} 0x{offset:x} is not a cluster-aligned offset");
+        }
+
+        if (offset > fileLength || length > fileLength - offset)
+        {
+            throw new ImageFormatException($"{Name}: {field} 0x{offset:x} (+{length} bytes) lies beyond the end of the file ({fileLength} bytes)");
+        }
+    }
+
+    private ulong[] ReadL1()
+    {
+        var bytes = new byte[(long)_header.L1Size * 8];
+        _file.Read(_header.L1TableOffset, bytes);
+        var l1 = new ulong[_header.L1Size];
+        for (int i = 0; i < l1.Length; i++)
+        {
+            l1[i] = BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan(i * 8));
+        }
+
+        return l1;
+    }
+
+    private ulong[] ReadRefcountTable()
+    {
+        var bytes = new byte[(long)_header.RefcountTableClusters * _geo.ClusterSize];
+        _file.Read(_header.RefcountTableOffset, bytes);
+        var table = new ulong[bytes.Length / 8];
+        for (int i = 0; i < table.Length; i++)
+        {
+            table[i] = BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan(i * 8));
+        }
+
+        return table;
+    }
+
+    /// <summary>Clusters holding metadata: a write of guest data there would destroy the image (overlap check).</summary>
+    private void CollectMetadataClusters(ulong[] reftable)
+    {
+        _metadataClusters.Add(0);
+        AddRange(_header.L1TableOffset, (long)_header.L1Size * 8);
+        AddRange(_header.RefcountTableOffset, (long)_header.RefcountTableClusters * _geo.ClusterSize);
+        foreach (ulong e in reftable)
+        {
+            var entry = new RefcountTableEntry(e);
+            if (entry.BlockOffset != 0)
+            {
+                _metadataClusters.Add(entry.BlockOffset >> _geo.ClusterBits);
+            }
+        }
+
+        foreach (ulong e in _l1)
+        {
+            var entry = new L1Entry(e);
+            if (entry.L2TableOffset != 0)
+            {
+                _metadataClusters.Add(entry.L2TableOffset >> _geo.ClusterBits);
+            }
+        }
+
+        if (_header.SnapshotCount > 0)
+        {
+            AddRange(_header.SnapshotsOffset, 40);
+        }
+
+        void AddRange(long offset, long length)
+        {
+            for (long c = offset >> _geo.ClusterBits; c <= (offset + Math.Max(length, 1) - 1) >> _geo.ClusterBits; c++)
+            {
+                _metadataClusters.Add(c);
+            }
+        }
+    }
+
+    private void OnAllocated(long firstCluster, long count) => Statistics.AddClustersAllocated(count);
+
+    private void OnFreed(long cluster)
+    {
+        long offset = cluster << _geo.ClusterBits;
+        if (_metadataClusters.Remove(cluster))
+        {
+            for (long s = offset; s < offset + _geo.ClusterSize; s += _l2SliceSize)
+            {
+                _l2Cache.Drop(s);
+            }
+
+            _refcounts!.Blocks.Drop(offset);
+        }
+
+        _file.PunchHole(offset, _geo.ClusterSize);
+    }
+
+    /// <summary>Called when a write meets inconsistent metadata: mark the image corrupt and stop writing, as QEMU does.</summary>
+    private void SignalCorruption()
+    {
+        lock (_metaLock)
+        {
+            if (_readOnly)
+            {
+                return;
+            }
+
+            _header.IncompatibleFeatures |= FeatureBits.IncompatibleCorrupt;
+            try
+            {
+                WriteHeader();
+                _file.Flush();
+            }
+            finally
+            {
+                _readOnly = true;
+            }
+        }
+    }
+
+    private void EnsureWritable()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_readOnly)
+        {
+            throw new ReadOnlyImageException(Name);
+        }
+    }
+
+    private void CheckRange(long offset, long length)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (offset < 0 || length < 0 || offset > Length || length > Length - offset)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"{Name}: range {offset}+{length} is outside the {Length}-byte disk");
+        }
     }
 }

@@ -1,0 +1,365 @@
+using System.Buffers.Binary;
+using Qcow2Mount.Core.Errors;
+using Qcow2Mount.Core.Qcow2.Format;
+using Qcow2Mount.Core.Qcow2.Metadata;
+using Qcow2Mount.Core.Storage;
+
+namespace Qcow2Mount.Core.Qcow2.Allocation;
+
+/// <summary>
+/// Owns the refcount table and refcount blocks (spec §5, §6): reads and changes refcounts, allocates host
+/// clusters first-fit, creates self-describing refcount blocks and grows the refcount table.
+/// Caller holds the image's metadata lock.
+/// Ordering rules enforced here:
+/// <list type="bullet">
+/// <item>A new refcount block is written and flushed before the refcount table entry that points at it.</item>
+/// <item>A new refcount table (with its blocks) is written and flushed before the header points at it.</item>
+/// <item>Decrements are deferred (<see cref="ScheduleFree"/>) until the references they remove are on stable
+/// storage (<see cref="ApplyDeferredFrees"/> runs after the L2 write-back), so a crash only leaks.</item>
+/// </list>
+/// </summary>
+internal sealed class RefcountManager
+{
+    private readonly IBlockDevice _file;
+    private readonly ClusterGeometry _geo;
+    private readonly Qcow2Header _header;
+    private readonly Action _writeHeader;
+    private readonly List<long> _deferredFrees = new();
+    private ulong[] _table;
+    private long _freeClusterIndex = 1;
+
+    public RefcountManager(IBlockDevice file, ClusterGeometry geometry, Qcow2Header header, ulong[] table, MetadataCache blocks, Action writeHeader)
+    {
+        _file = file;
+        _geo = geometry;
+        _header = header;
+        _table = table;
+        Blocks = blocks;
+        _writeHeader = writeHeader;
+    }
+
+    public MetadataCache Blocks { get; }
+
+    public IReadOnlyList<ulong> Table => _table;
+
+    public int DeferredFreeCount => _deferredFrees.Count;
+
+    /// <summary>Called with every cluster index newly taken by the allocator (metadata regions, statistics).</summary>
+    public Action<long, long>? Allocated { get; set; }
+
+    /// <summary>Called with a cluster index whose refcount reached 0 (drop cached copies, punch the hole).</summary>
+    public Action<long>? Freed { get; set; }
+
+    public ulong GetRefcount(long clusterIndex)
+    {
+        long tableIndex = clusterIndex / _geo.RefblockEntries;
+        if (tableIndex >= _table.Length)
+        {
+            return 0;
+        }
+
+        long block = BlockOffset(tableIndex);
+        if (block == 0)
+        {
+            return 0;
+        }
+
+        return RefcountBlock.Get(Blocks.Get(block), (int)(clusterIndex % _geo.RefblockEntries), _geo.RefcountOrder);
+    }
+
+    /// <summary>Adds <paramref name="delta"/> to a cluster's refcount (its block must exist for increments).</summary>
+    public void Update(long clusterIndex, long delta)
+    {
+        long tableIndex = clusterIndex / _geo.RefblockEntries;
+        long block = tableIndex < _table.Length ? BlockOffset(tableIndex) : 0;
+        if (block == 0)
+        {
+            if (delta < 0)
+            {
+                throw new ImageCorruptException($"{_file.Name}: refcount of cluster 0x{clusterIndex << _geo.ClusterBits:x} would drop below zero", hostOffset: clusterIndex << _geo.ClusterBits);
+            }
+
+            EnsureBlocks(clusterIndex, 1);
+            block = BlockOffset(tableIndex);
+        }
+
+        var data = Blocks.Get(block);
+        int index = (int)(clusterIndex % _geo.RefblockEntries);
+        ulong old = RefcountBlock.Get(data, index, _geo.RefcountOrder);
+        ulong value = unchecked(old + (ulong)delta);
+        if (delta < 0 && old < (ulong)(-delta))
+        {
+            throw new ImageCorruptException($"{_file.Name}: refcount of cluster 0x{clusterIndex << _geo.ClusterBits:x} would drop below zero", hostOffset: clusterIndex << _geo.ClusterBits);
+        }
+
+        if (delta > 0 && (value > _geo.MaxRefcount || value < old))
+        {
+            throw new ImageCorruptException($"{_file.Name}: refcount of cluster 0x{clusterIndex << _geo.ClusterBits:x} would exceed {_geo.MaxRefcount}", hostOffset: clusterIndex << _geo.ClusterBits);
+        }
+
+        RefcountBlock.Set(data, index, _geo.RefcountOrder, value);
+        Blocks.MarkDirty(block);
+        if (value == 0)
+        {
+            if (clusterIndex < _freeClusterIndex)
+            {
+                _freeClusterIndex = clusterIndex;
+            }
+
+            Freed?.Invoke(clusterIndex);
+        }
+    }
+
+    /// <summary>Allocates <paramref name="count"/> contiguous free clusters with refcount 1; returns the first host offset.</summary>
+    public long Allocate(int count)
+    {
+        while (true)
+        {
+            long start = FindFreeRun(count);
+            if (!EnsureBlocks(start, count))
+            {
+                continue; // a new refcount block took a cluster of the run: search again
+            }
+
+            for (long c = start; c < start + count; c++)
+            {
+                Update(c, 1);
+            }
+
+            if (start == _freeClusterIndex)
+            {
+                _freeClusterIndex = start + count;
+            }
+
+            Allocated?.Invoke(start, count);
+            long end = (start + count) << _geo.ClusterBits;
+            if (_file.Length < end)
+            {
+                // Keep the file long enough for every allocated cluster, as qemu-img check expects.
+                _file.SetLength(end);
+            }
+
+            return start << _geo.ClusterBits;
+        }
+    }
+
+    /// <summary>Remembers a reference that was removed; its refcount drops in <see cref="ApplyDeferredFrees"/>.</summary>
+    public void ScheduleFree(long clusterIndex) => _deferredFrees.Add(clusterIndex);
+
+    /// <summary>Applies deferred decrements. Call only after the L2/L1 changes that removed the references are stable.</summary>
+    public void ApplyDeferredFrees()
+    {
+        foreach (long c in _deferredFrees)
+        {
+            Update(c, -1);
+        }
+
+        _deferredFrees.Clear();
+    }
+
+    private long BlockOffset(long tableIndex)
+    {
+        var entry = new RefcountTableEntry(_table[tableIndex]);
+        return entry.BlockOffset;
+    }
+
+    private long FindFreeRun(int count)
+    {
+        long c = _freeClusterIndex;
+        long runStart = c;
+        int run = 0;
+        while (run < count)
+        {
+            if (GetRefcount(c) == 0)
+            {
+                if (run == 0)
+                {
+                    runStart = c;
+                }
+
+                run++;
+            }
+            else
+            {
+                run = 0;
+                if (c == _freeClusterIndex)
+                {
+                    _freeClusterIndex = c + 1;
+                }
+            }
+
+            c++;
+        }
+
+        return runStart;
+    }
+
+    /// <summary>
+    /// Makes sure refcount blocks exist for clusters [start, start+count). Returns false if it had to create one
+    /// (placed inside the run, self-describing), so the caller searches again.
+    /// </summary>
+    private bool EnsureBlocks(long start, int count)
+    {
+        bool unchanged = true;
+        long firstTable = start / _geo.RefblockEntries;
+        long lastTable = (start + count - 1) / _geo.RefblockEntries;
+        for (long t = firstTable; t <= lastTable; t++)
+        {
+            if (t >= _table.Length)
+            {
+                GrowTable(t);
+                unchanged = false;
+            }
+
+            if (BlockOffset(t) == 0)
+            {
+                // Every cluster this block will describe is free (no block = refcount 0), so the block can sit
+                // on the first of them and describe itself.
+                long place = Math.Max(start, t * _geo.RefblockEntries);
+                CreateBlock(t, place);
+                unchanged = false;
+            }
+        }
+
+        return unchanged;
+    }
+
+    private void CreateBlock(long tableIndex, long placeCluster)
+    {
+        long offset = placeCluster << _geo.ClusterBits;
+        var data = new byte[_geo.ClusterSize];
+        RefcountBlock.Set(data, (int)(placeCluster % _geo.RefblockEntries), _geo.RefcountOrder, 1);
+        _file.Write(offset, data);
+        _file.Flush();
+        _table[tableIndex] = (ulong)offset;
+        Span<byte> entry = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64BigEndian(entry, (ulong)offset);
+        _file.Write(_header.RefcountTableOffset + (tableIndex * 8), entry);
+        Blocks.PutClean(offset, data);
+        Allocated?.Invoke(placeCluster, 1);
+    }
+
+    /// <summary>
+    /// Builds a larger refcount table at the end of the file, together with the refcount blocks that describe
+    /// it, then switches the header to it in one write and frees the old table.
+    /// </summary>
+    private void GrowTable(long neededIndex)
+    {
+        long fileEnd = Math.Max(_geo.ClustersFor(_file.Length), 1);
+        long entriesWanted = Math.Max(neededIndex + 1, (_table.Length * 3 / 2) + 1);
+        long tableClusters, newBlocks;
+        long start = fileEnd;
+        while (true)
+        {
+            tableClusters = _geo.ClustersFor(entriesWanted * 8);
+            // New blocks cover [start, start + tableClusters + newBlocks) where no block exists yet.
+            newBlocks = 0;
+            for (int i = 0; i < 4; i++)
+            {
+                long end = start + tableClusters + newBlocks;
+                long blocks = 0;
+                for (long t = start / _geo.RefblockEntries; t <= (end - 1) / _geo.RefblockEntries; t++)
+                {
+                    if (t >= _table.Length || BlockOffset(t) == 0)
+                    {
+                        blocks++;
+                    }
+                }
+
+                newBlocks = blocks;
+            }
+
+            long lastIndex = (start + tableClusters + newBlocks - 1) / _geo.RefblockEntries;
+            long busy = FirstUsedCluster(start, start + tableClusters + newBlocks);
+            if (busy >= 0)
+            {
+                start = busy + 1; // a cluster past the end of the file is in use: build the table beyond it
+                continue;
+            }
+
+            if (lastIndex < entriesWanted && tableClusters * _geo.ClusterSize / 8 >= entriesWanted)
+            {
+                break;
+            }
+
+            entriesWanted = Math.Max(entriesWanted, lastIndex + 1);
+        }
+
+        long tableEntries = tableClusters * _geo.ClusterSize / 8;
+        var newTable = new ulong[tableEntries];
+        Array.Copy(_table, newTable, _table.Length);
+
+        // Place the new blocks right after the new table; each one gets the refcounts of the new clusters it covers.
+        long blocksStart = start + tableClusters;
+        long next = blocksStart;
+        var blockData = new Dictionary<long, byte[]>();
+        long regionEnd = blocksStart + newBlocks;
+        for (long t = start / _geo.RefblockEntries; t <= (regionEnd - 1) / _geo.RefblockEntries; t++)
+        {
+            if (new RefcountTableEntry(newTable[t]).BlockOffset == 0)
+            {
+                newTable[t] = (ulong)(next << _geo.ClusterBits);
+                blockData[t] = new byte[_geo.ClusterSize];
+                next++;
+            }
+        }
+
+        for (long c = start; c < regionEnd; c++)
+        {
+            long t = c / _geo.RefblockEntries;
+            if (blockData.TryGetValue(t, out var block))
+            {
+                RefcountBlock.Set(block, (int)(c % _geo.RefblockEntries), _geo.RefcountOrder, 1);
+            }
+            else
+            {
+                Update(c, 1); // existing block: ordinary cached update, flushed below
+            }
+        }
+
+        Blocks.WriteDirty();
+        foreach (var (t, block) in blockData)
+        {
+            long offset = new RefcountTableEntry(newTable[t]).BlockOffset;
+            _file.Write(offset, block);
+            Blocks.PutClean(offset, block);
+        }
+
+        var bytes = new byte[tableClusters * _geo.ClusterSize];
+        for (long i = 0; i < newTable.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan((int)(i * 8)), newTable[i]);
+        }
+
+        _file.Write(start << _geo.ClusterBits, bytes);
+        _file.Flush();
+
+        long oldOffset = _header.RefcountTableOffset;
+        long oldClusters = _header.RefcountTableClusters;
+        _header.RefcountTableOffset = start << _geo.ClusterBits;
+        _header.RefcountTableClusters = (uint)tableClusters;
+        _table = newTable;
+        _writeHeader();
+        Allocated?.Invoke(start, regionEnd - start);
+        for (long c = 0; c < oldClusters; c++)
+        {
+            ScheduleFree((oldOffset >> _geo.ClusterBits) + c);
+        }
+    }
+
+    private long FirstUsedCluster(long from, long to)
+    {
+        for (long c = from; c < to; c++)
+        {
+            if (GetRefcount(c) != 0)
+            {
+                return c;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>Serialized refcount table (for the checker and tests).</summary>
+    public long TableOffset => _header.RefcountTableOffset;
+}

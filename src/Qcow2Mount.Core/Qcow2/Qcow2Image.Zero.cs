@@ -1,0 +1,305 @@
+using Qcow2Mount.Core.Errors;
+using Qcow2Mount.Core.Qcow2.Format;
+
+namespace Qcow2Mount.Core.Qcow2;
+
+/// <summary>
+/// Zero writes and discards, matching QEMU's results for the same request (qemu-behaviour.md §4, §5): whole
+/// clusters get the zero flag / all zero bits (or are unmapped), aligned subclusters get zero bits, unaligned
+/// heads and tails are zeroed in metadata only when the rest of their unit already reads as zero, else written.
+/// </summary>
+public sealed partial class Qcow2Image
+{
+    private static readonly byte[] ZeroBuffer = new byte[64 * 1024];
+
+    public void WriteZeroes(long offset, long length, bool mayUnmap)
+    {
+        EnsureWritable();
+        CheckRange(offset, length);
+        if (length == 0)
+        {
+            return;
+        }
+
+        long end = offset + length;
+        using (_ranges.Acquire(_geo.ClusterStart(offset), _geo.ClusterStart(end - 1) + _geo.ClusterSize, exclusive: true))
+        {
+            try
+            {
+                ZeroRange(offset, end, mayUnmap);
+            }
+            catch (ImageCorruptException)
+            {
+                SignalCorruption();
+                throw;
+            }
+        }
+
+        MaybeFlushDeferredFrees();
+    }
+
+    public void Discard(long offset, long length)
+    {
+        EnsureWritable();
+        CheckRange(offset, length);
+        long first = RoundUp(offset, _geo.ClusterSize);
+        long end = offset + length;
+        // Whole clusters only; the partial last cluster of the disk counts as whole.
+        long last = end == Length ? RoundUp(end, _geo.ClusterSize) : _geo.ClusterStart(end);
+        bool hasBacking = _header.BackingFile is not null;
+        if (first >= last || (_header.Version == 2 && hasBacking))
+        {
+            return; // QEMU: ENOTSUP, nothing changes (v2 with backing would expose backing data)
+        }
+
+        using (_ranges.Acquire(first, last, exclusive: true))
+        {
+            try
+            {
+                for (long c = first; c < last; c += _geo.ClusterSize)
+                {
+                    lock (_metaLock)
+                    {
+                        DiscardCluster(c, hasBacking);
+                    }
+                }
+            }
+            catch (ImageCorruptException)
+            {
+                SignalCorruption();
+                throw;
+            }
+        }
+
+        MaybeFlushDeferredFrees();
+    }
+
+    private void DiscardCluster(long clusterStart, bool hasBacking)
+    {
+        long l2Table = EnsureL2Table(clusterStart);
+        var old = GetL2Entry(clusterStart);
+        bool allocated = old.IsCompressed || old.HostClusterOffset != 0 || (_externalData && old.IsCopied);
+        if (!hasBacking && !allocated)
+        {
+            return;
+        }
+
+        L2Entry entry = _geo.ExtendedL2 ? new L2Entry(0, L2Entry.AllZeroBitmap)
+            : _header.Version >= 3 ? new L2Entry(L2Entry.ZeroFlag, 0)
+            : default;
+        WriteEntry(l2Table, clusterStart, entry);
+        ReleaseOldCluster(old, clusterStart);
+    }
+
+    /// <summary>Zeroes [offset, end); the caller holds the range exclusively.</summary>
+    private void ZeroRange(long offset, long end, bool mayUnmap)
+    {
+        if (_header.Version == 2)
+        {
+            ZeroRangeV2(offset, end);
+            return;
+        }
+
+        int unit = _geo.SubclusterSize;
+        long pos = offset;
+        while (pos < end)
+        {
+            long clusterStart = _geo.ClusterStart(pos);
+            long clusterEnd = Math.Min(clusterStart + _geo.ClusterSize, Length);
+            long stop = Math.Min(end, clusterStart + _geo.ClusterSize);
+            bool unitAlignedStart = (pos - clusterStart) % unit == 0;
+            if (!unitAlignedStart)
+            {
+                long unitEnd = Math.Min(RoundUp(pos, unit), end);
+                ZeroPartialUnit(pos, unitEnd);
+                pos = unitEnd;
+                continue;
+            }
+
+            if (pos == clusterStart && stop >= clusterEnd)
+            {
+                lock (_metaLock)
+                {
+                    ZeroWholeCluster(clusterStart, mayUnmap);
+                }
+
+                pos = stop;
+                continue;
+            }
+
+            long alignedEnd = stop == Length ? RoundUp(stop, unit) : stop - ((stop - clusterStart) % unit);
+            if (alignedEnd > pos)
+            {
+                ZeroSubclusters(clusterStart, (int)((pos - clusterStart) / unit), (int)((alignedEnd - clusterStart - 1) / unit));
+                pos = Math.Min(alignedEnd, stop);
+                continue;
+            }
+
+            ZeroPartialUnit(pos, stop);
+            pos = stop;
+        }
+    }
+
+    /// <summary>v2 images have no zero flag: without a backing file zeroing is a discard, else zeros are written.</summary>
+    private void ZeroRangeV2(long offset, long end)
+    {
+        long pos = offset;
+        while (pos < end)
+        {
+            long clusterStart = _geo.ClusterStart(pos);
+            long stop = Math.Min(end, clusterStart + _geo.ClusterSize);
+            bool whole = pos == clusterStart && (stop == clusterStart + _geo.ClusterSize || stop == Length);
+            if (whole && _header.BackingFile is null)
+            {
+                lock (_metaLock)
+                {
+                    DiscardCluster(clusterStart, hasBacking: false);
+                }
+            }
+            else
+            {
+                WriteZeroBytes(pos, stop - pos);
+            }
+
+            pos = stop;
+        }
+    }
+
+    /// <summary>An unaligned piece inside one unit: metadata-only if the unit already reads as zero elsewhere.</summary>
+    private void ZeroPartialUnit(long from, long to)
+    {
+        int unit = _geo.SubclusterSize;
+        long clusterStart = _geo.ClusterStart(from);
+        long unitStart = clusterStart + ((from - clusterStart) / unit * unit);
+        long unitEnd = Math.Min(unitStart + unit, Length);
+        SubclusterState state;
+        lock (_metaLock)
+        {
+            var entry = GetL2Entry(from);
+            state = Decode(entry, (int)((from - clusterStart) / unit), from);
+        }
+
+        if (state.ReadsAsZero())
+        {
+            return;
+        }
+
+        if (state.IsUnallocated() && BackingReadsZero(unitStart, from) && BackingReadsZero(to, unitEnd))
+        {
+            if (_geo.ExtendedL2)
+            {
+                int sc = (int)((unitStart - clusterStart) / unit);
+                ZeroSubclusters(clusterStart, sc, sc);
+            }
+            else
+            {
+                lock (_metaLock)
+                {
+                    ZeroWholeCluster(clusterStart, mayUnmap: false);
+                }
+            }
+
+            return;
+        }
+
+        WriteZeroBytes(from, to - from);
+    }
+
+    private bool BackingReadsZero(long from, long to)
+    {
+        if (to <= from || _backing is null || from >= _backing.Length)
+        {
+            return true;
+        }
+
+        var buffer = new byte[to - from];
+        ReadBacking(from, buffer);
+        return !buffer.AsSpan().ContainsAnyExcept((byte)0);
+    }
+
+    private void WriteZeroBytes(long offset, long length)
+    {
+        for (long done = 0; done < length;)
+        {
+            int n = (int)Math.Min(length - done, ZeroBuffer.Length - _geo.OffsetInCluster(offset + done) % ZeroBuffer.Length);
+            n = Math.Min(n, _geo.ClusterSize - _geo.OffsetInCluster(offset + done));
+            WriteCluster(offset + done, ZeroBuffer.AsSpan(0, n));
+            done += n;
+        }
+    }
+
+    /// <summary>Whole cluster: all zero bits / zero flag; the host cluster is kept unless unmapping is allowed (or it was compressed).</summary>
+    private void ZeroWholeCluster(long clusterStart, bool mayUnmap)
+    {
+        long l2Table = EnsureL2Table(clusterStart);
+        var old = GetL2Entry(clusterStart);
+        bool hasHost = !old.IsCompressed && (old.HostClusterOffset != 0 || (_externalData && old.IsCopied));
+        bool unmap = old.IsCompressed || (mayUnmap && hasHost && !_externalData);
+        if (_externalData && _header.IsDataFileRaw && hasHost)
+        {
+            WriteRawZeros(clusterStart, 0, _geo.ClusterSize);
+        }
+
+        L2Entry entry;
+        if (_geo.ExtendedL2)
+        {
+            entry = unmap ? new L2Entry(0, L2Entry.AllZeroBitmap) : new L2Entry(old.Raw, L2Entry.AllZeroBitmap);
+        }
+        else
+        {
+            entry = unmap ? new L2Entry(L2Entry.ZeroFlag, 0) : new L2Entry(old.Raw | L2Entry.ZeroFlag, 0);
+        }
+
+        WriteEntry(l2Table, clusterStart, entry);
+        if (unmap)
+        {
+            ReleaseOldCluster(old, clusterStart);
+        }
+    }
+
+    /// <summary>Extended L2, subclusters [first, last] of one cluster: zero bits set, allocation bits cleared, host kept.</summary>
+    private void ZeroSubclusters(long clusterStart, int first, int last)
+    {
+        bool compressed;
+        lock (_metaLock)
+        {
+            long l2Table = EnsureL2Table(clusterStart);
+            var old = GetL2Entry(clusterStart);
+            compressed = old.IsCompressed;
+            if (!compressed)
+            {
+                uint mask = SubclusterMask(first, last);
+                if (_externalData && _header.IsDataFileRaw && (old.HostClusterOffset != 0 || old.IsCopied))
+                {
+                    WriteRawZeros(clusterStart, first * _geo.SubclusterSize, (last + 1) * _geo.SubclusterSize);
+                }
+
+                var entry = old.WithBitmap(old.AllocationBits & ~mask, old.ZeroBits | mask);
+                WriteEntry(l2Table, clusterStart, entry);
+            }
+        }
+
+        if (compressed)
+        {
+            // QEMU: ENOTSUP on a compressed cluster, so the block layer writes real zeros (decompress + rewrite).
+            long from = clusterStart + (first * _geo.SubclusterSize);
+            long to = Math.Min(clusterStart + ((last + 1) * _geo.SubclusterSize), Length);
+            WriteZeroBytes(from, to - from);
+        }
+    }
+
+    /// <summary>data_file_raw: the data file must stay a valid raw image, so zeros go there too.</summary>
+    private void WriteRawZeros(long clusterStart, int from, int to)
+    {
+        for (int pos = from; pos < to;)
+        {
+            int n = Math.Min(to - pos, ZeroBuffer.Length);
+            _data.Write(clusterStart + pos, ZeroBuffer.AsSpan(0, n));
+            pos += n;
+        }
+
+        Volatile.Write(ref _dataWritten, 1);
+    }
+
+    private static long RoundUp(long value, long unit) => (value + unit - 1) / unit * unit;
+}
