@@ -11,6 +11,8 @@ BEGIN {
     title["w6"] = "6. Mount and unmount latency"
     title["w7"] = "7. Peak RSS of the serving process (VmHWM)"
     title["w8"] = "8. Convert qcow2 → raw"
+    help["w1"] = "Ceiling: the same job on a fully written raw file, measured once per queue depth and shown on every row with that depth."
+    help["w2"] = "Ceiling: the same job on a fresh sparse raw file, measured once per queue depth and shown on every row with that depth."
     help["w5"] = "meta_B_per_sc = (image end offset − allocated clusters × cluster size) / allocated subclusters; du_B_per_sc = bytes on disk / allocated subclusters; check_problems = corruptions + leaks + check errors."
     help["w6"] = "mount_ms: command start → raw file served; unmount_ms: unmount command (qemu: SIGTERM) → serving process gone."
     help["w7"] = "rss_mounted_MiB: VmHWM right after the mount; rss_peak_MiB: VmHWM after the fio job."

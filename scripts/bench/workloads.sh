@@ -212,7 +212,7 @@ w8() {
             t0=$(now_ms)
             case $impl in
                 qemu) qemu-img convert -f qcow2 -O raw "$src" "$out" ;;
-                ours) "$OURS" convert "$src" "$out" ;;
+                ours) "$OURS" convert -f qcow2 -O raw "$src" "$out" ;;
             esac >"$RUN/convert.log" 2>&1
             local rc=$?
             t1=$(now_ms)
