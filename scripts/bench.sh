@@ -23,7 +23,8 @@ usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ou
   --ours PATH    the qcow2mount binary (default: $QCOW2MOUNT, artifacts/publish/qcow2mount,
                  then the Release/Debug build output); "none" measures QEMU and the ceiling only
   --disk SIZE    virtual disk size (default 4G; smoke 256M)
-  --workdir DIR  scratch space for images (default benchmarks/work; needs ~3× the disk size)
+  --workdir DIR  where the scratch file system (a sparse 64 GiB ext4 image, kept between runs)
+                 lives (default benchmarks/work; a full run writes about 25 GiB into it)
   --no-chart     skip the PNG (the chart needs dotnet)
 
 Needs root (FUSE mounts), fio, jq, qemu-img, qemu-storage-daemon, fusermount3; installs missing
@@ -84,7 +85,8 @@ want() { [[ " ${SELECTED[*]} " == *" w$1 "* ]]; }
 # ---------------------------------------------------------------------------------------------
 ensure_tools() {
     local missing=() t pkg
-    for t in fio:fio jq:jq qemu-img:qemu-utils qemu-storage-daemon:qemu-system-common fusermount3:fuse3; do
+    for t in fio:fio jq:jq qemu-img:qemu-utils qemu-storage-daemon:qemu-system-common fusermount3:fuse3 \
+        mkfs.ext4:e2fsprogs losetup:mount; do
         command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}")
     done
     ((${#missing[@]})) || return 0
@@ -98,23 +100,46 @@ ensure_tools
 [[ -e /dev/fuse ]] || die "/dev/fuse is missing"
 
 # ---------------------------------------------------------------------------------------------
-# Places. $RUN is this invocation's scratch (removed on exit); $CACHE keeps the base images.
+# Places. The images live on a scratch ext4 of our own (a sparse file on a loop device, kept in
+# $WORK between runs): the host's root file system may be mounted with 'discard', and there
+# deleting one written overlay (tens of thousands of extents) took 45 s. $CACHE keeps the base
+# images; $RUN is this invocation's scratch, removed on exit.
 # ---------------------------------------------------------------------------------------------
 : "${WORK:=$ROOT/benchmarks/work}"
-mkdir -p "$WORK/cache" || die "cannot create $WORK"
+mkdir -p "$WORK" || die "cannot create $WORK"
 WORK=$(cd "$WORK" && pwd)
 [[ $WORK != *[[:space:]]* ]] || die "the work directory must not contain spaces: $WORK"
-CACHE=$WORK/cache
-RUN=$(mktemp -d "$WORK/run.XXXXXX")
-NOTES=$RUN/notes
-: >"$NOTES"
-
+SCRATCH_IMG=$WORK/scratch.ext4 SCRATCH=$WORK/scratch SCRATCH_SIZE=64G LOOPDEV=''
+RUN=''
 cleanup() {
     force_stop
-    rm -rf "$RUN"
+    [[ -n $RUN ]] && rm -rf "$RUN"
+    if [[ -n $LOOPDEV ]]; then
+        umount "$SCRATCH" 2>/dev/null || umount -l "$SCRATCH"
+        losetup -d "$LOOPDEV" 2>/dev/null
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
+
+mkdir -p "$SCRATCH"
+if ! is_mounted "$SCRATCH"; then
+    if [[ ! -f $SCRATCH_IMG ]]; then
+        log "making the scratch file system $SCRATCH_IMG ($SCRATCH_SIZE, sparse)"
+        truncate -s "$SCRATCH_SIZE" "$SCRATCH_IMG.tmp" &&
+            mkfs.ext4 -q -F -L qcow2bench -i 1048576 -J size=64 \
+                -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$SCRATCH_IMG.tmp" &&
+            mv "$SCRATCH_IMG.tmp" "$SCRATCH_IMG" || die "could not make $SCRATCH_IMG"
+    fi
+    LOOPDEV=$(losetup --direct-io=on -f --show "$SCRATCH_IMG") || die "losetup $SCRATCH_IMG failed"
+    mount -o noatime "$LOOPDEV" "$SCRATCH" || die "could not mount $SCRATCH_IMG"
+    rm -rf "$SCRATCH"/run.* # left by a run that was killed; nobody else had the file system mounted
+fi
+CACHE=$SCRATCH/cache
+mkdir -p "$CACHE"
+RUN=$(mktemp -d "$SCRATCH/run.XXXXXX")
+NOTES=$RUN/notes
+: >"$NOTES"
 
 HOST=$(hostname -s 2>/dev/null || hostname)
 STEM=$(date +%Y-%m-%d)-$HOST
@@ -207,7 +232,7 @@ env_table() {
 | fio | $fio_v, libaio, direct=1, randseed=$FIO_SEED |
 | QEMU | $qemu_v (FUSE export, default cache mode) |
 | libfuse | $(fusermount3 --version 2>&1 | awk '{ print $NF }') |
-| file system | $(df -T "$WORK" | awk 'NR == 2 { print $2 " (" $1 ")" }') |
+| file system | images on ext4 on a loop device (direct-io) over $(df -T "$WORK" | awk 'NR == 2 { print $2 " (" $1 ")" }') |
 | ours | $ours_v |
 | commit | $git_v |
 | mode | $([[ $SMOKE == 1 ]] && echo smoke || echo full): workloads ${SELECTED[*]}, $ROUNDS round(s), ${RUNTIME} s per job, disk $DISK, took ${ELAPSED} s |
@@ -221,7 +246,7 @@ EOF
     env_table
     echo
     echo "Medians over rounds; **ours/qemu** is the median of the per-round ratios (runs paired in time)."
-    echo "The ceiling is the same fio job on a plain raw file on the host file system (no FUSE)."
+    echo "The ceiling is the same fio job on a plain raw file on the same file system (no FUSE)."
     echo "QEMU and ours both go through the host page cache for the image file; the ceiling uses"
     echo "O_DIRECT on the host file, so for reads it is not a strict upper bound."
     echo
