@@ -84,16 +84,26 @@ want() { [[ " ${SELECTED[*]} " == *" w$1 "* ]]; }
 # Tools. CI machines start fresh: install what is missing (Debian package names).
 # ---------------------------------------------------------------------------------------------
 ensure_tools() {
-    local missing=() t pkg
+    local missing=() t
     for t in fio:fio jq:jq qemu-img:qemu-utils qemu-storage-daemon:qemu-system-common fusermount3:fuse3 \
         mkfs.ext4:e2fsprogs losetup:mount; do
         command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}")
     done
-    ((${#missing[@]})) || return 0
-    log "installing ${missing[*]}"
-    ((EUID == 0)) || die "missing ${missing[*]} and not root"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >&2 ||
-        die "apt-get install ${missing[*]} failed"
+    ((${#missing[@]} == 0)) || apt_install "${missing[@]}" || die "missing ${missing[*]}"
+}
+# apt_install PKG…: install Debian packages (needs root and apt-get).
+apt_install() {
+    log "installing $*"
+    command -v apt-get >/dev/null || return 1
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >&2
+}
+# have_packages PKG…: all installed (dpkg); true where there is no dpkg to ask.
+have_packages() {
+    command -v dpkg-query >/dev/null || return 0
+    local p
+    for p in "$@"; do
+        [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == *" installed" ]] || return 1
+    done
 }
 ((EUID == 0)) || die "needs root (FUSE mounts, /proc of the servers)"
 ensure_tools
@@ -262,6 +272,9 @@ EOF
 
 if ((CHART)) && want 1; then
     if command -v dotnet >/dev/null; then
+        # SkiaSharp (under ScottPlot) finds its fonts through fontconfig's files.
+        have_packages libfontconfig1 fonts-dejavu-core || apt_install libfontconfig1 fonts-dejavu-core ||
+            log "chart: could not install libfontconfig1 fonts-dejavu-core; text may be missing"
         log "chart: $PNG"
         dotnet run -c Release --project "$ROOT/benchmarks/Qcow2Mount.Bench.Report" -- "$TSV" "$PNG" >"$RUN/chart.log" 2>&1 ||
             { log "chart failed (see below); the table is complete without it"; tail -20 "$RUN/chart.log" >&2; }
