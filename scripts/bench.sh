@@ -123,7 +123,7 @@ SCRATCH_IMG=$WORK/scratch.ext4 SCRATCH=$WORK/scratch SCRATCH_SIZE=64G LOOPDEV=''
 RUN=''
 cleanup() {
     force_stop
-    [[ -n $RUN ]] && rm -rf "$RUN"
+    if [[ -n $RUN ]]; then sweep_mounts "$RUN"; rm -rf "$RUN"; fi
     if [[ -n $LOOPDEV ]]; then
         umount "$SCRATCH" 2>/dev/null || umount -l "$SCRATCH"
         losetup -d "$LOOPDEV" 2>/dev/null

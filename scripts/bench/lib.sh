@@ -190,6 +190,17 @@ force_stop() {
 }
 ACTIVE_PIDS=() ACTIVE_MNTS=()
 
+# sweep_mounts DIR: the last resort on exit: stop the server of every mount left under DIR (one
+# that detached before we learnt its pid) and detach the mount.
+sweep_mounts() {
+    local dev mp rest pid
+    while read -r dev mp rest; do
+        [[ $mp == "$1"/* ]] || continue
+        pid=$(fuse_server_pid "$mp") && kill -TERM "$pid" 2>/dev/null
+        umount -l "$mp" 2>/dev/null
+    done < <(cat /proc/mounts)
+}
+
 # vm_kib PID FIELD: a /proc/PID/status field (VmHWM, VmRSS) in KiB.
 vm_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
