@@ -98,7 +98,7 @@ serve() {
             [[ $name == *.qcow2 ]] && name=${name%.qcow2}.raw || name=$name.raw
             SERVE_FILE=$SERVE_MNT/$name
             t0=$(now_ms)
-            "${OURS_MOUNT_BIN:-$OURS}" "$image" "$SERVE_MNT" >"$RUN/ours.log" 2>&1 &
+            "$OURS" "$image" "$SERVE_MNT" >"$RUN/ours.log" 2>&1 &
             launcher=$!
             ;;
         *) die "unknown implementation $impl" ;;
@@ -145,7 +145,7 @@ unserve() {
     t0=$(now_ms)
     case $SERVE_IMPL in
         qemu) kill -TERM "$SERVE_PID" 2>/dev/null ;;
-        ours) "${OURS_MOUNT_BIN:-$OURS}" unmount "$SERVE_MNT" >>"$RUN/ours.log" 2>&1 || rc=$? ;;
+        ours) "$OURS" unmount "$SERVE_MNT" >>"$RUN/ours.log" 2>&1 || rc=$? ;;
     esac
     local deadline=$((${EPOCHREALTIME%[.,]*} + SERVE_TIMEOUT_S))
     while alive "$SERVE_PID"; do

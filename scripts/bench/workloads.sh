@@ -146,6 +146,7 @@ w4() { allocated w4 "rw=read bs=1M qd=16|read|1M|16|MiBps" "rw=write bs=1M qd=16
 # Workload 6: mount and unmount latency of an overlay over a qcow2 backing file (opens the chain).
 w6() {
     local tpl=$RUN/tpl-mount.qcow2 i impl img n=$((ROUNDS * 3))
+    local OURS=${OURS_MOUNT_BIN:-$OURS} # serve/unserve see this one: the published binary when there is one
     make_overlay "$tpl" "$DISK" 64k off "$(base_qcow2 "$DISK")" qcow2
     for ((i = 1; i <= n; i++)); do
         for impl in $(impls); do
