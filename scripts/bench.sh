@@ -230,7 +230,7 @@ env_table() {
     git_v=$(git -C "$ROOT" log -1 --format='%h %s' 2>/dev/null | cut -c1-80)
     ours_v=${OURS:-n/a}
     if [[ -n $OURS ]]; then
-        [[ -f $(dirname "$OURS")/qcow2mount.dll ]] && ours_v+=" (framework-dependent)" || ours_v+=" (native)"
+        [[ -f $(dirname "$OURS")/qcow2mount.dll ]] && ours_v+=" (framework-dependent, JIT)"
     fi
     [[ -n $OURS_MOUNT_BIN && $OURS_MOUNT_BIN != "$OURS" ]] && ours_v+=" (mount latency: $OURS_MOUNT_BIN)"
     cat <<EOF
