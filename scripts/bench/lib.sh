@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for scripts/bench.sh: logging, result rows, serving an image three ways, fio, image preparation.
 # Sourced, not run. Globals it relies on are set by bench.sh (RUN, CACHE, TSV, OURS, RUNTIME, FIO_SEED, ...).
 
@@ -36,8 +37,8 @@ SERVE_TIMEOUT_S=60
 
 # is_mounted PATH: PATH is a mount point in /proc/mounts (read without forking).
 is_mounted() {
-    local dev mp rest
-    while read -r dev mp rest; do
+    local mp
+    while read -r _ mp _; do
         [[ $mp == "$1" ]] && return 0
     done </proc/mounts
     return 1
@@ -173,9 +174,9 @@ unserve() {
 
 # force_stop: end every process and mount this script started (by pid and path only).
 force_stop() {
-    local p m i
+    local p m
     for p in "${ACTIVE_PIDS[@]}"; do alive "$p" && kill -TERM "$p" 2>/dev/null; done
-    for i in {1..50}; do
+    for _ in {1..50}; do
         local any=0
         for p in "${ACTIVE_PIDS[@]}"; do alive "$p" && any=1; done
         ((any)) || break
@@ -193,8 +194,8 @@ ACTIVE_PIDS=() ACTIVE_MNTS=()
 # sweep_mounts DIR: the last resort on exit: stop the server of every mount left under DIR (one
 # that detached before we learnt its pid) and detach the mount.
 sweep_mounts() {
-    local dev mp rest pid
-    while read -r dev mp rest; do
+    local mp pid
+    while read -r _ mp _; do
         [[ $mp == "$1"/* ]] || continue
         pid=$(fuse_server_pid "$mp") && kill -TERM "$pid" 2>/dev/null
         umount -l "$mp" 2>/dev/null
@@ -212,7 +213,7 @@ run_fio() {
     shift 5
     local out=$RUN/fio.json
     FIO_IOPS='' FIO_MIBS='' FIO_P50_US='' FIO_P99_US=''
-    case $rw in *read*) dir=read ;; *) dir=write ;; esac
+    case $rw in *read*) dir='read' ;; *) dir='write' ;; esac
     if ! timeout --kill-after=10 $((RUNTIME + 120)) fio --name=bench --filename="$file" \
         --ioengine=libaio --direct=1 --time_based --runtime="$RUNTIME" --size="$size" \
         --rw="$rw" --bs="$bs" --iodepth="$qd" --randrepeat=0 --randseed="$FIO_SEED" \

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The eight workloads of scripts/bench.sh (issue 6). Sourced after lib.sh.
 # Every run serves a fresh copy of its image; within a round the implementations run back to back
 # (ours, qemu[, ceiling]) so the paired ratio ours/qemu compares neighbours in time.
@@ -12,18 +13,17 @@ impls() {
 }
 
 # serve_and_run W IMPL ROUND IMAGE SIZE JOB…: serve IMAGE with IMPL, run each fio JOB
-# ("case|rw|bs|qd|primary|extra fio args"), stop. Records fio numbers; failures become notes.
+# ("case|rw|bs|qd|primary"), stop. Records fio numbers; failures become notes.
 serve_and_run() {
-    local w=$1 impl=$2 round=$3 image=$4 size=$5 job case rw bs qd primary extra
+    local w=$1 impl=$2 round=$3 image=$4 size=$5 job case rw bs qd primary
     shift 5
     if ! serve "$impl" "$image"; then
         note "$w $impl: $SERVE_ERR"
         return 1
     fi
     for job in "$@"; do
-        IFS='|' read -r case rw bs qd primary extra <<<"$job"
-        # shellcheck disable=SC2086 # extra holds separate fio arguments
-        if run_fio "$SERVE_FILE" "$rw" "$bs" "$qd" "$size" $extra; then
+        IFS='|' read -r case rw bs qd primary <<<"$job"
+        if run_fio "$SERVE_FILE" "$rw" "$bs" "$qd" "$size"; then
             record_fio "$w" "$case" "$impl" "$round" "$primary"
             log "  [$w r$round] $case  $impl: $FIO_IOPS IOPS, $FIO_MIBS MiB/s, p99 $FIO_P99_US us"
         else
