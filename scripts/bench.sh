@@ -141,8 +141,15 @@ if ! is_mounted "$SCRATCH"; then
                 -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$SCRATCH_IMG.tmp" &&
             mv "$SCRATCH_IMG.tmp" "$SCRATCH_IMG" || die "could not make $SCRATCH_IMG"
     fi
-    LOOPDEV=$(losetup --direct-io=on -f --show "$SCRATCH_IMG") || die "losetup $SCRATCH_IMG failed"
-    mount -o noatime "$LOOPDEV" "$SCRATCH" || die "could not mount $SCRATCH_IMG"
+    if LOOPDEV=$(losetup --direct-io=on -f --show "$SCRATCH_IMG" 2>"$WORK/losetup.err") &&
+        mount -o noatime "$LOOPDEV" "$SCRATCH" 2>>"$WORK/losetup.err"; then
+        SCRATCH_NOTE=''
+    else
+        # No loop devices here (a container): work on the host file system, slower to clean up.
+        [[ -n $LOOPDEV ]] && losetup -d "$LOOPDEV"
+        LOOPDEV=''
+        SCRATCH_NOTE="no loop device ($(head -c 120 "$WORK/losetup.err")): images on the host file system"
+    fi
     rm -rf "$SCRATCH"/run.* # left by a run that was killed; nobody else had the file system mounted
 fi
 CACHE=$SCRATCH/cache
@@ -150,6 +157,7 @@ mkdir -p "$CACHE"
 RUN=$(mktemp -d "$SCRATCH/run.XXXXXX")
 NOTES=$RUN/notes
 : >"$NOTES"
+[[ -n ${SCRATCH_NOTE:-} ]] && note "$SCRATCH_NOTE"
 
 HOST=$(hostname -s 2>/dev/null || hostname)
 STEM=$(date +%Y-%m-%d)-$HOST
@@ -242,7 +250,7 @@ env_table() {
 | fio | $fio_v, libaio, direct=1, randseed=$FIO_SEED |
 | QEMU | $qemu_v (FUSE export, default cache mode) |
 | libfuse | $(fusermount3 --version 2>&1 | awk '{ print $NF }') |
-| file system | images on ext4 on a loop device (direct-io) over $(df -T "$WORK" | awk 'NR == 2 { print $2 " (" $1 ")" }') |
+| file system | $(if is_mounted "$SCRATCH"; then echo "images on ext4 on a loop device (direct-io) over "; fi)$(df -T "$WORK" | awk 'NR == 2 { print $2 " (" $1 ")" }') |
 | ours | $ours_v |
 | commit | $git_v |
 | mode | $([[ $SMOKE == 1 ]] && echo smoke || echo full): workloads ${SELECTED[*]}, $ROUNDS round(s), ${RUNTIME} s per job, disk $DISK, took ${ELAPSED} s |
