@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# Benchmark: qcow2mount vs QEMU's FUSE export (qemu-storage-daemon) vs a plain raw file (the ceiling).
+# Issue 6. Writes benchmarks/results/<date>-<host>[-smoke|-wN…].{md,tsv,png} and prints the table.
+set -uo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ours PATH]
+                        [--disk SIZE] [--workdir DIR] [--no-chart]
+
+  --smoke        one round, 1 s per job, small images, workloads 1 and 3 only (< 2 minutes)
+  --rounds N     rounds of paired runs (default 3; smoke 1)
+  --runtime S    seconds per fio job (default 10; smoke 1)
+  --only LIST    comma list of workloads, by number or name:
+                   1 cow      4 KiB random writes into an overlay over a fully written backing file
+                   2 fresh    4 KiB random writes into an overlay without backing file
+                   3 alloc    4 KiB random read/write on a fully allocated image
+                   4 seq      1 MiB sequential read/write
+                   5 size     image size and metadata per allocated subcluster (after 1 and 2; implies 1)
+                   6 mount    mount and unmount latency
+                   7 rss      peak RSS serving a sparse 1 TiB image under 4 KiB random writes
+                   8 convert  qcow2mount convert vs qemu-img convert
+  --ours PATH    the qcow2mount binary (default: $QCOW2MOUNT, artifacts/publish/qcow2mount,
+                 then the Release/Debug build output); "none" measures QEMU and the ceiling only
+  --disk SIZE    virtual disk size (default 4G; smoke 256M)
+  --workdir DIR  where the scratch file system (a sparse 64 GiB ext4 image, kept between runs)
+                 lives (default benchmarks/work; a full run writes about 25 GiB into it)
+  --no-chart     skip the PNG (the chart needs dotnet)
+
+Needs root (FUSE mounts), fio, jq, qemu-img, qemu-storage-daemon, fusermount3; installs missing
+ones with apt-get. Numbers are printed, never asserted: exits 0 even when ours is missing.
+EOF
+}
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$HERE/bench/lib.sh"
+# shellcheck source=bench/workloads.sh
+source "$HERE/bench/workloads.sh"
+
+SMOKE=0 ROUNDS='' RUNTIME='' ONLY='' OURS_ARG='' DISK='' WORK='' CHART=1
+while (($#)); do
+    case $1 in
+        --smoke) SMOKE=1 ;;
+        --rounds) ROUNDS=${2:?}; shift ;;
+        --runtime) RUNTIME=${2:?}; shift ;;
+        --only) ONLY=${2:?}; shift ;;
+        --ours) OURS_ARG=${2:?}; shift ;;
+        --disk) DISK=${2:?}; shift ;;
+        --workdir) WORK=${2:?}; shift ;;
+        --no-chart) CHART=0 ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+FIO_SEED=20261125
+if ((SMOKE)); then
+    : "${ROUNDS:=1}" "${RUNTIME:=1}" "${DISK:=256M}" "${ONLY:=1,3}"
+    BACKINGS=(qcow2) CLUSTERS=(64k 2M) QDS=(16)
+else
+    : "${ROUNDS:=3}" "${RUNTIME:=10}" "${DISK:=4G}" "${ONLY:=1,2,3,4,5,6,7,8}"
+    BACKINGS=(raw qcow2) CLUSTERS=(64k 128k 512k 2M) QDS=(1 16)
+fi
+DISK_BYTES=$(bytes "$DISK")
+[[ $ROUNDS =~ ^[1-9][0-9]*$ && $RUNTIME =~ ^[1-9][0-9]*$ && $DISK_BYTES =~ ^[1-9][0-9]*$ ]] || { usage >&2; exit 2; }
+
+# Selected workloads as w1…w8; 5 is computed from the images of 1 (and 2), so it implies 1.
+SELECTED=()
+IFS=, read -ra items <<<"$ONLY"
+for it in "${items[@]}"; do
+    case $it in
+        1 | cow) SELECTED+=(w1) ;; 2 | fresh) SELECTED+=(w2) ;; 3 | alloc) SELECTED+=(w3) ;;
+        4 | seq) SELECTED+=(w4) ;; 5 | size) SELECTED+=(w1 w5) ;; 6 | mount) SELECTED+=(w6) ;;
+        7 | rss) SELECTED+=(w7) ;; 8 | convert) SELECTED+=(w8) ;;
+        *) die "unknown workload '$it' (see --help)" ;;
+    esac
+done
+want() { [[ " ${SELECTED[*]} " == *" w$1 "* ]]; }
+
+# ---------------------------------------------------------------------------------------------
+# Tools. CI machines start fresh: install what is missing (Debian package names).
+# ---------------------------------------------------------------------------------------------
+ensure_tools() {
+    local missing=() t
+    for t in fio:fio jq:jq qemu-img:qemu-utils qemu-storage-daemon:qemu-system-common fusermount3:fuse3 \
+        mkfs.ext4:e2fsprogs losetup:mount; do
+        command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}")
+    done
+    ((${#missing[@]} == 0)) || apt_install "${missing[@]}" || die "missing ${missing[*]}"
+}
+# apt_install PKG…: install Debian packages (needs root and apt-get).
+apt_install() {
+    log "installing $*"
+    command -v apt-get >/dev/null || return 1
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >&2
+}
+# have_packages PKG…: all installed (dpkg); true where there is no dpkg to ask.
+have_packages() {
+    command -v dpkg-query >/dev/null || return 0
+    local p
+    for p in "$@"; do
+        [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == *" installed" ]] || return 1
+    done
+}
+((EUID == 0)) || die "needs root (FUSE mounts, /proc of the servers)"
+ensure_tools
+[[ -e /dev/fuse ]] || die "/dev/fuse is missing"
+
+# ---------------------------------------------------------------------------------------------
+# Places. The images live on a scratch ext4 of our own (a sparse file on a loop device, kept in
+# $WORK between runs): the host's root file system may be mounted with 'discard', and there
+# deleting one written overlay (tens of thousands of extents) took 45 s. $CACHE keeps the base
+# images; $RUN is this invocation's scratch, removed on exit.
+# ---------------------------------------------------------------------------------------------
+: "${WORK:=$ROOT/benchmarks/work}"
+mkdir -p "$WORK" || die "cannot create $WORK"
+WORK=$(cd "$WORK" && pwd)
+[[ $WORK != *[[:space:]]* ]] || die "the work directory must not contain spaces: $WORK"
+SCRATCH_IMG=$WORK/scratch.ext4 SCRATCH=$WORK/scratch SCRATCH_SIZE=64G LOOPDEV=''
+RUN=''
+cleanup() {
+    force_stop
+    if [[ -n $RUN ]]; then sweep_mounts "$RUN"; rm -rf "$RUN"; fi
+    if [[ -n $LOOPDEV ]]; then
+        umount "$SCRATCH" 2>/dev/null || umount -l "$SCRATCH"
+        losetup -d "$LOOPDEV" 2>/dev/null
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+mkdir -p "$SCRATCH"
+if ! is_mounted "$SCRATCH"; then
+    if [[ ! -f $SCRATCH_IMG ]]; then
+        log "making the scratch file system $SCRATCH_IMG ($SCRATCH_SIZE, sparse)"
+        truncate -s "$SCRATCH_SIZE" "$SCRATCH_IMG.tmp" &&
+            mkfs.ext4 -q -F -L qcow2bench -i 1048576 -J size=64 \
+                -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$SCRATCH_IMG.tmp" &&
+            mv "$SCRATCH_IMG.tmp" "$SCRATCH_IMG" || die "could not make $SCRATCH_IMG"
+    fi
+    if LOOPDEV=$(losetup --direct-io=on -f --show "$SCRATCH_IMG" 2>"$WORK/losetup.err") &&
+        mount -o noatime "$LOOPDEV" "$SCRATCH" 2>>"$WORK/losetup.err"; then
+        SCRATCH_NOTE=''
+    else
+        # No loop devices here (a container): work on the host file system, slower to clean up.
+        [[ -n $LOOPDEV ]] && losetup -d "$LOOPDEV"
+        LOOPDEV=''
+        SCRATCH_NOTE="no loop device ($(head -c 120 "$WORK/losetup.err")): images on the host file system"
+    fi
+    rm -rf "$SCRATCH"/run.* # left by a run that was killed; nobody else had the file system mounted
+fi
+CACHE=$SCRATCH/cache
+mkdir -p "$CACHE"
+RUN=$(mktemp -d "$SCRATCH/run.XXXXXX")
+NOTES=$RUN/notes
+: >"$NOTES"
+[[ -n ${SCRATCH_NOTE:-} ]] && note "$SCRATCH_NOTE"
+
+HOST=$(hostname -s 2>/dev/null || hostname)
+STEM=$(date +%Y-%m-%d)-$HOST
+if ((SMOKE)); then STEM+=-smoke; elif [[ $ONLY != 1,2,3,4,5,6,7,8 ]]; then STEM+=-w${ONLY//,/-}; fi
+RESULTS=$ROOT/benchmarks/results
+mkdir -p "$RESULTS"
+TSV=$RESULTS/$STEM.tsv MD=$RESULTS/$STEM.md PNG=$RESULTS/$STEM.png
+printf 'workload\tcase\timpl\tround\tmetric\tvalue\n' >"$TSV"
+
+# ---------------------------------------------------------------------------------------------
+# Ours: the given binary, or the published one, or a build output; probed with a real mount.
+# ---------------------------------------------------------------------------------------------
+OURS=''
+OURS_MOUNT_BIN=''
+find_ours() {
+    local c
+    if [[ -n $OURS_ARG ]]; then
+        [[ $OURS_ARG == none ]] && return 1
+        echo "$OURS_ARG"
+        return 0
+    fi
+    for c in "${QCOW2MOUNT:-}" "$ROOT/artifacts/publish/qcow2mount" \
+        "$ROOT"/src/Qcow2Mount.Cli/bin/Release/net*/qcow2mount "$ROOT"/src/Qcow2Mount.Cli/bin/Debug/net*/qcow2mount; do
+        [[ -n $c && -x $c ]] && { echo "$c"; return 0; }
+    done
+    return 1
+}
+if candidate=$(find_ours); then
+    if [[ ! -x $candidate ]]; then
+        note "ours: $candidate is not an executable file; ours is n/a"
+    else
+        OURS=$candidate
+        probe=$RUN/probe.qcow2
+        make_overlay "$probe" 64M 64k off
+        if serve ours "$probe" && unserve; then
+            log "ours: $OURS (probe mount ok: ${SERVE_MS} ms)"
+        else
+            note "ours: $OURS could not mount a 64 MiB qcow2 ($SERVE_ERR); ours is n/a"
+            OURS=''
+        fi
+        rm -f "$probe"
+    fi
+else
+    note "ours: no qcow2mount binary found (build it, or pass --ours PATH); ours is n/a"
+fi
+# Mount latency uses the published NativeAOT binary when there is one.
+if [[ -n $OURS && -x $ROOT/artifacts/publish/qcow2mount ]]; then
+    OURS_MOUNT_BIN=$ROOT/artifacts/publish/qcow2mount
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Run.
+# ---------------------------------------------------------------------------------------------
+START=$(date +%s)
+log "bench: $([[ $SMOKE == 1 ]] && echo smoke || echo full) run of ${SELECTED[*]}: $ROUNDS round(s), ${RUNTIME}s per job, disk $DISK, ours: ${OURS:-n/a}"
+# Base images first, in this shell, so a failure stops here and not inside a workload.
+if want 1 || want 3 || want 4 || want 6 || want 8; then
+    base_qcow2 "$DISK" >/dev/null
+fi
+for w in w1 w2 w3 w4 w6 w7 w8; do
+    if want "${w#w}"; then
+        log "== $w"
+        t=$(date +%s)
+        "$w"
+        log "== $w took $(($(date +%s) - t)) s"
+    fi
+done
+ELAPSED=$(($(date +%s) - START))
+
+# ---------------------------------------------------------------------------------------------
+# Report.
+# ---------------------------------------------------------------------------------------------
+env_table() {
+    local cpu qemu_v fio_v ours_v git_v
+    cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+    qemu_v=$(qemu-storage-daemon --version | head -1)
+    fio_v=$(fio --version)
+    git_v=$(git -C "$ROOT" log -1 --format='%h %s' 2>/dev/null | cut -c1-80)
+    ours_v=${OURS:-n/a}
+    if [[ -n $OURS ]]; then
+        [[ -f $(dirname "$OURS")/qcow2mount.dll ]] && ours_v+=" (framework-dependent, JIT)"
+    fi
+    [[ -n $OURS_MOUNT_BIN && $OURS_MOUNT_BIN != "$OURS" ]] && ours_v+=" (mount latency: $OURS_MOUNT_BIN)"
+    cat <<EOF
+| | |
+|---|---|
+| date | $(date '+%Y-%m-%d %H:%M %Z') |
+| host | $HOST, $(nproc) cores ($cpu), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) |
+| kernel | $(uname -sr) |
+| fio | $fio_v, libaio, direct=1, randseed=$FIO_SEED |
+| QEMU | $qemu_v (FUSE export, default cache mode) |
+| libfuse | $(fusermount3 --version 2>&1 | awk '{ print $NF }') |
+| file system | $(if is_mounted "$SCRATCH"; then echo "images on ext4 on a loop device (direct-io) over "; fi)$(df -T "$WORK" | awk 'NR == 2 { print $2 " (" $1 ")" }') |
+| ours | $ours_v |
+| commit | $git_v |
+| mode | $([[ $SMOKE == 1 ]] && echo smoke || echo full): workloads ${SELECTED[*]}, $ROUNDS round(s), ${RUNTIME} s per job, disk $DISK, took ${ELAPSED} s |
+| load at end | $(cut -d' ' -f1-3 /proc/loadavg) |
+EOF
+}
+
+{
+    echo "# qcow2mount benchmark — $STEM"
+    echo
+    env_table
+    echo
+    echo "Medians over rounds; **ours/qemu** is the median of the per-round ratios (runs paired in time)."
+    echo "The ceiling is the same fio job on a plain raw file on the same file system (no FUSE)."
+    echo "QEMU and ours both go through the host page cache for the image file; the ceiling uses"
+    echo "O_DIRECT on the host file, so for reads it is not a strict upper bound."
+    echo
+    awk -F'\t' -v ours="${OURS:+yes}" -f "$HERE/bench/report.awk" "$TSV"
+    if [[ -s $NOTES ]]; then
+        echo "## Notes"
+        echo
+        awk '!seen[$0]++ { print "- " $0 }' "$NOTES"
+        echo
+    fi
+    echo "Raw numbers (every round): \`$(basename "$TSV")\`."
+} >"$MD"
+
+if ((CHART)) && want 1; then
+    if command -v dotnet >/dev/null; then
+        # SkiaSharp (under ScottPlot) finds its fonts through fontconfig's files.
+        have_packages libfontconfig1 fonts-dejavu-core || apt_install libfontconfig1 fonts-dejavu-core ||
+            log "chart: could not install libfontconfig1 fonts-dejavu-core; text may be missing"
+        log "chart: $PNG"
+        dotnet run -c Release --project "$ROOT/benchmarks/Qcow2Mount.Bench.Report" -- "$TSV" "$PNG" >"$RUN/chart.log" 2>&1 ||
+            { log "chart failed (see below); the table is complete without it"; tail -20 "$RUN/chart.log" >&2; }
+        [[ -f $PNG ]] && printf '\n![IOPS per cluster size](%s)\n' "$(basename "$PNG")" >>"$MD"
+    else
+        log "chart skipped: dotnet is not installed"
+    fi
+fi
+
+cat "$MD"
+log "bench: wrote $MD"
+exit 0

@@ -1,0 +1,122 @@
+# Turns the raw rows of scripts/bench.sh (workload, case, impl, round, metric, value; tab-separated,
+# one header line) into Markdown: per workload one table of medians and paired ratios ours/qemu,
+# plus the extended-L2 on/off ratios for workloads 1 and 2. Variable: ours ("yes" when measured).
+
+BEGIN {
+    title["w1"] = "1. 4 KiB random writes into a fresh overlay over a fully written backing file"
+    title["w2"] = "2. 4 KiB random writes into a fresh overlay without backing file"
+    title["w3"] = "3. 4 KiB random read and write on a fully allocated image"
+    title["w4"] = "4. 1 MiB sequential read and write"
+    title["w5"] = "5. Image size after workloads 1 and 2 (qemu-img check/map + du)"
+    title["w6"] = "6. Mount and unmount latency"
+    title["w7"] = "7. Peak RSS of the serving process (VmHWM)"
+    title["w8"] = "8. Convert qcow2 → raw"
+    help["w1"] = "Ceiling: the same job on a fully written raw file, measured once per queue depth and shown on every row with that depth."
+    help["w2"] = "Ceiling: the same job on a fresh sparse raw file, measured once per queue depth and shown on every row with that depth."
+    help["w5"] = "meta_B_per_sc = (image end offset − allocated clusters × cluster size) / allocated subclusters; du_B_per_sc = bytes on disk / allocated subclusters; check_problems = corruptions + leaks + check errors."
+    help["w6"] = "mount_ms: command start → raw file served; unmount_ms: unmount command (qemu: SIGTERM) → serving process gone."
+    help["w7"] = "rss_mounted_MiB: VmHWM right after the mount; rss_peak_MiB: VmHWM after the fio job."
+    nimpl = split("ours qemu ceiling", impls, " ")
+}
+
+NR == 1 { next }
+{
+    w = $1; c = $2; i = $3; r = $4; m = $5; v = $6
+    if (!(w in wseen)) { wseen[w] = 1; ws[++nw] = w }
+    if (!((w, c) in cseen)) { cseen[w, c] = 1; cs[w, ++nc[w]] = c }
+    if (!((w, m) in mseen)) { mseen[w, m] = 1; ms[w, ++nm[w]] = m }
+    if (i == "ceiling") hasceil[w] = 1
+    k = w SUBSEP c SUBSEP m SUBSEP i
+    vals[k] = (k in vals) ? vals[k] " " v : v
+    at[k, r] = v
+    rounds[k] = (k in rounds) ? rounds[k] " " r : r
+}
+
+function median(list,    a, n, j, l, t) {
+    n = split(list, a, " ")
+    for (j = 2; j <= n; j++) {
+        t = a[j] + 0
+        for (l = j - 1; l >= 1 && a[l] + 0 > t; l--) a[l + 1] = a[l]
+        a[l + 1] = t
+    }
+    if (n == 0) return ""
+    return n % 2 ? a[(n + 1) / 2] + 0 : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+
+function fmt(x) {
+    if (x == "") return "n/a"
+    x += 0
+    if (x >= 100 || x <= -100 || x == int(x)) return sprintf("%.0f", x)
+    return sprintf("%.1f", x)
+}
+
+# pairedratio(w, c, m): median over rounds of ours/qemu.
+function pairedratio(w, c, m,    ko, kq, a, n, j, list) {
+    ko = w SUBSEP c SUBSEP m SUBSEP "ours"; kq = w SUBSEP c SUBSEP m SUBSEP "qemu"
+    if (!(ko in rounds)) return "n/a"
+    n = split(rounds[ko], a, " ")
+    list = ""
+    for (j = 1; j <= n; j++)
+        if (((kq, a[j]) in at) && at[kq, a[j]] + 0 != 0)
+            list = list (list == "" ? "" : " ") at[ko, a[j]] / at[kq, a[j]]
+    return list == "" ? "n/a" : sprintf("%.2f", median(list))
+}
+
+function cell(w, c, m, i,    k) {
+    k = w SUBSEP c SUBSEP m SUBSEP i
+    if (i == "ours" && ours != "yes") return "n/a"
+    return (k in vals) ? fmt(median(vals[k])) : "n/a"
+}
+
+# The on/off table: each case with extl2=on next to its extl2=off twin (IOPS medians).
+function onoff(w,    j, c, twin, key, ro, rq, ko, kq) {
+    print "ext L2 on/off (IOPS ratio of medians; above 1 = extended L2 is faster):"
+    print ""
+    print "| case | ours on/off | qemu on/off |"
+    print "|---|---|---|"
+    for (j = 1; j <= nc[w]; j++) {
+        c = cs[w, j]
+        if (c !~ /extl2=on/) continue
+        twin = c; sub(/extl2=on/, "extl2=off", twin)
+        key = c; sub(/ extl2=on/, "", key)
+        print "| " key " | " ratio(w, c, twin, "ours") " | " ratio(w, c, twin, "qemu") " |"
+    }
+    print ""
+}
+function ratio(w, a, b, i,    ka, kb, x, y) {
+    ka = w SUBSEP a SUBSEP "iops" SUBSEP i; kb = w SUBSEP b SUBSEP "iops" SUBSEP i
+    if (!(ka in vals) || !(kb in vals)) return "n/a"
+    x = median(vals[ka]); y = median(vals[kb])
+    return y == 0 ? "n/a" : sprintf("%.2f", x / y)
+}
+
+END {
+    # workloads in numeric order
+    for (j = 2; j <= nw; j++) {
+        t = ws[j]
+        for (l = j - 1; l >= 1 && ws[l] > t; l--) ws[l + 1] = ws[l]
+        ws[l + 1] = t
+    }
+    for (x = 1; x <= nw; x++) {
+        w = ws[x]
+        print "## " (w in title ? title[w] : w)
+        print ""
+        if (w in help) { print help[w]; print "" }
+        head = "| case | metric | ours | qemu |"; rule = "|---|---|---|---|"
+        if (w in hasceil) { head = head " ceiling |"; rule = rule "---|" }
+        print head " ours/qemu |"
+        print rule "---|"
+        for (j = 1; j <= nc[w]; j++) {
+            c = cs[w, j]
+            for (n = 1; n <= nm[w]; n++) {
+                m = ms[w, n]
+                if (!((w SUBSEP c SUBSEP m SUBSEP "qemu") in vals) && !((w SUBSEP c SUBSEP m SUBSEP "ours") in vals) && !((w SUBSEP c SUBSEP m SUBSEP "ceiling") in vals)) continue
+                line = "| " c " | " m " | " cell(w, c, m, "ours") " | " cell(w, c, m, "qemu") " |"
+                if (w in hasceil) line = line " " cell(w, c, m, "ceiling") " |"
+                print line " " pairedratio(w, c, m) " |"
+            }
+        }
+        print ""
+        if (w == "w1" || w == "w2") onoff(w)
+    }
+}

@@ -1,0 +1,233 @@
+# shellcheck shell=bash
+# The eight workloads of scripts/bench.sh (issue 6). Sourced after lib.sh.
+# Every run serves a fresh copy of its image; within a round the implementations run back to back
+# (ours, qemu[, ceiling]) so the paired ratio ours/qemu compares neighbours in time.
+
+# impls [with-ceiling]: the implementations that take part (ours only when it mounted in the probe).
+impls() {
+    local list=()
+    [[ -n $OURS ]] && list+=(ours)
+    list+=(qemu)
+    [[ ${1:-} == with-ceiling ]] && list+=(ceiling)
+    echo "${list[@]}"
+}
+
+# serve_and_run W IMPL ROUND IMAGE SIZE JOB…: serve IMAGE with IMPL, run each fio JOB
+# ("case|rw|bs|qd|primary"), stop. Records fio numbers; failures become notes.
+serve_and_run() {
+    local w=$1 impl=$2 round=$3 image=$4 size=$5 job case rw bs qd primary
+    shift 5
+    if ! serve "$impl" "$image"; then
+        note "$w $impl: $SERVE_ERR"
+        return 1
+    fi
+    for job in "$@"; do
+        IFS='|' read -r case rw bs qd primary <<<"$job"
+        if run_fio "$SERVE_FILE" "$rw" "$bs" "$qd" "$size"; then
+            record_fio "$w" "$case" "$impl" "$round" "$primary"
+            log "  [$w r$round] $case  $impl: $FIO_IOPS IOPS, $FIO_MIBS MiB/s, p99 $FIO_P99_US us"
+        else
+            note "$w $impl $case: $SERVE_ERR"
+        fi
+    done
+    unserve || note "$w $impl: $SERVE_ERR"
+    return 0
+}
+
+# image_stats CASE IMPL ROUND IMAGE CLUSTER EXTL2: workload 5, the size and metadata cost of a
+# qcow2 after a write workload (read while nothing serves it).
+image_stats() {
+    local case=$1 impl=$2 round=$3 img=$4 cluster extl2=$6 check map_bytes
+    cluster=$(bytes "$5")
+    check=$(qemu-img check --output=json -f qcow2 "$img" 2>/dev/null)
+    [[ -n $check ]] || { note "w5 $impl $case: qemu-img check printed nothing"; return 1; }
+    local clusters end problems
+    read -r clusters end problems < <(jq -r '[."allocated-clusters", ."image-end-offset",
+        ((.corruptions // 0) + (.leaks // 0) + (."check-errors" // 0))] | map(tostring) | join(" ")' <<<"$check")
+    map_bytes=$(qemu-img map --output=json -f qcow2 "$img" 2>/dev/null |
+        jq '[.[] | select(.depth == 0 and .data) | .length] | add // 0')
+    local sc=$cluster apparent blocks
+    [[ $extl2 == on ]] && sc=$((cluster / 32))
+    read -r apparent blocks < <(stat -c '%s %b' "$img")
+    local subclusters=$(((map_bytes + sc - 1) / sc))
+    awk -v c="$case" -v i="$impl" -v r="$round" -v size="$apparent" -v du="$((blocks * 512))" \
+        -v sc="$subclusters" -v end="$end" -v data="$((clusters * cluster))" -v p="$problems" 'BEGIN {
+        OFS = "\t"
+        print "w5", c, i, r, "file_MiB", sprintf("%.1f", size / 1048576)
+        print "w5", c, i, r, "du_MiB", sprintf("%.1f", du / 1048576)
+        print "w5", c, i, r, "alloc_subclusters", sc
+        print "w5", c, i, r, "meta_B_per_sc", sc ? sprintf("%.1f", (end - data) / sc) : "0"
+        print "w5", c, i, r, "du_B_per_sc", sc ? sprintf("%.0f", du / sc) : "0"
+        print "w5", c, i, r, "check_problems", p
+    }' >>"$TSV"
+    ((problems == 0)) || note "w5 $impl $case: qemu-img check found $problems problem(s) in the image"
+}
+
+# Workloads 1 and 2: 4 KiB random writes into fresh overlays (BACKING raw, qcow2 or none); each
+# written image then gets workload 5's statistics.
+overlay_writes() {
+    local w=$1 backings=("${@:2}") round b c e q
+    local size=$DISK_BYTES
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for b in "${backings[@]}"; do
+            for c in "${CLUSTERS[@]}"; do
+                for e in on off; do
+                    local tpl=$RUN/tpl-$b-$c-$e.qcow2
+                    if [[ ! -f $tpl ]]; then
+                        case $b in
+                            raw) make_overlay "$tpl" "$DISK" "$c" "$e" "$(base_raw "$DISK")" raw ;;
+                            qcow2) make_overlay "$tpl" "$DISK" "$c" "$e" "$(base_qcow2 "$DISK")" qcow2 ;;
+                            none) make_overlay "$tpl" "$DISK" "$c" "$e" ;;
+                        esac
+                    fi
+                    for q in "${QDS[@]}"; do
+                        local case="backing=$b cluster=$c extl2=$e qd=$q" impl img
+                        for impl in $(impls); do
+                            img=$(fresh_copy "$tpl" disk.qcow2)
+                            serve_and_run "$w" "$impl" "$round" "$img" "$size" "$case|randwrite|4k|$q|iops" &&
+                                image_stats "$case" "$impl" "$round" "$img" "$c" "$e"
+                            rm -f "$img"
+                        done
+                    done
+                done
+            done
+        done
+        # The ceiling: the same job on a plain file (fully written for w1, sparse for w2), once per
+        # queue depth and shown on every row with that depth.
+        for q in "${QDS[@]}"; do
+            local src img
+            if [[ $w == w1 ]]; then src=$(base_raw "$DISK"); else src=$(empty_raw "$DISK"); fi
+            img=$(fresh_copy "$src" disk.raw)
+            if serve ceiling "$img" && run_fio "$SERVE_FILE" randwrite 4k "$q" "$size"; then
+                log "  [$w r$round] ceiling qd=$q: $FIO_IOPS IOPS"
+                for b in "${backings[@]}"; do for c in "${CLUSTERS[@]}"; do for e in on off; do
+                    record_fio "$w" "backing=$b cluster=$c extl2=$e qd=$q" ceiling "$round" iops
+                done; done; done
+            else
+                note "$w ceiling qd=$q: $SERVE_ERR"
+            fi
+            rm -f "$img"
+        done
+    done
+}
+
+# empty_raw SIZE: a sparse raw file (the ceiling for writes into a fresh disk).
+empty_raw() {
+    local f=$CACHE/empty-$1.raw
+    [[ -f $f ]] || truncate -s "$(bytes "$1")" "$f"
+    echo "$f"
+}
+
+w1() { overlay_writes w1 "${BACKINGS[@]}"; }
+w2() { overlay_writes w2 none; }
+
+# Workloads 3 and 4: a fully allocated image (a fresh copy per implementation and round).
+allocated() {
+    local w=$1 round impl img
+    shift
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for impl in $(impls with-ceiling); do
+            if [[ $impl == ceiling ]]; then
+                img=$(fresh_copy "$(base_raw "$DISK")" disk.raw)
+            else
+                img=$(fresh_copy "$(base_qcow2 "$DISK")" disk.qcow2)
+            fi
+            serve_and_run "$w" "$impl" "$round" "$img" "$DISK_BYTES" "$@"
+            rm -f "$img"
+        done
+    done
+}
+w3() {
+    allocated w3 "rw=randread qd=1|randread|4k|1|iops" "rw=randread qd=16|randread|4k|16|iops" \
+        "rw=randwrite qd=1|randwrite|4k|1|iops" "rw=randwrite qd=16|randwrite|4k|16|iops"
+}
+w4() { allocated w4 "rw=read bs=1M qd=16|read|1M|16|MiBps" "rw=write bs=1M qd=16|write|1M|16|MiBps"; }
+
+# Workload 6: mount and unmount latency of an overlay over a qcow2 backing file (opens the chain).
+w6() {
+    local tpl=$RUN/tpl-mount.qcow2 i impl img n=$((ROUNDS * 3))
+    local OURS=${OURS_MOUNT_BIN:-$OURS} # serve/unserve see this one: the published binary when there is one
+    make_overlay "$tpl" "$DISK" 64k off "$(base_qcow2 "$DISK")" qcow2
+    for ((i = 1; i <= n; i++)); do
+        for impl in $(impls); do
+            img=$(fresh_copy "$tpl" disk.qcow2)
+            if serve "$impl" "$img"; then
+                local mount_ms=$SERVE_MS
+                if unserve; then
+                    record w6 "overlay on qcow2 backing" "$impl" "$i" mount_ms "$mount_ms"
+                    record w6 "overlay on qcow2 backing" "$impl" "$i" unmount_ms "$UNSERVE_MS"
+                    log "  [w6 #$i] $impl: mount $mount_ms ms, unmount $UNSERVE_MS ms"
+                else
+                    note "w6 $impl: $SERVE_ERR"
+                fi
+            else
+                note "w6 $impl: $SERVE_ERR"
+            fi
+            rm -f "$img"
+        done
+    done
+}
+
+# Workload 7: peak RSS of the serving process on a sparse 1 TiB image under 4 KiB random writes.
+w7() {
+    local tpl=$RUN/tpl-1t.qcow2 round impl img case="1 TiB, cluster=64k, randwrite 4k qd=16"
+    make_overlay "$tpl" 1T 64k off
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for impl in $(impls); do
+            img=$(fresh_copy "$tpl" disk.qcow2)
+            if serve "$impl" "$img"; then
+                local idle peak
+                idle=$(vm_kib "$SERVE_PID" VmHWM)
+                if run_fio "$SERVE_FILE" randwrite 4k 16 "$(bytes 1T)" --norandommap; then
+                    peak=$(vm_kib "$SERVE_PID" VmHWM)
+                    record w7 "$case" "$impl" "$round" rss_mounted_MiB "$(awk -v k="$idle" 'BEGIN { printf "%.1f", k / 1024 }')"
+                    record w7 "$case" "$impl" "$round" rss_peak_MiB "$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')"
+                    record w7 "$case" "$impl" "$round" iops "$FIO_IOPS"
+                    log "  [w7 r$round] $impl: VmHWM $idle KiB after mount, $peak KiB after fio"
+                else
+                    note "w7 $impl: $SERVE_ERR"
+                fi
+                unserve || note "w7 $impl: $SERVE_ERR"
+            else
+                note "w7 $impl: $SERVE_ERR"
+            fi
+            rm -f "$img"
+        done
+    done
+}
+
+# Workload 8: qcow2 → raw conversion of the fully allocated image, checked against the source data.
+w8() {
+    local src raw round impl t0 t1 out=$RUN/converted.raw case="qcow2 → raw, fully allocated"
+    src=$(base_qcow2 "$DISK")
+    raw=$(base_raw "$DISK")
+    local impls_here=(qemu)
+    if [[ -n $OURS ]]; then
+        if "$OURS" convert --help >/dev/null 2>&1; then impls_here=(ours qemu); else note "w8: $OURS has no 'convert' verb yet; ours skipped"; fi
+    else
+        note "w8: ours is not available; only qemu-img convert measured"
+    fi
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for impl in "${impls_here[@]}"; do
+            rm -f "$out"
+            t0=$(now_ms)
+            case $impl in
+                qemu) qemu-img convert -f qcow2 -O raw "$src" "$out" ;;
+                ours) "$OURS" convert -f qcow2 -O raw "$src" "$out" ;;
+            esac >"$RUN/convert.log" 2>&1
+            local rc=$?
+            t1=$(now_ms)
+            if ((rc != 0)); then
+                note "w8 $impl: convert exited with $rc: $(head -c 200 "$RUN/convert.log")"
+                continue
+            fi
+            local ms
+            ms=$(elapsed_ms "$t0" "$t1")
+            record w8 "$case" "$impl" "$round" seconds "$(awk -v m="$ms" 'BEGIN { printf "%.2f", m / 1000 }')"
+            record w8 "$case" "$impl" "$round" MiBps "$(awk -v m="$ms" -v b="$DISK_BYTES" 'BEGIN { printf "%.0f", b / 1048576 / (m / 1000) }')"
+            cmp -s "$out" "$raw" || note "w8 $impl: the converted file differs from the source data"
+            log "  [w8 r$round] $impl: $ms ms"
+        done
+    done
+    rm -f "$out"
+}
