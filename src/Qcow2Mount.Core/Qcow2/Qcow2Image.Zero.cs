@@ -38,21 +38,42 @@ public sealed partial class Qcow2Image
         MaybeFlushDeferredFrees();
     }
 
+    /// <summary>
+    /// Guest TRIM (IVirtualDisk contract: the range reads as zeros afterwards). Whole clusters are discarded as
+    /// qemu-io <c>discard</c> does; the unaligned head and tail, which QEMU would silently ignore, are zero-written.
+    /// </summary>
     public void Discard(long offset, long length)
     {
         EnsureWritable();
         CheckRange(offset, length);
-        long first = RoundUp(offset, _geo.ClusterSize);
         long end = offset + length;
+        long first = Math.Min(end, RoundUp(offset, _geo.ClusterSize));
         // Whole clusters only; the partial last cluster of the disk counts as whole.
-        long last = end == Length ? RoundUp(end, _geo.ClusterSize) : _geo.ClusterStart(end);
+        long last = Math.Max(first, end == Length ? end : _geo.ClusterStart(end));
         bool hasBacking = _header.BackingFile is not null;
-        if (first >= last || (_header.Version == 2 && hasBacking))
+        if (_header.Version == 2 && hasBacking)
         {
-            return; // QEMU: ENOTSUP, nothing changes (v2 with backing would expose backing data)
+            // QEMU refuses (a v2 image cannot hide backing data without writing): zero-write the whole range.
+            WriteZeroes(offset, length, mayUnmap: false);
+            return;
         }
 
-        using (_ranges.Acquire(first, last, exclusive: true))
+        if (first > offset)
+        {
+            WriteZeroes(offset, first - offset, mayUnmap: false);
+        }
+
+        if (end > last)
+        {
+            WriteZeroes(last, end - last, mayUnmap: false);
+        }
+
+        if (first >= last)
+        {
+            return;
+        }
+
+        using (_ranges.Acquire(first, RoundUp(last, _geo.ClusterSize), exclusive: true))
         {
             try
             {

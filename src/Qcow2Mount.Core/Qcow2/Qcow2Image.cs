@@ -26,7 +26,6 @@ public sealed partial class Qcow2Image : IVirtualDisk
     /// <summary>QEMU's limits on the snapshot table: 65536 entries, 64 MiB in all (bounds what a hostile header can claim).</summary>
     private const uint MaxSnapshots = 65536;
 
-    private const long MaxSnapshotTableBytes = 64L << 20;
 
     /// <summary>
     /// Snapshot L1 clusters, summed over all snapshots, that open will index (each goes into the metadata set).
@@ -342,7 +341,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
         }
 
         CheckTable("snapshots_offset", _header.SnapshotsOffset, _header.SnapshotCount > 0 ? SnapshotTableEntry.FixedLength : 0, _header.SnapshotCount > 0, fileLength);
-        var (snapshots, snapshotBytes) = ReadSnapshotTable(fileLength);
+        var (snapshots, snapshotBytes) = SnapshotTable.Read(_file, _header);
 
         var regions = FixedMetadataRegions(snapshotBytes);
         for (int i = 0; i < regions.Count; i++)
@@ -407,53 +406,6 @@ public sealed partial class Qcow2Image : IVirtualDisk
         }
 
         return regions;
-    }
-
-    /// <summary>
-    /// Walks the snapshot table entry by entry (40-byte fixed parts first) to learn its length without trusting
-    /// it, within the file and <see cref="MaxSnapshotTableBytes"/>, then reads and parses it in one piece.
-    /// </summary>
-    private (List<SnapshotTableEntry> Entries, long Length) ReadSnapshotTable(long fileLength)
-    {
-        uint count = _header.SnapshotCount;
-        if (count == 0)
-        {
-            return ([], 0);
-        }
-
-        long start = _header.SnapshotsOffset;
-        long limit = Math.Min(fileLength - start, MaxSnapshotTableBytes);
-        Span<byte> fixedPart = stackalloc byte[SnapshotTableEntry.FixedLength];
-        long pos = 0;
-        long length = 0;
-        for (uint i = 0; i < count; i++)
-        {
-            if (pos + SnapshotTableEntry.FixedLength > limit)
-            {
-                throw new ImageFormatException($"{Name}: snapshot table at 0x{start:x} (nb_snapshots {count}) is truncated at entry {i}: it would pass {(limit < MaxSnapshotTableBytes ? "the end of the file" : $"the {MaxSnapshotTableBytes >> 20} MiB limit")}");
-            }
-
-            _file.Read(start + pos, fixedPart);
-            long idLength = BinaryPrimitives.ReadUInt16BigEndian(fixedPart[12..]);
-            long nameLength = BinaryPrimitives.ReadUInt16BigEndian(fixedPart[14..]);
-            long extraLength = BinaryPrimitives.ReadUInt32BigEndian(fixedPart[36..]);
-            if (extraLength > SnapshotTableEntry.MaxExtraData)
-            {
-                throw new ImageFormatException($"{Name}: snapshot {i} extra_data_size {extraLength} exceeds {SnapshotTableEntry.MaxExtraData}");
-            }
-
-            length = pos + SnapshotTableEntry.FixedLength + extraLength + idLength + nameLength;
-            if (length > limit)
-            {
-                throw new ImageFormatException($"{Name}: snapshot table at 0x{start:x} (nb_snapshots {count}) is truncated at entry {i}: it would pass {(limit < MaxSnapshotTableBytes ? "the end of the file" : $"the {MaxSnapshotTableBytes >> 20} MiB limit")}");
-            }
-
-            pos = (length + 7) & ~7L;
-        }
-
-        var table = new byte[length];
-        _file.Read(start, table);
-        return (SnapshotTableEntry.ParseTable(table, count, Name), length);
     }
 
     private void CheckTable(string field, long offset, long length, bool present, long fileLength)

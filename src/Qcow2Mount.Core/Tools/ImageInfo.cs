@@ -19,8 +19,8 @@ public sealed record Qcow2Details(string Compat, string CompressionType, bool La
 }
 
 /// <summary>
-/// What qemu-img info reports about one image file, read from the header and snapshot table only (no backing file
-/// is opened, and dirty or corrupt images are described as they are).
+/// What qemu-img info reports about one image file, from an image opened read-only without its backing file
+/// (dirty or corrupt images are described as they are).
 /// </summary>
 public sealed record ImageInfo
 {
@@ -64,9 +64,12 @@ public sealed record ImageInfo
             throw new ArgumentException($"Unknown image format '{format}' (qcow2 or raw)");
         }
 
+        // Opening validates the whole layout (tables, snapshot table, data file), so a broken image is refused
+        // here with the engine's message, as qemu-img info refuses it.
+        using var image = Qcow2Image.Open(path, new ImageOpenOptions { ReadOnly = true, FollowBacking = false, Lock = false });
         using var file = FileBlockDevice.Open(path, readOnly: true);
-        var h = Qcow2Image.ReadHeader(file);
-        var snapshots = h.SnapshotCount > 0 ? SnapshotTable.Read(file, h).Entries : [];
+        var h = image.Header;
+        var snapshots = image.Snapshots;
         return new ImageInfo
         {
             Filename = path,
@@ -94,9 +97,16 @@ public sealed record ImageInfo
         };
     }
 
-    /// <summary>The image and every backing file below it, top first (stops at a missing file).</summary>
+    /// <summary>The image and every backing file below it, top first; the chain must open as a whole.</summary>
     public static List<ImageInfo> ReadChain(string path, string? format = null)
     {
+        if ((format ?? DiskImage.ProbeFormat(path)) == "qcow2")
+        {
+            // Open the whole chain the way a mount would first: a missing layer, a loop, a device or a broken
+            // layer is refused with the engine's message instead of being described.
+            using var top = Qcow2Image.Open(path, new ImageOpenOptions { ReadOnly = true, Lock = false });
+        }
+
         var chain = new List<ImageInfo>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var info = Read(path, format);

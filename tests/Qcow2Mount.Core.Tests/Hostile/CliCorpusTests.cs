@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace Qcow2Mount.Core.Tests.Hostile;
 
 /// <summary>
-/// The broken images that must not open, through the real CLI (<c>qcow2mount info FILE</c>, a verb that opens
-/// the image): exit code 2, exactly one line on stderr starting "qcow2mount: " with the field and value, no
+/// The broken images that must not open, through the real CLI (<c>qcow2mount info -f qcow2 --backing-chain FILE</c>,
+/// which opens the image and its whole backing chain as a mount does): exit code 2, exactly one line on stderr starting "qcow2mount: " with the field and value, no
 /// stack trace, no hang, no file changed. Ignored while the built CLI has no <c>info</c> verb.
 /// </summary>
 [TestFixture]
@@ -51,7 +51,7 @@ public sealed class CliCorpusTests
     {
         string path = c.Make(_dir);
         var before = FileHashes.Of(_dir);
-        var result = Run(_cli!, "info", path);
+        var result = Run(_cli!, "info", "-f", "qcow2", "--backing-chain", path);
         var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Multiple(() =>
         {

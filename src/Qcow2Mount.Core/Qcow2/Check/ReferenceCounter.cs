@@ -66,7 +66,7 @@ internal sealed class ReferenceCounter
         Inc(0, _geo.ClusterSize);
         CountL1(_header.L1TableOffset, _header.L1Size, active: true);
 
-        var (snapshots, tableLength) = _header.SnapshotCount > 0 ? SnapshotTable.Read(_file, _header) : (new List<SnapshotTableEntry>(), 0);
+        var (snapshots, tableLength) = SnapshotTable.Read(_file, _header);
         Snapshots = snapshots;
         if (_externalData && snapshots.Count > 0)
         {
