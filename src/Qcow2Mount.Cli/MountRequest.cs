@@ -60,8 +60,7 @@ internal sealed record MountRequest
                 CacheCleanIntervalSeconds = cleanInterval,
                 FollowBacking = !config.NoBacking,
                 AllowBackingDevice = config.AllowBackingDevice,
-                // The mount takes the QEMU-compatible locks itself (MountedImages) until the engine's open does.
-                Lock = false,
+                Lock = true,
                 Log = verbose ? message => Console.Error.WriteLine($"qcow2mount: {message}") : null,
             },
         };

@@ -1,20 +1,15 @@
-using Microsoft.Win32.SafeHandles;
 using Qcow2Mount.Core;
-using Qcow2Mount.Core.Storage;
 using Qcow2Mount.Core.Vfs;
 
 namespace Qcow2Mount.Cli;
 
 /// <summary>
-/// The images of one mount, opened and locked. Each image gets a QEMU-compatible lock (reader or writer) on its own
-/// handle before the engine opens it, so a writable open never touches a file someone else uses.
-/// <see cref="Close"/> flushes every disk before closing it, then drops the locks (in that order: the locks must
-/// outlive the last write).
+/// The images of one mount, opened and locked: the engine takes QEMU-compatible locks (writer on a read-write image,
+/// reader on read-only images and every backing layer) before it reads anything, so a writable open never touches a
+/// file someone else uses. <see cref="Close"/> flushes every disk, then closes it (which releases its locks).
 /// </summary>
 internal sealed class MountedImages : IDisposable
 {
-    private readonly List<(SafeFileHandle Handle, ImageFileLock Lock)> _locks = [];
-
     private MountedImages()
     {
     }
@@ -28,17 +23,6 @@ internal sealed class MountedImages : IDisposable
         {
             foreach (string path in request.Images)
             {
-                var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                try
-                {
-                    images._locks.Add((handle, ImageFileLock.Acquire(handle, path, write: !request.ReadOnly)));
-                }
-                catch
-                {
-                    handle.Dispose();
-                    throw;
-                }
-
                 images.Directory.Add(path, DiskImage.Open(path, request.ImageOptions));
             }
 
@@ -51,7 +35,7 @@ internal sealed class MountedImages : IDisposable
         }
     }
 
-    /// <summary>Flushes and closes every disk, then releases the locks. Returns false (after logging) if a flush failed.</summary>
+    /// <summary>Flushes and closes every disk (releasing its locks). Returns false (after logging) if a flush failed.</summary>
     public bool Close(Action<string> log)
     {
         bool ok = true;
@@ -78,12 +62,5 @@ internal sealed class MountedImages : IDisposable
     public void Dispose()
     {
         Directory.Dispose();
-        foreach (var (handle, imageLock) in _locks)
-        {
-            imageLock.Dispose();
-            handle.Dispose();
-        }
-
-        _locks.Clear();
     }
 }

@@ -10,7 +10,7 @@ public static class DiskImage
     {
         return ProbeFormat(path) == "qcow2"
             ? Qcow2Image.Open(path, options)
-            : new RawDisk(FileBlockDevice.Open(path, options.ReadOnly));
+            : new RawDisk(FileBlockDevice.Open(path, options.ReadOnly, options.Lock));
     }
 
     /// <summary>"qcow2" when the file starts with the qcow2 magic, else "raw".</summary>

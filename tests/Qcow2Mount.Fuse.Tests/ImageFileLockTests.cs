@@ -131,6 +131,25 @@ public sealed class ImageFileLockTests : ScratchFixture
     }
 
     [Test]
+    public void Lock_WritableOverlayMount_BackingFileSharedForReadingOnly()
+    {
+        string baseImage = Images.Qcow2(Scratch, "base.qcow2", "1M");
+        string overlay = Scratch.PathOf("overlay.qcow2");
+        Tool.Check("qemu-img", "create", "-q", "-f", "qcow2", "-b", baseImage, "-F", "qcow2", overlay);
+        Cli.Mount(overlay, Scratch.NewDirectory("mnt"));
+
+        var write = Tool.Run("qemu-io", "-f", "qcow2", "-c", "write 0 512", baseImage);
+        var read = Tool.Run("qemu-img", "check", baseImage);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(write.ExitCode, Is.Not.Zero, "a backing layer in use must not be writable by QEMU");
+            Assert.That(write.StandardError, Does.Contain("Failed to get \"write\" lock"));
+            Assert.That(read.ExitCode, Is.Zero, read.ToString());
+        });
+    }
+
+    [Test]
     public void Lock_ReadOnlyMount_QemuReadersCoexist()
     {
         string image = Images.Qcow2(Scratch, "disk.qcow2", "1M");

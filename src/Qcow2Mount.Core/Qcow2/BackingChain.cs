@@ -30,7 +30,7 @@ internal static class BackingChain
             throw new BackingChainException($"{path}: backing chain loops back to this file");
         }
 
-        var file = FileBlockDevice.Open(path, options.ReadOnly);
+        var file = FileBlockDevice.Open(path, options.ReadOnly, options.Lock);
         IVirtualDisk? backing = null;
         FileBlockDevice? dataFile = null;
         try
@@ -53,10 +53,10 @@ internal static class BackingChain
                     throw new BackingChainException($"{path}: external data file '{dataName}' is the image itself or a file of its backing chain");
                 }
 
-                dataFile = FileBlockDevice.Open(dataPath, options.ReadOnly);
+                dataFile = FileBlockDevice.Open(dataPath, options.ReadOnly, options.Lock);
             }
 
-            return Qcow2Image.OpenDevice(file, options, backing, dataFile, fileLock: null);
+            return Qcow2Image.OpenDevice(file, options, backing, dataFile);
         }
         catch
         {
@@ -104,7 +104,7 @@ internal static class BackingChain
                     throw new BackingChainException($"{referrer}: backing chain loops back to {path}");
                 }
 
-                return new RawDisk(FileBlockDevice.Open(path, readOnly: true));
+                return new RawDisk(FileBlockDevice.Open(path, readOnly: true, context.Options.Lock));
             default:
                 throw new BackingChainException($"{referrer}: backing file format '{chosen}' is not supported (qcow2 and raw are)");
         }

@@ -56,19 +56,17 @@ public sealed partial class Qcow2Image : IVirtualDisk
     private readonly ImageOpenOptions _options;
     private readonly int _l2SliceSize;
     private readonly bool _externalData;
-    private readonly IDisposable? _lock;
     private bool _readOnly;
     private int _dataWritten;
     private bool _disposed;
     private bool _dirtyBitSet;
 
-    private Qcow2Image(IBlockDevice file, Qcow2Header header, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile, IDisposable? fileLock)
+    private Qcow2Image(IBlockDevice file, Qcow2Header header, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile)
     {
         _file = file;
         _header = header;
         _options = options;
         _backing = backing;
-        _lock = fileLock;
         _geo = header.Geometry;
         _readOnly = options.ReadOnly || file.IsReadOnly;
         _externalData = header.HasExternalDataFile;
@@ -124,9 +122,9 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
     /// <summary>Opens an image held by <paramref name="file"/>; <paramref name="backing"/> overrides the chain (for tests and the fuzzer).</summary>
     public static Qcow2Image Open(IBlockDevice file, ImageOpenOptions options, IVirtualDisk? backing = null) =>
-        OpenDevice(file, options, backing, dataFile: null, fileLock: null);
+        OpenDevice(file, options, backing, dataFile: null);
 
-    internal static Qcow2Image OpenDevice(IBlockDevice file, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile, IDisposable? fileLock)
+    internal static Qcow2Image OpenDevice(IBlockDevice file, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile)
     {
         var header = ReadHeader(file);
         if (header.HasExternalDataFile && dataFile is null && header.ExternalDataFile is null)
@@ -139,7 +137,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
             throw new UnsupportedFeatureException($"{file.Name}: external data file '{header.ExternalDataFile}' must be opened by path");
         }
 
-        var image = new Qcow2Image(file, header, options, backing, dataFile, fileLock);
+        var image = new Qcow2Image(file, header, options, backing, dataFile);
         try
         {
             image.PrepareForWriting();
@@ -203,7 +201,6 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
     private void CloseFiles()
     {
-        _lock?.Dispose();
         if (!ReferenceEquals(_data, _file))
         {
             _data.Dispose();

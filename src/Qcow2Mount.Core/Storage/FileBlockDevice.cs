@@ -7,6 +7,7 @@ namespace Qcow2Mount.Core.Storage;
 public sealed partial class FileBlockDevice : IBlockDevice
 {
     private readonly SafeFileHandle _handle;
+    private ImageFileLock? _lock;
     private long _length;
 
     private FileBlockDevice(SafeFileHandle handle, string name, bool readOnly)
@@ -25,14 +26,33 @@ public sealed partial class FileBlockDevice : IBlockDevice
 
     public SafeFileHandle Handle => _handle;
 
-    public static FileBlockDevice Open(string path, bool readOnly)
+    /// <summary>
+    /// Opens <paramref name="path"/>; with <paramref name="lockImage"/> also takes QEMU's image locks on the handle
+    /// (reader locks when <paramref name="readOnly"/>, else writer locks), held until <see cref="Dispose"/>.
+    /// Throws <see cref="Errors.ImageLockedException"/> when another process (QEMU included) holds conflicting locks.
+    /// </summary>
+    public static FileBlockDevice Open(string path, bool readOnly, bool lockImage = false)
     {
         var handle = File.OpenHandle(
             path,
             FileMode.Open,
             readOnly ? FileAccess.Read : FileAccess.ReadWrite,
             FileShare.ReadWrite | FileShare.Delete);
-        return new FileBlockDevice(handle, path, readOnly);
+        var device = new FileBlockDevice(handle, path, readOnly);
+        if (lockImage)
+        {
+            try
+            {
+                device._lock = ImageFileLock.Acquire(handle, path, write: !readOnly);
+            }
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
+        }
+
+        return device;
     }
 
     public int Read(long offset, Span<byte> buffer)
@@ -100,7 +120,13 @@ public sealed partial class FileBlockDevice : IBlockDevice
         _ = LinuxFallocate(_handle, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
     }
 
-    public void Dispose() => _handle.Dispose();
+    /// <summary>Releases the image locks, then closes the file (the locks must outlive the last write).</summary>
+    public void Dispose()
+    {
+        _lock?.Dispose();
+        _lock = null;
+        _handle.Dispose();
+    }
 
     private void EnsureWritable()
     {

@@ -42,8 +42,8 @@ public static class ImageConverter
         string format = options.SourceFormat ?? DiskImage.ProbeFormat(source);
         using IVirtualDisk src = format switch
         {
-            "qcow2" => Qcow2Image.Open(source, new ImageOpenOptions { ReadOnly = true, Lock = false }),
-            "raw" => new RawDisk(FileBlockDevice.Open(source, readOnly: true)),
+            "qcow2" => Qcow2Image.Open(source, new ImageOpenOptions { ReadOnly = true }),
+            "raw" => new RawDisk(FileBlockDevice.Open(source, readOnly: true, lockImage: true)),
             _ => throw new ArgumentException($"Unknown source format '{format}' (qcow2 or raw)"),
         };
 
@@ -69,7 +69,7 @@ public static class ImageConverter
                 break;
             case "qcow2":
                 Qcow2Creator.Create(target, options.Qcow2 with { Size = src.Length });
-                using (var dst = Qcow2Image.Open(target, new ImageOpenOptions { Lock = false }))
+                using (var dst = Qcow2Image.Open(target, new ImageOpenOptions()))
                 {
                     if (dst.Length < src.Length)
                     {

@@ -37,7 +37,7 @@ public static class ImageMap
         var rawHandles = new Dictionary<int, Microsoft.Win32.SafeHandles.SafeFileHandle>();
         try
         {
-            using var image = Qcow2Image.Open(path, new ImageOpenOptions { ReadOnly = true, Lock = false });
+            using var image = Qcow2Image.Open(path, new ImageOpenOptions { ReadOnly = true });
             long end = Math.Min(image.Length, start + (length ?? image.Length));
             for (long pos = start; pos < end;)
             {

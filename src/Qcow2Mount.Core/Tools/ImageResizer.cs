@@ -21,7 +21,7 @@ public static class ImageResizer
 
         if (format == "raw")
         {
-            using var raw = FileBlockDevice.Open(path, readOnly: false);
+            using var raw = FileBlockDevice.Open(path, readOnly: false, lockImage: true);
             if (newSize < raw.Length && !allowShrink)
             {
                 throw new ArgumentException("Use the --shrink option to perform a shrink operation.");
@@ -38,7 +38,7 @@ public static class ImageResizer
         }
 
         long oldSize;
-        using (var image = Qcow2Image.Open(path, new ImageOpenOptions { Lock = false }))
+        using (var image = Qcow2Image.Open(path, new ImageOpenOptions()))
         {
             oldSize = image.Length;
             if (newSize < oldSize && !allowShrink)
@@ -59,7 +59,7 @@ public static class ImageResizer
             return;
         }
 
-        using (var image = Qcow2Image.Open(path, new ImageOpenOptions { Lock = false }))
+        using (var image = Qcow2Image.Open(path, new ImageOpenOptions()))
         {
             long clusterEnd = Math.Min(newSize, image.Geometry.ClusterStart(oldSize - 1) + image.Geometry.ClusterSize);
             long zeroEnd = oldSize;

@@ -16,7 +16,7 @@ public static class ImageChecker
 {
     public static CheckResult Check(string path, CheckRepair repair = CheckRepair.None, Action<string>? log = null)
     {
-        using var file = FileBlockDevice.Open(path, readOnly: repair == CheckRepair.None);
+        using var file = FileBlockDevice.Open(path, readOnly: repair == CheckRepair.None, lockImage: true);
         return Check(file, repair, log, path);
     }
 
