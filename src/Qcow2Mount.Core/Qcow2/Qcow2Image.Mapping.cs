@@ -174,6 +174,7 @@ public sealed partial class Qcow2Image
 
     private void WriteEntry(long l2Table, long guestOffset, L2Entry entry)
     {
+        BeforeMetadataChange();
         var (slice, index) = SliceFor(l2Table, guestOffset);
         var data = _l2Cache.Get(slice);
         BinaryPrimitives.WriteUInt64BigEndian(data.AsSpan(index), entry.Raw);

@@ -32,6 +32,7 @@ public sealed partial class Qcow2Image
         using var lease = _ranges.Acquire(0, long.MaxValue, exclusive: true);
         lock (_metaLock)
         {
+            BeforeMetadataChange();
             FlushLocked();
             bool shrink = newSize < _header.Size;
             if (shrink)

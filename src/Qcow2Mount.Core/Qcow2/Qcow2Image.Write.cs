@@ -363,6 +363,7 @@ public sealed partial class Qcow2Image
             return old;
         }
 
+        BeforeMetadataChange();
         long table = _refcounts!.Allocate(1);
         if (_metadataClusters.Contains(table >> _geo.ClusterBits))
         {

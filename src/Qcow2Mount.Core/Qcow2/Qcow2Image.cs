@@ -59,6 +59,11 @@ public sealed partial class Qcow2Image : IVirtualDisk
     private bool _readOnly;
     private int _dataWritten;
     private bool _disposed;
+
+    /// <summary>Drops clean idle cache entries every <see cref="ImageOpenOptions.CacheCleanIntervalSeconds"/> (null = never).</summary>
+    private Timer? _cacheCleaner;
+
+    /// <summary>True once this session set the dirty bit on disk (lazy refcounts only); a clean close clears it.</summary>
     private bool _dirtyBitSet;
 
     private Qcow2Image(IBlockDevice file, Qcow2Header header, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile)
@@ -86,12 +91,18 @@ public sealed partial class Qcow2Image : IVirtualDisk
         {
             Allocated = OnAllocated,
             Freed = OnFreed,
+            BeforeChange = BeforeMetadataChange,
         };
         _refcounts.ValidateTable(FixedMetadataRegions(_snapshotTableBytes));
 
         // Rule: an L2 entry reaches disk only after the data it maps and the refcounts of its clusters are stable.
         _l2Cache.WriteBackPrerequisite = MakeDataAndRefcountsStable;
         CollectMetadataClusters(table);
+        if (options.CacheCleanIntervalSeconds > 0)
+        {
+            var interval = TimeSpan.FromSeconds(options.CacheCleanIntervalSeconds);
+            _cacheCleaner = new Timer(_ => CleanCaches((long)interval.TotalMilliseconds), null, interval, interval);
+        }
     }
 
     public string Name { get; }
@@ -112,6 +123,8 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
     internal MetadataCache L2Cache => _l2Cache;
 
+    internal MetadataCache RefcountCache => _refcounts!.Blocks;
+
     internal ClusterGeometry Geometry => _geo;
 
     public static Qcow2Image Open(string path, ImageOpenOptions? options = null)
@@ -127,6 +140,11 @@ public sealed partial class Qcow2Image : IVirtualDisk
     internal static Qcow2Image OpenDevice(IBlockDevice file, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile)
     {
         var header = ReadHeader(file);
+        if (header.IsDirty && !header.IsCorrupt && !options.ReadOnly && !file.IsReadOnly)
+        {
+            header = RepairDirty(file, header, options);
+        }
+
         if (header.HasExternalDataFile && dataFile is null && header.ExternalDataFile is null)
         {
             throw new ImageFormatException($"{file.Name}: image needs an external data file but names none");
@@ -148,6 +166,29 @@ public sealed partial class Qcow2Image : IVirtualDisk
             image.CloseFiles();
             throw;
         }
+    }
+
+    /// <summary>
+    /// A dirty image (refcounts may be stale: a lazy-refcounts writer did not close cleanly) is opened read-write only
+    /// after its refcounts are rebuilt from the L1/L2 tables, as QEMU does; the rebuild clears the dirty bit.
+    /// Read-only opens use the image as it is.
+    /// </summary>
+    private static Qcow2Header RepairDirty(IBlockDevice file, Qcow2Header header, ImageOpenOptions options)
+    {
+        var result = Check.RefcountRebuilder.Rebuild(file);
+        if (!result.IsClean)
+        {
+            throw new ImageFormatException($"{file.Name}: could not repair dirty image: {result.RemainingCorruptions} corruptions and {result.RemainingLeaks} leaks remain after rebuilding the refcounts; repair it with 'qemu-img check -r all' or open it read-only");
+        }
+
+        var repaired = ReadHeader(file);
+        if (repaired.IsDirty)
+        {
+            throw new ImageFormatException($"{file.Name}: could not repair dirty image: the dirty bit is still set after rebuilding the refcounts");
+        }
+
+        options.Log?.Invoke($"{file.Name}: repaired refcounts of dirty image ({result.LeaksFixed} leaked and {result.CorruptionsFixed} missing references fixed)");
+        return repaired;
     }
 
     internal static Qcow2Header ReadHeader(IBlockDevice file)
@@ -181,6 +222,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
             {
                 lock (_metaLock)
                 {
+                    // Rule: the dirty bit is cleared only after every cache is written back and the file is stable.
                     FlushAndSignal();
                     if (_dirtyBitSet && !_readOnly)
                     {
@@ -201,6 +243,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
     private void CloseFiles()
     {
+        _cacheCleaner?.Dispose();
         if (!ReferenceEquals(_data, _file))
         {
             _data.Dispose();
@@ -208,6 +251,24 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
         _file.Dispose();
         _backing?.Dispose();
+    }
+
+    /// <summary>
+    /// cache-clean-interval (qemu-behaviour.md §8): entries not used for a whole interval and not dirty are dropped,
+    /// so an idle mount gives its metadata memory back. Dirty entries stay: dropping them would lose metadata.
+    /// </summary>
+    internal void CleanCaches(long idleMilliseconds)
+    {
+        lock (_metaLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _l2Cache.DropIdle(idleMilliseconds);
+            _refcounts!.Blocks.DropIdle(idleMilliseconds);
+        }
     }
 
     /// <summary>A flush can meet corruption too (a deferred decrement below zero): mark the image, as a write does.</summary>
@@ -282,11 +343,6 @@ public sealed partial class Qcow2Image : IVirtualDisk
         if (_header.IsCorrupt)
         {
             throw new ImageFormatException($"{Name}: image is marked corrupt; it can only be opened read-only (repair it with 'qemu-img check -r all')");
-        }
-
-        if (_header.IsDirty)
-        {
-            throw new UnsupportedFeatureException($"{Name}: image has the dirty bit set (refcounts may be stale); repair it with 'qemu-img check -r all' or open it read-only");
         }
 
         ulong autoclear = _header.AutoclearFeatures & FeatureBits.AutoclearKeptOnWrite;
@@ -517,6 +573,26 @@ public sealed partial class Qcow2Image : IVirtualDisk
         }
 
         _file.PunchHole(offset, _geo.ClusterSize);
+    }
+
+    /// <summary>
+    /// Runs (metadata lock held) before the first change of any metadata: L2 entries (<see cref="WriteEntry"/>), new
+    /// L2 tables and L1 entries (<see cref="EnsureL2Table"/>), refcounts (<see cref="RefcountManager.BeforeChange"/>)
+    /// and resizes. With lazy refcounts (compatible bit 0) the dirty bit is written and flushed here, so a crash
+    /// leaves an image whose refcounts are rebuilt before its next read-write use. Without lazy refcounts the
+    /// write order alone keeps refcounts safe (too high at worst) and no dirty bit is used.
+    /// </summary>
+    private void BeforeMetadataChange()
+    {
+        if (_dirtyBitSet || !_header.HasLazyRefcounts || _header.Version < 3 || _readOnly)
+        {
+            return;
+        }
+
+        _header.IncompatibleFeatures |= FeatureBits.IncompatibleDirty;
+        WriteHeader();
+        _file.Flush();
+        _dirtyBitSet = true;
     }
 
     /// <summary>Called when a write meets inconsistent metadata: mark the image corrupt and stop writing, as QEMU does.</summary>

@@ -62,7 +62,6 @@ internal static class HostileCorpus
         yield return Open("unknown incompatible bit 9 named in the feature table", Mutated(new ImageBuilder { ExtraFeatureNames = [(0, 9, "evil feature")] }, (_, i) => i[Field.IncompatibleFeatures + 6] |= 0x02), unsupported, "evil feature (bit 9)");
         yield return Open("feature name with a newline", Mutated(new ImageBuilder { ExtraFeatureNames = [(0, 9, "line1\nline2")] }, (_, i) => i[Field.IncompatibleFeatures + 6] |= 0x02), unsupported, "line1\\x0aline2 (bit 9)");
         yield return ReadWriteOpen("corrupt bit set", Mutated(new ImageBuilder(), (_, i) => i[Field.IncompatibleFeatures + 7] |= 0x02), fmt, "marked corrupt");
-        yield return ReadWriteOpen("dirty bit set", Mutated(new ImageBuilder(), (_, i) => i[Field.IncompatibleFeatures + 7] |= 0x01), unsupported, "dirty bit");
 
         // --- Backing file name (spec §2, §3) ---
         yield return Open("backing name longer than 1023", Mutated(new ImageBuilder { BackingFile = "base.raw" }, (_, i) => Put32(i, Field.BackingFileSize, 1024)), fmt, "backing file name length 1024");

@@ -58,6 +58,9 @@ internal sealed class RefcountManager
     /// <summary>Called with every cluster index newly taken by the allocator (metadata regions, statistics).</summary>
     public Action<long, long>? Allocated { get; set; }
 
+    /// <summary>Runs before any refcount, refcount block or refcount table changes (the image sets its dirty bit there).</summary>
+    public Action? BeforeChange { get; set; }
+
     /// <summary>Called with a cluster index whose refcount reached 0 (drop cached copies, punch the hole).</summary>
     public Action<long>? Freed { get; set; }
 
@@ -81,6 +84,7 @@ internal sealed class RefcountManager
     /// <summary>Adds <paramref name="delta"/> to a cluster's refcount (its block must exist for increments).</summary>
     public void Update(long clusterIndex, long delta)
     {
+        BeforeChange?.Invoke();
         long tableIndex = clusterIndex / _geo.RefblockEntries;
         long block = tableIndex < _table.Length ? BlockOffset(tableIndex) : 0;
         if (block == 0)
@@ -304,6 +308,7 @@ internal sealed class RefcountManager
 
     private void CreateBlock(long tableIndex, long placeCluster)
     {
+        BeforeChange?.Invoke();
         long offset = placeCluster << _geo.ClusterBits;
         var data = new byte[_geo.ClusterSize];
         RefcountBlock.Set(data, (int)(placeCluster % _geo.RefblockEntries), _geo.RefcountOrder, 1);
@@ -323,6 +328,7 @@ internal sealed class RefcountManager
     /// </summary>
     private void GrowTable(long neededIndex)
     {
+        BeforeChange?.Invoke();
         long fileEnd = Math.Max(_geo.ClustersFor(_file.Length), 1);
         long entriesWanted = Math.Max(neededIndex + 1, (_table.Length * 3 / 2) + 1);
         long tableClusters, newBlocks;

@@ -34,6 +34,15 @@ internal sealed class MetadataCache
 
     public int DirtyCount => _dirtyCount;
 
+    /// <summary>The most entries held at once since the cache was made (never above <see cref="Capacity"/>).</summary>
+    public int PeakCount { get; private set; }
+
+    /// <summary>Bytes of entry data held now.</summary>
+    public long Bytes => (long)_entries.Count * EntrySize;
+
+    /// <summary>The bound on <see cref="Bytes"/>.</summary>
+    public long CapacityBytes => (long)_capacity * EntrySize;
+
     /// <summary>Runs before any dirty entry is written back (flush or eviction).</summary>
     public Action? WriteBackPrerequisite { get; set; }
 
@@ -154,6 +163,7 @@ internal sealed class MetadataCache
 
         var node = _lru.AddFirst(new Entry(offset, data) { Dirty = dirty, LastUsed = Environment.TickCount64 });
         _entries.Add(offset, node);
+        PeakCount = Math.Max(PeakCount, _entries.Count);
         if (dirty)
         {
             _dirtyCount++;
