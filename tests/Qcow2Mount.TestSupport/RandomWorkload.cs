@@ -47,9 +47,13 @@ public sealed class RandomWorkload
     /// Applies every operation to <paramref name="disk"/> and to the twin through an open handle, at
     /// <paramref name="twinOffset"/> in the twin (for workloads on a <see cref="WindowDisk"/>; thread-safe for disjoint windows).
     /// </summary>
-    public void Apply(IVirtualDisk disk, SafeFileHandle twin, long twinOffset)
+    public void Apply(IVirtualDisk disk, SafeFileHandle twin, long twinOffset) => Apply(disk, twin, twinOffset, Range.All);
+
+    /// <summary>Applies the operations in <paramref name="steps"/> only (to interleave other I/O between parts of the workload).</summary>
+    public void Apply(IVirtualDisk disk, SafeFileHandle twin, long twinOffset, Range steps)
     {
-        foreach (WorkloadOperation op in Operations)
+        var (first, count) = steps.GetOffsetAndLength(Operations.Count);
+        foreach (WorkloadOperation op in Operations.Skip(first).Take(count))
         {
             byte[]? data = op.Kind == WorkloadOperationKind.Write ? op.Data() : null;
             ApplyToDisk(disk, op, data);
