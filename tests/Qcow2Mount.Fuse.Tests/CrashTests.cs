@@ -230,7 +230,7 @@ public sealed class CrashTests : ScratchFixture
     /// <summary>Records of one batch: 1–8 pieces of random size and place inside the batch's own slot.</summary>
     private static List<(long Offset, byte[] Data)> Batch(int seed, int batch)
     {
-        var random = new Random(HashCode.Combine(seed, batch, 0x5eed));
+        var random = new Random((seed * 1_000_003) + batch);
         var records = new List<(long, byte[])>();
         int count = random.Next(1, 9);
         int piece = SlotSize / count;
