@@ -145,4 +145,48 @@ public sealed class MountErrorTests : ScratchFixture
         });
         Cli.Unmount(mnt);
     }
+
+    [Test]
+    public void Write_L2EntryPointingIntoL1Table_EioThenErofsAndCorruptBitSet()
+    {
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "16M", "write -P 0x11 0 128k", "write -P 0x22 4M 128k");
+        long l1 = ReadU64(image, 40);
+        long l2 = ReadU64(image, l1) & 0x00FF_FFFF_FFFF_FE00L;
+        WriteU64(image, l2, l1 | long.MinValue); // guest cluster 0 "maps" to the L1 table (COPIED set)
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount(image, mnt);
+
+        using (var file = File.OpenHandle(Path.Combine(mnt, "disk.raw"), FileMode.Open, FileAccess.ReadWrite))
+        {
+            var first = Assert.Catch<IOException>(() => RandomAccess.Write(file, new byte[4096], 512));
+            var second = Assert.Catch<IOException>(() => RandomAccess.Write(file, new byte[4096], 8 << 20));
+            var healthy = new byte[128 << 10];
+            RandomAccess.Read(file, healthy, 4 << 20);
+            Assert.Multiple(() =>
+            {
+                Assert.That(first!.Message, Does.Contain("Input/output error"), "the write that meets the corruption: EIO");
+                Assert.That(second!.Message, Does.Contain("Read-only file system"), "every later write: EROFS");
+                Assert.That(healthy, Is.All.EqualTo(0x22), "healthy ranges still read");
+            });
+        }
+
+        Cli.Unmount(mnt);
+        Assert.That(ReadU64(image, 72) & 2, Is.EqualTo(2), "the corrupt bit is on disk");
+    }
+
+    private static long ReadU64(string path, long offset)
+    {
+        var b = new byte[8];
+        using var f = File.OpenHandle(path);
+        RandomAccess.Read(f, b, offset);
+        return System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(b);
+    }
+
+    private static void WriteU64(string path, long offset, long value)
+    {
+        var b = new byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(b, value);
+        using var f = File.OpenHandle(path, FileMode.Open, FileAccess.Write);
+        RandomAccess.Write(f, b, offset);
+    }
 }

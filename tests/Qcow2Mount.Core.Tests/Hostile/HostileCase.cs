@@ -6,7 +6,7 @@ public enum Expect
     /// <summary>Every open (read-only and read-write) fails with <see cref="HostileCase.Error"/>.</summary>
     OpenFails,
 
-    /// <summary>Read-only opens and reads everything; a read-write open fails (corrupt or dirty bit).</summary>
+    /// <summary>Read-only opens and reads everything; a read-write open fails (corrupt bit).</summary>
     ReadWriteOpenFails,
 
     /// <summary>Opens; the affected guest cluster fails with ImageCorruptException, both to read and to change.</summary>
