@@ -13,7 +13,10 @@ namespace Qcow2Mount.Core.Qcow2;
 /// Locks: <see cref="_metaLock"/> guards L1, the L2 cache and refcounts and is held only while metadata is looked
 /// up or changed; <see cref="_ranges"/> orders requests on overlapping guest ranges; data I/O runs under neither.
 /// Crash-safe order (see <see cref="Flush"/>): data and COW bytes → refcount blocks → L2 tables → L1/header;
-/// reference removals reach disk before the refcount decrements that follow them.
+/// reference removals reach disk before the refcount decrements that follow them. With lazy refcounts the dirty bit
+/// is on disk (written and flushed) before the first metadata change (<see cref="BeforeMetadataChange"/>) and cleared
+/// only after the final flush of a clean close; the order above is kept anyway, so a crash leaves leaks at worst.
+/// A write that meets inconsistent metadata sets the corrupt bit and turns the image read-only (<see cref="SignalCorruption"/>).
 /// </summary>
 public sealed partial class Qcow2Image : IVirtualDisk
 {
@@ -142,6 +145,9 @@ public sealed partial class Qcow2Image : IVirtualDisk
         var header = ReadHeader(file);
         if (header.IsDirty && !header.IsCorrupt && !options.ReadOnly && !file.IsReadOnly)
         {
+            // The rebuild walks the tables the header names: validate their layout first (inside the file, no
+            // overlaps, sane sizes) exactly as a read-only open does, so a hostile image fails here, unchanged.
+            _ = new Qcow2Image(file, header, options with { ReadOnly = true, CacheCleanIntervalSeconds = 0 }, backing: null, dataFile);
             header = RepairDirty(file, header, options);
         }
 

@@ -101,9 +101,9 @@ internal sealed class OnDiskRefcounts
             return null;
         }
 
-        if (!_geo.IsClusterAligned(offset))
+        if (!_geo.IsClusterAligned(offset) || offset < 0)
         {
-            readable = false;
+            readable = false; // unaligned, or bit 63 set (no file has such an offset)
             return null;
         }
 

@@ -403,6 +403,11 @@ internal sealed class ReferenceCounter
             Inc(offset, _geo.ClusterSize);
             _recording = null;
             long cluster = offset >> _geo.ClusterBits;
+            if (cluster < 0 || cluster >= Refs.Length)
+            {
+                continue; // Inc refused it (negative or past the end of the file) and reported that already
+            }
+
             if (Refs[cluster] != 1)
             {
                 Error($"ERROR refcount block {i} refcount={Refs[cluster]}");
