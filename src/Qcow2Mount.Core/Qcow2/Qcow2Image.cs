@@ -103,8 +103,20 @@ public sealed partial class Qcow2Image : IVirtualDisk
         CollectMetadataClusters(table);
         if (options.CacheCleanIntervalSeconds > 0)
         {
+            // The timer holds the image weakly: an image nobody disposed can still be collected (and its timer with it).
             var interval = TimeSpan.FromSeconds(options.CacheCleanIntervalSeconds);
-            _cacheCleaner = new Timer(_ => CleanCaches((long)interval.TotalMilliseconds), null, interval, interval);
+            _cacheCleaner = new Timer(
+                static state =>
+                {
+                    var (image, idle) = ((WeakReference<Qcow2Image>, long))state!;
+                    if (image.TryGetTarget(out var target))
+                    {
+                        target.CleanCaches(idle);
+                    }
+                },
+                (new WeakReference<Qcow2Image>(this), (long)interval.TotalMilliseconds),
+                interval,
+                interval);
         }
     }
 
