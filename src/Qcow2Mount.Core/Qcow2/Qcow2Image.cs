@@ -42,6 +42,9 @@ public sealed partial class Qcow2Image : IVirtualDisk
     private readonly IBlockDevice _file;
     private readonly IBlockDevice _data;
     private readonly IVirtualDisk? _backing;
+
+    /// <summary>What closing this image releases of its backing layer: the layer itself, or a lease on a shared one.</summary>
+    private readonly IDisposable? _backingOwner;
     private readonly Qcow2Header _header;
     private readonly ClusterGeometry _geo;
     private readonly ulong[] _l1;
@@ -61,8 +64,9 @@ public sealed partial class Qcow2Image : IVirtualDisk
     private bool _disposed;
     private bool _dirtyBitSet;
 
-    private Qcow2Image(IBlockDevice file, Qcow2Header header, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile)
+    private Qcow2Image(IBlockDevice file, Qcow2Header header, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile, IDisposable? backingOwner)
     {
+        _backingOwner = backingOwner ?? backing;
         _file = file;
         _header = header;
         _options = options;
@@ -124,7 +128,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
     public static Qcow2Image Open(IBlockDevice file, ImageOpenOptions options, IVirtualDisk? backing = null) =>
         OpenDevice(file, options, backing, dataFile: null);
 
-    internal static Qcow2Image OpenDevice(IBlockDevice file, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile)
+    internal static Qcow2Image OpenDevice(IBlockDevice file, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile, IDisposable? backingOwner = null)
     {
         var header = ReadHeader(file);
         if (header.HasExternalDataFile && dataFile is null && header.ExternalDataFile is null)
@@ -137,7 +141,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
             throw new UnsupportedFeatureException($"{file.Name}: external data file '{header.ExternalDataFile}' must be opened by path");
         }
 
-        var image = new Qcow2Image(file, header, options, backing, dataFile);
+        var image = new Qcow2Image(file, header, options, backing, dataFile, backingOwner);
         try
         {
             image.PrepareForWriting();
@@ -207,7 +211,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
         }
 
         _file.Dispose();
-        _backing?.Dispose();
+        _backingOwner?.Dispose();
     }
 
     /// <summary>A flush can meet corruption too (a deferred decrement below zero): mark the image, as a write does.</summary>
