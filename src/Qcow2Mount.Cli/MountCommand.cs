@@ -29,7 +29,8 @@ internal sealed class MountCommand : ICommand
               --log FILE               append the background server's messages to FILE
               --max-threads N          FUSE worker threads (default 10)
           -f, --foreground             stay attached; Ctrl-C (SIGINT), SIGTERM or SIGHUP unmount
-          -v, --verbose                report what is opened and repaired
+          -v, --verbose                report what is opened (the probed format of a backing file
+                                   without backing_fmt) and repaired
           -h, --help                   show this help
 
         Configuration (lowest first; later sources win):

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Qcow2Mount.Core.Qcow2.Create;
 
 namespace Qcow2Mount.Cli;
 
@@ -61,47 +61,16 @@ internal sealed class MountDemoCommand : ICommand
         return 0;
     }
 
-    /// <summary>A qcow2 image made by qemu-img (extended L2, 128 KiB clusters) when it is installed, else a sparse raw file.</summary>
+    /// <summary>A qcow2 image (extended L2, 128 KiB clusters) made by our own creator; an existing demo image is reused.</summary>
     private static string CreateImage()
     {
         Directory.CreateDirectory(DemoDirectory);
         string qcow2 = Path.Combine(DemoDirectory, "demo.qcow2");
-        string raw = Path.Combine(DemoDirectory, "demo.img");
-        if (File.Exists(qcow2))
+        if (!File.Exists(qcow2))
         {
-            return qcow2;
+            Qcow2Creator.Create(qcow2, new Qcow2CreateOptions { Size = DemoSize, ClusterSize = 128 * 1024, ExtendedL2 = true });
         }
 
-        if (File.Exists(raw))
-        {
-            return raw;
-        }
-
-        try
-        {
-            var start = new ProcessStartInfo("qemu-img") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (string a in new[] { "create", "-q", "-f", "qcow2", "-o", "extended_l2=on,cluster_size=128k", qcow2, DemoSize.ToString(System.Globalization.CultureInfo.InvariantCulture) })
-            {
-                start.ArgumentList.Add(a);
-            }
-
-            using var process = Process.Start(start)!;
-            process.WaitForExit();
-            if (process.ExitCode == 0)
-            {
-                return qcow2;
-            }
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            // qemu-img is not installed: fall back to raw.
-        }
-
-        using (var file = File.OpenHandle(raw, FileMode.CreateNew, FileAccess.Write))
-        {
-            RandomAccess.SetLength(file, DemoSize);
-        }
-
-        return raw;
+        return qcow2;
     }
 }

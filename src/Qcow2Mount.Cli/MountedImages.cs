@@ -1,4 +1,5 @@
 using Qcow2Mount.Core;
+using Qcow2Mount.Core.Qcow2;
 using Qcow2Mount.Core.Vfs;
 
 namespace Qcow2Mount.Cli;
@@ -16,14 +17,18 @@ internal sealed class MountedImages : IDisposable
 
     public ImageDirectory Directory { get; } = new();
 
+    public BackingLayerPool BackingLayers { get; } = new();
+
     public static MountedImages Open(MountRequest request)
     {
         var images = new MountedImages();
         try
         {
+            // One pool for the whole mount: overlays of one base share a single read-only open of it.
+            var options = request.ImageOptions with { BackingLayers = images.BackingLayers };
             foreach (string path in request.Images)
             {
-                images.Directory.Add(path, DiskImage.Open(path, request.ImageOptions));
+                images.Directory.Add(path, DiskImage.Open(path, options));
             }
 
             return images;

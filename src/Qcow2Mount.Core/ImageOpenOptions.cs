@@ -24,6 +24,12 @@ public sealed record ImageOpenOptions
     /// <summary>Take QEMU-compatible OFD locks on the image files.</summary>
     public bool Lock { get; init; } = true;
 
+    /// <summary>
+    /// Backing layers shared between the images opened with these options (a mount passes one pool for all its
+    /// images): each backing file is then opened once however many images use it. Null = every image opens its own.
+    /// </summary>
+    public Qcow2.BackingLayerPool? BackingLayers { get; init; }
+
     /// <summary>Receives verbose messages (which backing format was probed, repairs done on open, …).</summary>
     public Action<string>? Log { get; init; }
 }

@@ -193,6 +193,14 @@ public sealed partial class Qcow2Image
         {
             _data.Write(host + inCluster, data);
         }
+        else if (plan.CowEnd - plan.CowStart - data.Length >= ZeroCowThreshold
+            && CowReadsAsZeros(old, clusterStart, plan, inCluster, end)
+            && _data.TryZeroRange(host + plan.CowStart, plan.CowEnd - plan.CowStart))
+        {
+            // Nothing to copy but zeros (a new cluster with no backing data under it): let the file system zero the
+            // (sub)clusters, then write only the guest data, as QEMU does, instead of sending a cluster of zeros.
+            _data.Write(host + inCluster, data);
+        }
         else
         {
             int length = plan.CowEnd - plan.CowStart;
@@ -228,6 +236,36 @@ public sealed partial class Qcow2Image
                 ReleaseOldCluster(old, guestOffset);
             }
         }
+    }
+
+    /// <summary>Fewest COW bytes worth a zero-range request instead of writing zeros along with the data.</summary>
+    private const int ZeroCowThreshold = 16 * 1024;
+
+    /// <summary>True when the COW head and tail of <paramref name="plan"/> read as zeros under the old entry.</summary>
+    private bool CowReadsAsZeros(L2Entry old, long clusterStart, WritePlan plan, int inCluster, int end)
+    {
+        if (old.IsCompressed)
+        {
+            return false;
+        }
+
+        int sc = _geo.SubclusterSize;
+        for (int pos = plan.CowStart; pos < plan.CowEnd; pos += sc)
+        {
+            int scEnd = pos + sc;
+            if (pos >= inCluster && scEnd <= end)
+            {
+                continue; // wholly overwritten by the guest data
+            }
+
+            var kind = KindOf(Decode(old, pos / sc, clusterStart + pos));
+            if (kind == RunKind.Data || (kind == RunKind.Backing && _backing is not null))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private L2Entry NewEntryAfterWrite(L2Entry old, long host, WritePlan plan)

@@ -255,7 +255,8 @@ public sealed partial class Qcow2Image
         long l2Table = EnsureL2Table(clusterStart);
         var old = GetL2Entry(clusterStart);
         bool hasHost = !old.IsCompressed && (old.HostClusterOffset != 0 || (_externalData && old.IsCopied));
-        bool unmap = old.IsCompressed || (mayUnmap && hasHost && !_externalData);
+        // With an external data file too (QEMU: entry 0x1 / all zero bits; the cluster has no refcount to drop).
+        bool unmap = old.IsCompressed || (mayUnmap && hasHost);
         if (_externalData && _header.IsDataFileRaw && hasHost)
         {
             WriteRawZeros(clusterStart, 0, _geo.ClusterSize);

@@ -45,6 +45,9 @@ public sealed partial class Qcow2Image : IVirtualDisk
     private readonly IBlockDevice _file;
     private readonly IBlockDevice _data;
     private readonly IVirtualDisk? _backing;
+
+    /// <summary>What closing this image releases of its backing layer: the layer itself, or a lease on a shared one.</summary>
+    private readonly IDisposable? _backingOwner;
     private readonly Qcow2Header _header;
     private readonly ClusterGeometry _geo;
     private readonly ulong[] _l1;
@@ -69,8 +72,9 @@ public sealed partial class Qcow2Image : IVirtualDisk
     /// <summary>True once this session set the dirty bit on disk (lazy refcounts only); a clean close clears it.</summary>
     private bool _dirtyBitSet;
 
-    private Qcow2Image(IBlockDevice file, Qcow2Header header, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile)
+    private Qcow2Image(IBlockDevice file, Qcow2Header header, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile, IDisposable? backingOwner)
     {
+        _backingOwner = backingOwner ?? backing;
         _file = file;
         _header = header;
         _options = options;
@@ -152,14 +156,14 @@ public sealed partial class Qcow2Image : IVirtualDisk
     public static Qcow2Image Open(IBlockDevice file, ImageOpenOptions options, IVirtualDisk? backing = null) =>
         OpenDevice(file, options, backing, dataFile: null);
 
-    internal static Qcow2Image OpenDevice(IBlockDevice file, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile)
+    internal static Qcow2Image OpenDevice(IBlockDevice file, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile, IDisposable? backingOwner = null)
     {
         var header = ReadHeader(file);
         if (header.IsDirty && !header.IsCorrupt && !options.ReadOnly && !file.IsReadOnly)
         {
             // The rebuild walks the tables the header names: validate their layout first (inside the file, no
             // overlaps, sane sizes) exactly as a read-only open does, so a hostile image fails here, unchanged.
-            _ = new Qcow2Image(file, header, options with { ReadOnly = true, CacheCleanIntervalSeconds = 0 }, backing: null, dataFile);
+            _ = new Qcow2Image(file, header, options with { ReadOnly = true, CacheCleanIntervalSeconds = 0 }, backing: null, dataFile, backingOwner: null);
             header = RepairDirty(file, header, options);
         }
 
@@ -173,7 +177,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
             throw new UnsupportedFeatureException($"{file.Name}: external data file '{header.ExternalDataFile}' must be opened by path");
         }
 
-        var image = new Qcow2Image(file, header, options, backing, dataFile);
+        var image = new Qcow2Image(file, header, options, backing, dataFile, backingOwner);
         try
         {
             image.PrepareForWriting();
@@ -268,7 +272,7 @@ public sealed partial class Qcow2Image : IVirtualDisk
         }
 
         _file.Dispose();
-        _backing?.Dispose();
+        _backingOwner?.Dispose();
     }
 
     /// <summary>

@@ -120,6 +120,24 @@ public sealed partial class FileBlockDevice : IBlockDevice
         _ = LinuxFallocate(_handle, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
     }
 
+    public bool TryZeroRange(long offset, long length)
+    {
+        EnsureWritable();
+        if (length <= 0 || !OperatingSystem.IsLinux())
+        {
+            return length <= 0;
+        }
+
+        const int FALLOC_FL_ZERO_RANGE = 0x10;
+        if (LinuxFallocate(_handle, FALLOC_FL_ZERO_RANGE, offset, length) != 0)
+        {
+            return false; // EOPNOTSUPP on file systems without it (tmpfs before 6.x, NFS, …)
+        }
+
+        GrowTo(offset + length);
+        return true;
+    }
+
     /// <summary>Releases the image locks, then closes the file (the locks must outlive the last write).</summary>
     public void Dispose()
     {

@@ -26,4 +26,10 @@ public interface IBlockDevice : IDisposable
 
     /// <summary>Releases the host storage behind a range (it then reads as zeros). Best effort: may do nothing.</summary>
     void PunchHole(long offset, long length);
+
+    /// <summary>
+    /// Makes the range read as zeros without sending zeros (Linux <c>FALLOC_FL_ZERO_RANGE</c>), growing the device if
+    /// the range ends past it. False when the device cannot do that cheaply; the caller then writes zeros itself.
+    /// </summary>
+    bool TryZeroRange(long offset, long length) => false;
 }

@@ -32,7 +32,8 @@ public static class ImageMap
         }
 
         var chain = ImageInfo.ReadChain(path, format);
-        var names = chain.Select(i => i.Qcow2?.DataFile is { } df ? ImageInfo.CombinePath(i.Filename, df) : i.Filename).ToList();
+        // The data file is named as the image names it (relative to the working directory, as QEMU opens it).
+        var names = chain.Select(i => i.Qcow2?.DataFile ?? i.Filename).ToList();
         var recurse = chain.Select(i => i.Format == "qcow2" && MetadataPreallocation.Detect(i.Filename)).ToList();
         var rawHandles = new Dictionary<int, Microsoft.Win32.SafeHandles.SafeFileHandle>();
         try

@@ -64,6 +64,23 @@ internal sealed class CiRunScriptTests
         });
     }
 
+    [TestCase(0, "7 passed, 0 failed", 0, TestName = "Run_FuzzingFindsNothing_SummaryUnchanged")]
+    [TestCase(1, "7 passed, 1 failed", 1, TestName = "Run_FuzzingFindsACrash_CountsAsOneMoreFailure")]
+    public void Run_Fuzzing_Verdict(int fuzzExit, string lastLine, int exitCode)
+    {
+        FakeBuildScript("echo '7 passed, 0 failed'");
+        WriteScript("fuzz/run.sh", $"echo \"fuzz: $*\"; exit {fuzzExit}");
+
+        var run = RunCi();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.LastLine, Is.EqualTo(lastLine));
+            Assert.That(run.ExitCode, Is.EqualTo(exitCode));
+            Assert.That(run.Stdout, Does.Contain("fuzz: --seconds 120 --seed "));
+        });
+    }
+
     /// <summary>A stand-in <c>dotnet</c>: tool restore succeeds, <c>dotnet pwsh …</c> runs <paramref name="body"/>.</summary>
     private void FakeBuildScript(string body) =>
         WriteScript("bin/dotnet", $"case \"$1\" in pwsh) {body} ;; *) exit 0 ;; esac");

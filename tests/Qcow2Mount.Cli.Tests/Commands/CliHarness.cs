@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Cli.Tests.Commands;
 
@@ -32,25 +32,9 @@ internal static class CliHarness
 
     public static (int Code, string Stdout, string Stderr) Qemu(string tool, params string[] args)
     {
-        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout, stderr.Result);
+        var r = ProcessRunner.Capture(tool, args);
+        return (r.ExitCode, r.StandardOutput, r.StandardError);
     }
 
-    public static void QemuOk(string tool, params string[] args)
-    {
-        var r = Qemu(tool, args);
-        if (r.Code != 0)
-        {
-            throw new InvalidOperationException($"{tool} {string.Join(' ', args)}: {r.Stderr}");
-        }
-    }
+    public static void QemuOk(string tool, params string[] args) => ProcessRunner.Run(tool, args);
 }

@@ -36,6 +36,31 @@ public sealed class QemuOutputTests : CommandTestBase
         });
     }
 
+    /// <summary>Without SIZE the backing file supplies it, given as -b/-F or as -o backing_file/backing_fmt, qcow2 or raw.</summary>
+    [TestCase("qcow2", "-o", "backing_file=base.img,backing_fmt=qcow2")]
+    [TestCase("qcow2", "-b", "base.img", "-F", "qcow2")]
+    [TestCase("raw", "-o", "backing_file=base.img,backing_fmt=raw")]
+    [TestCase("raw", "-b", "base.img", "-F", "raw")]
+    public void Create_WithoutSize_TakesTheBackingFileSizeAsQemuImgDoes(string baseFormat, params string[] backing)
+    {
+        CliHarness.QemuOk("qemu-img", "create", "-q", "-f", baseFormat, PathOf("base.img"), "3000k");
+        string[] common = ["-o", "cluster_size=65536,extended_l2=off", .. backing];
+        var ours = CliHarness.Run(["create", .. common, PathOf("ours.qcow2")]);
+        var theirs = CliHarness.Qemu("qemu-img", ["create", "-f", "qcow2", .. common, PathOf("theirs.qcow2")]);
+        var ourInfo = JsonNode.Parse(CliHarness.Qemu("qemu-img", "info", "--output=json", PathOf("ours.qcow2")).Stdout)!;
+        var theirInfo = JsonNode.Parse(CliHarness.Qemu("qemu-img", "info", "--output=json", PathOf("theirs.qcow2")).Stdout)!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(ours.Code, Is.EqualTo(0), ours.Stderr);
+            Assert.That(theirs.Code, Is.EqualTo(0), theirs.Stderr);
+            Assert.That(ours.Stdout.Replace("ours.qcow2", "x", StringComparison.Ordinal), Is.EqualTo(theirs.Stdout.Replace("theirs.qcow2", "x", StringComparison.Ordinal)));
+            Assert.That(ourInfo["virtual-size"]!.GetValue<long>(), Is.EqualTo(3000L * 1024).And.EqualTo(theirInfo["virtual-size"]!.GetValue<long>()));
+            Assert.That(ourInfo["backing-filename"]!.GetValue<string>(), Is.EqualTo(theirInfo["backing-filename"]!.GetValue<string>()));
+            Assert.That(ourInfo["backing-filename-format"]!.GetValue<string>(), Is.EqualTo(baseFormat));
+            Assert.That(CliHarness.Qemu("qemu-img", "check", PathOf("ours.qcow2")).Code, Is.EqualTo(0));
+        });
+    }
+
     public static readonly TestCaseData[] CheckImages =
     [
         new TestCaseData("clean", 0).SetName("Clean"),

@@ -79,7 +79,7 @@ internal static class HostileCorpus
         yield return Open("backing file is /proc/self/environ", Image(new ImageBuilder { BackingFile = "/proc/self/environ", BackingFormat = "raw" }), chain, "procfs", "--allow-backing-device");
         yield return Open("backing file is a directory", Image(new ImageBuilder { BackingFile = "/", BackingFormat = "raw" }), chain, "is a directory");
         yield return Open("backing chain 66 images deep", Chain(66), chain, "deeper than 64");
-        yield return Open("external data file is the image itself", Image(new ImageBuilder { ExternalDataFile = ImageName }), chain, "external data file", "image itself");
+        yield return Open("external data file is the image itself", dir => Image(new ImageBuilder { ExternalDataFile = Path.Combine(dir, ImageName) })(dir), chain, "external data file", "image itself");
 
         // --- Snapshot table (spec §10) ---
         yield return Open("snapshot table beyond the end of the file", Mutated(new ImageBuilder { Snapshot = true }, (_, i) => Put64(i, Field.SnapshotsOffset, 0x1000000)), fmt, "snapshots_offset 0x1000000", "beyond the end of the file");

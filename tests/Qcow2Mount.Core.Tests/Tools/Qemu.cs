@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Core.Tests.Tools;
 
@@ -8,17 +8,8 @@ internal static class Qemu
 {
     public static (int Code, string Stdout, string Stderr) Run(string tool, params string[] args)
     {
-        var psi = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout, stderr.Result);
+        var r = ProcessRunner.Capture(tool, args);
+        return (r.ExitCode, r.StandardOutput, r.StandardError);
     }
 
     /// <summary>Runs and requires exit code 0.</summary>

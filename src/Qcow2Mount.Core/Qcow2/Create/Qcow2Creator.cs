@@ -26,9 +26,7 @@ public static class Qcow2Creator
         {
             if (options.DataFile is { } dataName)
             {
-                // As qemu-img (and QEMU when it opens the image): a relative data file name is relative to the
-                // working directory, unlike a backing file name.
-                string dataPath = Path.GetFullPath(dataName);
+                string dataPath = BackingChain.ResolveDataFile(dataName);
                 using (File.Create(dataPath))
                 {
                 }

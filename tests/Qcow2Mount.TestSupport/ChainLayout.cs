@@ -1,6 +1,4 @@
-using Qcow2Mount.TestSupport;
-
-namespace Qcow2Mount.Core.Tests.Backing;
+namespace Qcow2Mount.TestSupport;
 
 /// <summary>
 /// A three-layer chain base ← mid ← top made by QEMU: the base raw or qcow2, the overlays qcow2 with their own sizes
