@@ -9,6 +9,8 @@ namespace Qcow2Mount.Fuse.Tests;
 /// final content is exact: each stripe holds its owner's last round. Area B: threads write overlapping random
 /// ranges, each with its own byte value; every byte must end as the value of one of the threads that wrote it
 /// (zero if none did): no write may be lost to a stale copy, no stale byte may appear. QEMU reads the result.
+/// The kernel serialises writes to one FUSE file (inode lock; no direct_io), so this proves the multi-threaded
+/// FUSE path end to end; truly simultaneous writes to one cluster are proved on the engine by SameClusterWriteTests.
 /// </summary>
 public sealed class ConcurrentWriteTests : ScratchFixture
 {
