@@ -159,7 +159,10 @@ public sealed class CrashTests : ScratchFixture
                     pending.Add((name, SHA256.HashData(data)));
                     if (i % 5 == 4)
                     {
-                        if (Tool.Run("sync", fs).ExitCode != 0)
+                        // syncfs(2) on the ext4 (sync -f): every dirty file's data and the journal, then a flush of
+                        // the loop device, which fsyncs the raw file through the mount. A plain `sync DIR` would only
+                        // fsync the directory and leave delayed-allocation data of the newest files in memory.
+                        if (Tool.Run("sync", "-f", fs).ExitCode != 0)
                         {
                             return;
                         }
