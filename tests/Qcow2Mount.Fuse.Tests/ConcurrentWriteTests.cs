@@ -1,4 +1,5 @@
 using Qcow2Mount.Fuse.Tests.Support;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Fuse.Tests;
 
@@ -39,43 +40,30 @@ public sealed class ConcurrentWriteTests : ScratchFixture
         Cli.Mount(image, mnt);
         using (var file = File.OpenHandle(raw, FileMode.Open, FileAccess.ReadWrite))
         {
-            var errors = new List<Exception>();
-            var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+            var errors = ThreadGang.Run(Threads, t =>
             {
-                try
+                var random = new Random(1000 + t);
+                for (int round = 0; round < Rounds; round++)
                 {
-                    var random = new Random(1000 + t);
-                    for (int round = 0; round < Rounds; round++)
+                    foreach (int c in Enumerable.Range(0, StripedClusters).OrderBy(_ => random.Next()))
                     {
-                        foreach (int c in Enumerable.Range(0, StripedClusters).OrderBy(_ => random.Next()))
-                        {
-                            RandomAccess.Write(file, StripeData(t, round, c, bounds), ((long)c * clusterSize) + bounds[t]);
-                        }
+                        RandomAccess.Write(file, StripeData(t, round, c, bounds), ((long)c * clusterSize) + bounds[t]);
+                    }
 
-                        for (int w = 0; w < OverlapWrites / Rounds; w++)
+                    for (int w = 0; w < OverlapWrites / Rounds; w++)
+                    {
+                        int start = random.Next(areaBLength - 1);
+                        int length = Math.Min(random.Next(1, 3 * clusterSize / 2), areaBLength - start);
+                        var data = new byte[length];
+                        Array.Fill(data, (byte)(t + 1));
+                        RandomAccess.Write(file, data, areaB + start);
+                        for (int i = start; i < start + length; i++)
                         {
-                            int start = random.Next(areaBLength - 1);
-                            int length = Math.Min(random.Next(1, 3 * clusterSize / 2), areaBLength - start);
-                            var data = new byte[length];
-                            Array.Fill(data, (byte)(t + 1));
-                            RandomAccess.Write(file, data, areaB + start);
-                            for (int i = start; i < start + length; i++)
-                            {
-                                Interlocked.Or(ref covered[i], 1 << t);
-                            }
+                            Interlocked.Or(ref covered[i], 1 << t);
                         }
                     }
                 }
-                catch (Exception e)
-                {
-                    lock (errors)
-                    {
-                        errors.Add(e);
-                    }
-                }
-            })).ToList();
-            threads.ForEach(th => th.Start());
-            threads.ForEach(th => th.Join());
+            });
             Assert.That(errors, Is.Empty, string.Join('\n', errors));
             RandomAccess.FlushToDisk(file);
         }

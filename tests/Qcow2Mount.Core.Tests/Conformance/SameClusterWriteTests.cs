@@ -31,32 +31,17 @@ public sealed class SameClusterWriteTests
 
         using (var disk = Qcow2Image.Open(image))
         {
-            var errors = new List<Exception>();
-            using var start = new Barrier(Threads);
-            var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+            var errors = ThreadGang.Run(Threads, t =>
             {
-                try
+                var random = new Random(500 + t);
+                for (int round = 0; round < Rounds; round++)
                 {
-                    var random = new Random(500 + t);
-                    start.SignalAndWait();
-                    for (int round = 0; round < Rounds; round++)
+                    foreach (int c in Enumerable.Range(0, Clusters).OrderBy(_ => random.Next()))
                     {
-                        foreach (int c in Enumerable.Range(0, Clusters).OrderBy(_ => random.Next()))
-                        {
-                            disk.Write(((long)c * clusterSize) + bounds[t], StripeData(t, round, c, bounds));
-                        }
+                        disk.Write(((long)c * clusterSize) + bounds[t], StripeData(t, round, c, bounds));
                     }
                 }
-                catch (Exception e)
-                {
-                    lock (errors)
-                    {
-                        errors.Add(e);
-                    }
-                }
-            })).ToList();
-            threads.ForEach(th => th.Start());
-            threads.ForEach(th => th.Join());
+            });
             Assert.That(errors, Is.Empty, string.Join('\n', errors));
         }
 
