@@ -146,6 +146,9 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
     internal ClusterGeometry Geometry => _geo;
 
+    /// <summary>The image file itself (for tools that read structures the engine does not use, such as bitmaps).</summary>
+    internal IBlockDevice ImageFile => _file;
+
     public static Qcow2Image Open(string path, ImageOpenOptions? options = null)
     {
         options ??= new ImageOpenOptions();

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using Qcow2Mount.Core.Qcow2;
-using Qcow2Mount.Core.Qcow2.Check;
 using Qcow2Mount.Core.Qcow2.Format;
 using Qcow2Mount.Core.Storage;
 
@@ -67,7 +66,6 @@ public sealed record ImageInfo
         // Opening validates the whole layout (tables, snapshot table, data file), so a broken image is refused
         // here with the engine's message, as qemu-img info refuses it.
         using var image = Qcow2Image.Open(path, new ImageOpenOptions { ReadOnly = true, FollowBacking = false, Lock = false });
-        using var file = FileBlockDevice.Open(path, readOnly: true);
         var h = image.Header;
         var snapshots = image.Snapshots;
         return new ImageInfo
@@ -91,7 +89,7 @@ public sealed record ImageInfo
                 h.HasExternalDataFile ? h.ExternalDataFile : null,
                 h.IsDataFileRaw)
             {
-                Bitmaps = ReadBitmaps(file, h),
+                Bitmaps = ReadBitmaps(image.ImageFile, h),
             },
             Snapshots = snapshots.Select(ToInfo).ToList(),
         };
@@ -135,7 +133,7 @@ public sealed record ImageInfo
     }
 
     /// <summary>The bitmap directory, when the bitmaps extension is present and consistent (autoclear bit 0).</summary>
-    private static List<BitmapInfo> ReadBitmaps(FileBlockDevice file, Qcow2Header h)
+    private static List<BitmapInfo> ReadBitmaps(IBlockDevice file, Qcow2Header h)
     {
         var list = new List<BitmapInfo>();
         if ((h.AutoclearFeatures & FeatureBits.AutoclearBitmaps) == 0 || h.FindExtension(HeaderExtension.Bitmaps) is not { } ext)

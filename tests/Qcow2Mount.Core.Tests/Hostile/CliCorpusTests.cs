@@ -5,7 +5,7 @@ namespace Qcow2Mount.Core.Tests.Hostile;
 /// <summary>
 /// The broken images that must not open, through the real CLI (<c>qcow2mount info -f qcow2 --backing-chain FILE</c>,
 /// which opens the image and its whole backing chain as a mount does): exit code 2, exactly one line on stderr starting "qcow2mount: " with the field and value, no
-/// stack trace, no hang, no file changed. Ignored while the built CLI has no <c>info</c> verb.
+/// stack trace, no hang, no file changed.
 /// </summary>
 [TestFixture]
 public sealed class CliCorpusTests
@@ -23,16 +23,10 @@ public sealed class CliCorpusTests
         string configuration = output.Parent!.Name;
         string root = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
         string dll = Path.Combine(root, "src", "Qcow2Mount.Cli", "bin", configuration, tfm, "qcow2mount.dll");
-        if (!File.Exists(dll))
-        {
-            Assert.Ignore($"the CLI is not built ({dll})");
-        }
-
+        // The project references the CLI (without its assembly), so a build of the tests always builds it.
+        Assert.That(dll, Does.Exist, "the CLI is built beside the tests");
         var help = Run(dll, "info", "--help");
-        if (help.Code != 0)
-        {
-            Assert.Ignore($"the CLI has no 'info' verb yet: {help.Stderr.Trim()}");
-        }
+        Assert.That(help.Code, Is.Zero, $"qcow2mount info --help: {help.Stderr.Trim()}");
 
         _cli = dll;
     }
