@@ -19,9 +19,9 @@ $BenchScript = Join-Path $Root 'scripts/bench.sh'
 $DebInstallerDir = Join-Path $Root 'installer/deb'
 
 # System packages the build, the tests and the benchmarks use (Debian/Ubuntu names).
-$AptPackages = @('qemu-utils', 'qemu-system-common', 'fuse3', 'libfuse3-3', 'fio', 'e2fsprogs', 'util-linux', 'clang-14', 'zlib1g-dev')
+$AptPackages = @('qemu-utils', 'qemu-system-common', 'fuse3', 'libfuse3-3', 'fio', 'e2fsprogs', 'util-linux', 'clang-14', 'zlib1g-dev', 'strace')
 # The same needs as commands, for machines without dpkg.
-$NeededCommands = @('qemu-img', 'qemu-io', 'fusermount3', 'fio', 'mkfs.ext4', 'losetup', 'clang-14')
+$NeededCommands = @('qemu-img', 'qemu-io', 'fusermount3', 'fio', 'mkfs.ext4', 'losetup', 'clang-14', 'strace')
 
 $Targets = [ordered]@{
     deps    = 'install missing system packages (root on Debian/Ubuntu) and restore the dotnet tools'

@@ -214,6 +214,9 @@ run_fio() {
     local out=$RUN/fio.json
     FIO_IOPS='' FIO_MIBS='' FIO_P50_US='' FIO_P99_US=''
     case $rw in *read*) dir='read' ;; *) dir='write' ;; esac
+    # Start every job with no dirty pages anywhere: the previous job's (or image copy's) writeback
+    # would otherwise land inside this one and decide the pair's ratio (measured: ±2x on w1).
+    sync
     if ! timeout --kill-after=10 $((RUNTIME + 120)) fio --name=bench --filename="$file" \
         --ioengine=libaio --direct=1 --time_based --runtime="$RUNTIME" --size="$size" \
         --rw="$rw" --bs="$bs" --iodepth="$qd" --randrepeat=0 --randseed="$FIO_SEED" \

@@ -8,7 +8,7 @@ namespace Qcow2Mount.Cli;
 internal sealed class ConvertCommand : ICommand
 {
     public const string Help = """
-        usage: qcow2mount convert [-f FMT] [-O qcow2|raw] [-o OPTIONS] [-c] [-p] [-q] SOURCE TARGET
+        usage: qcow2mount convert [-f FMT] [-O qcow2|raw] [-o OPTIONS] [-c] [-t CACHE] [-p] [-q] SOURCE TARGET
 
         Writes the content of SOURCE (a qcow2 image with its backing chain, or a raw file) into a
         new image TARGET. Zero ranges are not written, so TARGET stays sparse.
@@ -19,6 +19,10 @@ internal sealed class ConvertCommand : ICommand
           -o OPTIONS    qcow2 target options, as for 'create' (cluster_size, extended_l2,
                         refcount_bits, compat, lazy_refcounts, compression_type, preallocation, ...)
           -c            write compressed clusters (qcow2 target; zlib or compression_type=zstd)
+          -t CACHE      when the target is synced to disk, as qemu-img: unsafe (default, as
+                        qemu-img convert: no sync, the page cache writes it back), writeback or
+                        none (one sync at the end), writethrough or directsync (a sync after
+                        every 2 MiB chunk). A qcow2 target's metadata is always synced.
           -p            show progress
           -q            quiet
           -h, --help    show this help
@@ -28,7 +32,7 @@ internal sealed class ConvertCommand : ICommand
 
     private static readonly Dictionary<string, bool> Spec = new()
     {
-        ["-f"] = true, ["-O"] = true, ["-o"] = true, ["-c"] = false, ["-p"] = false, ["-q"] = false, ["-U"] = false,
+        ["-f"] = true, ["-O"] = true, ["-o"] = true, ["-c"] = false, ["-t"] = true, ["-p"] = false, ["-q"] = false, ["-U"] = false,
         ["-h"] = false, ["--help"] = false,
     };
 
@@ -79,8 +83,16 @@ internal sealed class ConvertCommand : ICommand
             throw new UsageException("convert: Invalid parameter 'size' (the target gets the source's size)");
         }
 
+        var cache = a.Last("-t") switch
+        {
+            null or "unsafe" => TargetCache.Unsafe,
+            "writeback" or "none" => TargetCache.Writeback,
+            "writethrough" or "directsync" => TargetCache.Writethrough,
+            var other => throw new UsageException($"convert: Invalid cache option: {other} (none, writeback, writethrough, directsync or unsafe)"),
+        };
         var options = new ConvertOptions
         {
+            Cache = cache,
             SourceFormat = a.Last("-f"),
             TargetFormat = targetFormat,
             Qcow2 = Qcow2CreateOptionParser.Parse(kv, 0),

@@ -49,6 +49,7 @@ public sealed class VerbUsageTests : CommandTestBase
         new TestCaseData(new[] { "convert", "-O", "vmdk", "X/a.raw", "X/b" }, 1, "Unknown file format 'vmdk'"),
         new TestCaseData(new[] { "convert", "-c", "X/a.raw", "X/b.raw" }, 1, "Compression not supported for this file format"),
         new TestCaseData(new[] { "convert", "X/a.raw" }, 1, "expecting a source and a target"),
+        new TestCaseData(new[] { "convert", "-t", "bogus", "X/a.raw", "X/b.raw" }, 1, "Invalid cache option: bogus"),
         new TestCaseData(new[] { "convert", "-O", "qcow2", "-o", "backing_file=x", "X/a.raw", "X/b" }, 1, "backing file for the target is not supported"),
         new TestCaseData(new[] { "resize", "X/a.qcow2", "1000" }, 1, "The new size must be a multiple of 512"),
         new TestCaseData(new[] { "resize", "X/a.qcow2", "1M" }, 1, "Use the --shrink option to perform a shrink operation."),

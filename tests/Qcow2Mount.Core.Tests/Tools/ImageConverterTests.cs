@@ -68,6 +68,54 @@ public sealed class ImageConverterTests : ToolsTestDirectory
         });
     }
 
+    /// <summary>Many 2 MiB chunks read ahead by several workers: data, holes and zeros across chunk edges land exactly.</summary>
+    [TestCase("raw", false)]
+    [TestCase("qcow2", false)]
+    [TestCase("qcow2", true)]
+    public void Convert_ManyChunks_DataAndHolesAcrossChunkEdges_Identical(string format, bool compress)
+    {
+        string source = PathOf("src.qcow2"), target = PathOf("out." + format);
+        Qemu.Create(source, "cluster_size=65536", 41 << 20);
+        var commands = new List<string>();
+        for (int mib = 1; mib < 41; mib += 3)
+        {
+            commands.Add($"write -P {mib} {(mib << 20) - 4096} 12k"); // across a MiB edge, every other one a chunk edge
+        }
+
+        commands.Add("write -z 20M 4M");
+        commands.Add("write -P 99 40M 1M");
+        Qemu.Io(source, [.. commands]);
+
+        ImageConverter.Convert(source, target, new ConvertOptions { TargetFormat = format, Compress = compress });
+
+        Assert.That(Qemu.Identical(source, target, "qcow2", format), Is.True);
+        if (format == "qcow2")
+        {
+            Assert.That(Qemu.Check(target).Code, Is.EqualTo(0));
+        }
+        else
+        {
+            Assert.That(new FileInfo(target).Length, Is.EqualTo(41L << 20));
+        }
+    }
+
+    /// <summary>A source that fails halfway (a data cluster beyond the end of the file): the error comes out, no hang.</summary>
+    [Test]
+    [CancelAfter(60_000)]
+    public void Convert_SourceFailsHalfway_ErrorPropagates()
+    {
+        string source = PathOf("src.qcow2");
+        Qemu.Create(source, "cluster_size=65536", 16 << 20);
+        Qemu.Io(source, "write -P 1 0 16M");
+        using (var f = new FileStream(source, FileMode.Open))
+        {
+            f.SetLength(f.Length - (4 << 20)); // the last data clusters are gone
+        }
+
+        Assert.That(() => ImageConverter.Convert(source, PathOf("out.raw"), new ConvertOptions()),
+            Throws.InstanceOf<Qcow2Mount.Core.Errors.Qcow2Exception>().Or.InstanceOf<IOException>());
+    }
+
     [Test]
     public void Convert_CompressToRaw_Refused()
     {
