@@ -7,6 +7,7 @@ usage() {
     cat <<'EOF'
 usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ours PATH]
                         [--disk SIZE] [--workdir DIR] [--no-chart]
+                        [--clusters LIST] [--backings LIST] [--qds LIST]
 
   --smoke        one round, 1 s per job, small images, workloads 1 and 3 only (< 2 minutes)
   --rounds N     rounds of paired runs (default 3; smoke 1)
@@ -26,6 +27,9 @@ usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ou
   --workdir DIR  where the scratch file system (a sparse 64 GiB ext4 image, kept between runs)
                  lives (default benchmarks/work; a full run writes about 25 GiB into it)
   --no-chart     skip the PNG (the chart needs dotnet)
+  --clusters L   comma list of cluster sizes for workloads 1 and 2 (default 64k,128k,512k,2M)
+  --backings L   comma list of backing formats for workload 1 (default raw,qcow2)
+  --qds L        comma list of queue depths for workloads 1 and 2 (default 1,16)
 
 Needs root (FUSE mounts), fio, jq, qemu-img, qemu-storage-daemon, fusermount3; installs missing
 ones with apt-get. Numbers are printed, never asserted: exits 0 even when ours is missing.
@@ -39,7 +43,7 @@ source "$HERE/bench/lib.sh"
 # shellcheck source=bench/workloads.sh
 source "$HERE/bench/workloads.sh"
 
-SMOKE=0 ROUNDS='' RUNTIME='' ONLY='' OURS_ARG='' DISK='' WORK='' CHART=1
+SMOKE=0 ROUNDS='' RUNTIME='' ONLY='' OURS_ARG='' DISK='' WORK='' CHART=1 CLUSTERS_ARG='' BACKINGS_ARG='' QDS_ARG=''
 while (($#)); do
     case $1 in
         --smoke) SMOKE=1 ;;
@@ -50,6 +54,9 @@ while (($#)); do
         --disk) DISK=${2:?}; shift ;;
         --workdir) WORK=${2:?}; shift ;;
         --no-chart) CHART=0 ;;
+        --clusters) CLUSTERS_ARG=${2:?}; shift ;;
+        --backings) BACKINGS_ARG=${2:?}; shift ;;
+        --qds) QDS_ARG=${2:?}; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
     esac
@@ -64,6 +71,9 @@ else
     : "${ROUNDS:=3}" "${RUNTIME:=10}" "${DISK:=4G}" "${ONLY:=1,2,3,4,5,6,7,8}"
     BACKINGS=(raw qcow2) CLUSTERS=(64k 128k 512k 2M) QDS=(1 16)
 fi
+[[ -n $CLUSTERS_ARG ]] && IFS=, read -ra CLUSTERS <<<"$CLUSTERS_ARG"
+[[ -n $BACKINGS_ARG ]] && IFS=, read -ra BACKINGS <<<"$BACKINGS_ARG"
+[[ -n $QDS_ARG ]] && IFS=, read -ra QDS <<<"$QDS_ARG"
 DISK_BYTES=$(bytes "$DISK")
 [[ $ROUNDS =~ ^[1-9][0-9]*$ && $RUNTIME =~ ^[1-9][0-9]*$ && $DISK_BYTES =~ ^[1-9][0-9]*$ ]] || { usage >&2; exit 2; }
 

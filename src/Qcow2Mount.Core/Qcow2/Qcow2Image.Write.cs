@@ -186,7 +186,8 @@ public sealed partial class Qcow2Image
             l2Table = EnsureL2Table(guestOffset);
             old = GetL2Entry(guestOffset);
             plan = PlanWrite(old, guestOffset, inCluster, end);
-            host = plan.InPlace ? HostClusterOf(old, guestOffset) : AllocateDataCluster(clusterStart);
+            // A new cluster whose write (data plus COW) reaches its end grows the file by itself.
+            host = plan.InPlace ? HostClusterOf(old, guestOffset) : AllocateDataCluster(clusterStart, writtenToEnd: plan.CowEnd == _geo.ClusterSize);
         }
 
         if (plan.CowStart == inCluster && plan.CowEnd == end)
@@ -342,14 +343,15 @@ public sealed partial class Qcow2Image
     }
 
     /// <summary>A new host cluster for guest data (external data file: the guest offset itself). Metadata lock held.</summary>
-    private long AllocateDataCluster(long guestClusterStart)
+    /// <param name="writtenToEnd">The caller's next write ends at the cluster's end, so it grows the file.</param>
+    private long AllocateDataCluster(long guestClusterStart, bool writtenToEnd = false)
     {
         if (_externalData)
         {
             return guestClusterStart;
         }
 
-        long host = _refcounts!.Allocate(1);
+        long host = _refcounts!.Allocate(1, writtenWhole: writtenToEnd);
         if (_metadataClusters.Contains(host >> _geo.ClusterBits))
         {
             throw new ImageCorruptException($"{Name}: refcounts mark cluster 0x{host:x} free although it holds metadata", guestClusterStart, host);

@@ -144,6 +144,9 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
     internal MetadataCache RefcountCache => _refcounts!.Blocks;
 
+    /// <summary>The refcount reader/allocator (micro-benchmarks and tests).</summary>
+    internal RefcountManager Refcounts => _refcounts!;
+
     internal ClusterGeometry Geometry => _geo;
 
     /// <summary>The image file itself (for tools that read structures the engine does not use, such as bitmaps).</summary>
@@ -312,7 +315,8 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
     /// <summary>
     /// Flush in dependency order: (1) data and COW bytes to stable storage, (2) refcount blocks, then stable,
-    /// (3) L2 slices, then stable, (4) deferred refcount decrements (their references are gone on disk now).
+    /// (2b) refcount table entries of new blocks, then stable, (3) L2 slices, then stable, (4) deferred refcount
+    /// decrements (their references are gone on disk now).
     /// </summary>
     private void FlushLocked()
     {
@@ -346,6 +350,13 @@ public sealed partial class Qcow2Image : IVirtualDisk
         if (_refcounts!.Blocks.DirtyCount > 0)
         {
             _refcounts.Blocks.WriteDirty();
+            _file.Flush();
+        }
+
+        if (_refcounts.HasUnwrittenTableEntries)
+        {
+            // New refcount blocks are stable now; only then may the table name them.
+            _refcounts.WriteUnwrittenTableEntries();
             _file.Flush();
         }
     }

@@ -33,6 +33,9 @@ internal sealed class RefcountManager
     private const long MaxUsedBytesPastEnd = 1L << 30;
 
     private readonly List<long> _deferredFrees = new();
+
+    /// <summary>Refcount table indexes whose new block exists in the cache and in <see cref="_table"/> but not yet on disk.</summary>
+    private readonly List<long> _unwrittenTableEntries = new();
     private ulong[] _table;
     private long _freeClusterIndex = 1;
 
@@ -126,7 +129,12 @@ internal sealed class RefcountManager
     }
 
     /// <summary>Allocates <paramref name="count"/> contiguous free clusters with refcount 1; returns the first host offset.</summary>
-    public long Allocate(int count)
+    /// <param name="writtenWhole">
+    /// The caller writes every byte of the run before anything refers to it, and that write grows the file: no
+    /// ftruncate here. (One per new cluster on the copy-on-write path cost 7 % of the wall time at QD1 and sat in
+    /// ext4's journal while a commit ran; QEMU grows the file by writing too.)
+    /// </param>
+    public long Allocate(int count, bool writtenWhole = false)
     {
         while (true)
         {
@@ -148,7 +156,7 @@ internal sealed class RefcountManager
 
             Allocated?.Invoke(start, count);
             long end = (start + count) << _geo.ClusterBits;
-            if (_file.Length < end)
+            if (!writtenWhole && _file.Length < end)
             {
                 // Keep the file long enough for every allocated cluster, as qemu-img check expects.
                 _file.SetLength(end);
@@ -306,20 +314,41 @@ internal sealed class RefcountManager
         return unchanged;
     }
 
+    /// <summary>
+    /// A new refcount block, dirty in the cache; its table entry goes to disk with the next write-back of the
+    /// refcounts (<see cref="WriteUnwrittenTableEntries"/>, after the blocks are stable). Writing and syncing it here
+    /// made the request that crossed into a new block's range wait for every dirty byte of the image: measured
+    /// 4.0 s at 2 GiB of dirty data (64 KiB clusters, the image growing past 2 GiB). Until then nothing on disk
+    /// refers to the block or to a cluster it describes: L2 entries are written back only after the refcounts.
+    /// </summary>
     private void CreateBlock(long tableIndex, long placeCluster)
     {
         BeforeChange?.Invoke();
         long offset = placeCluster << _geo.ClusterBits;
-        var data = new byte[_geo.ClusterSize];
+        var data = Blocks.GetNew(offset);
         RefcountBlock.Set(data, (int)(placeCluster % _geo.RefblockEntries), _geo.RefcountOrder, 1);
-        _file.Write(offset, data);
-        _file.Flush();
         _table[tableIndex] = (ulong)offset;
-        Span<byte> entry = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64BigEndian(entry, (ulong)offset);
-        _file.Write(_header.RefcountTableOffset + (tableIndex * 8), entry);
-        Blocks.PutClean(offset, data);
+        _unwrittenTableEntries.Add(tableIndex);
         Allocated?.Invoke(placeCluster, 1);
+    }
+
+    /// <summary>True when new blocks are not yet named by the on-disk refcount table.</summary>
+    public bool HasUnwrittenTableEntries => _unwrittenTableEntries.Count > 0;
+
+    /// <summary>
+    /// Writes the table entries of new blocks. Call only when those blocks are stable on disk (written back and
+    /// synced), and sync afterwards before anything that relies on the new refcounts is written.
+    /// </summary>
+    public void WriteUnwrittenTableEntries()
+    {
+        Span<byte> entry = stackalloc byte[8];
+        foreach (long t in _unwrittenTableEntries)
+        {
+            BinaryPrimitives.WriteUInt64BigEndian(entry, _table[t]);
+            _file.Write(_header.RefcountTableOffset + (t * 8), entry);
+        }
+
+        _unwrittenTableEntries.Clear();
     }
 
     /// <summary>
@@ -424,6 +453,7 @@ internal sealed class RefcountManager
         _header.RefcountTableClusters = (uint)tableClusters;
         _table = newTable;
         _writeHeader();
+        _unwrittenTableEntries.Clear(); // the new table, written whole above after every block, names them
         Allocated?.Invoke(start, regionEnd - start);
         for (long c = 0; c < oldClusters; c++)
         {
