@@ -9,21 +9,22 @@ internal sealed class GuestRangeLock
 {
     private readonly object _gate = new();
     private readonly List<Held> _held = new();
+    private long _nextToken;
 
+    /// <summary>Waits until no conflicting range is held, then holds [start, end). Allocates nothing.</summary>
     public Lease Acquire(long start, long end, bool exclusive)
     {
-        var mine = new Held(start, end, exclusive);
         lock (_gate)
         {
+            var mine = new Held(start, end, exclusive, ++_nextToken);
             while (Conflicts(mine))
             {
                 Monitor.Wait(_gate);
             }
 
             _held.Add(mine);
+            return new Lease(this, mine.Token);
         }
-
-        return new Lease(this, mine);
     }
 
     private bool Conflicts(Held mine)
@@ -39,28 +40,38 @@ internal sealed class GuestRangeLock
         return false;
     }
 
-    private void Release(Held held)
+    private void Release(long token)
     {
         lock (_gate)
         {
-            _held.Remove(held);
+            for (int i = 0; i < _held.Count; i++)
+            {
+                if (_held[i].Token == token)
+                {
+                    _held[i] = _held[^1]; // order does not matter
+                    _held.RemoveAt(_held.Count - 1);
+                    break;
+                }
+            }
+
             Monitor.PulseAll(_gate);
         }
     }
 
-    internal sealed record Held(long Start, long End, bool Exclusive);
+    /// <summary>A held range; a value, so holding one allocates nothing (a cached read or in-place write must not).</summary>
+    private readonly record struct Held(long Start, long End, bool Exclusive, long Token);
 
     public readonly struct Lease : IDisposable
     {
         private readonly GuestRangeLock? _owner;
-        private readonly Held? _held;
+        private readonly long _token;
 
-        internal Lease(GuestRangeLock owner, Held held)
+        internal Lease(GuestRangeLock owner, long token)
         {
             _owner = owner;
-            _held = held;
+            _token = token;
         }
 
-        public void Dispose() => _owner?.Release(_held!);
+        public void Dispose() => _owner?.Release(_token);
     }
 }
