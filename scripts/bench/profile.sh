@@ -39,7 +39,9 @@ while (($#)); do
     shift
 done
 
-die() { echo "profile: $*" >&2; exit 1; }
+# The bench's own helpers: the same serving, fio options and base images as scripts/bench.sh.
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 ((EUID == 0)) || die "needs root (FUSE mounts, perf on other processes)"
 for t in perf fio jq qemu-img qemu-storage-daemon fusermount3; do
     command -v "$t" >/dev/null || die "$t is missing (apt-get install linux-perf fio jq qemu-utils qemu-system-common fuse3)"
@@ -47,63 +49,28 @@ done
 [[ -x $OURS ]] || die "$OURS is not there (dotnet pwsh build.ps1 publish)"
 
 mkdir -p "$WORK" || die "cannot create $WORK"
-RUN=$(mktemp -d "$WORK/run.XXXXXX")
-SERVER=''
-cleanup() {
-    [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null
-    fusermount3 -u -z "$RUN/mnt" 2>/dev/null
-    fusermount3 -u -z "$RUN/q.raw" 2>/dev/null
-    rm -rf "$RUN"
-}
-trap cleanup EXIT
+CACHE=$WORK RUN=$(mktemp -d "$WORK/run.XXXXXX") NOTES=/dev/null FIO_SEED=20261125
+trap 'force_stop; rm -rf "$RUN"' EXIT
 
-base=$WORK/base-$DISK.$BACKING
-if [[ $BACKING != none && ! -f $base ]]; then
-    echo "making $base (random data, fully written)" >&2
-    fio --name=fill --filename="$WORK/base-$DISK.raw" --rw=write --bs=1M --size="$DISK" --ioengine=psync \
-        --refill_buffers=1 --end_fsync=1 >/dev/null 2>&1 || die "could not write the base image"
-    [[ $BACKING == qcow2 ]] && { qemu-img convert -f raw -O qcow2 "$WORK/base-$DISK.raw" "$base" || die "convert failed"; }
-fi
-opts="cluster_size=$CLUSTER,extended_l2=$EXTL2"
-[[ $BACKING != none ]] && opts+=",backing_file=$base,backing_fmt=$BACKING"
+backing=()
+case $BACKING in
+    raw) backing=("$(base_raw "$DISK")" raw) ;;
+    qcow2) backing=("$(base_qcow2 "$DISK")" qcow2) ;;
+esac
 
 profile_one() {
-    local impl=$1 img=$RUN/disk.qcow2 file
+    local impl=$1 img=$RUN/disk.qcow2
     rm -f "$img"
-    qemu-img create -q -f qcow2 -o "$opts" "$img" "$DISK" || die "qemu-img create failed"
+    make_overlay "$img" "$DISK" "$CLUSTER" "$EXTL2" "${backing[@]}"
     sync
-    case $impl in
-        ours)
-            mkdir -p "$RUN/mnt"
-            "$OURS" --foreground "$img" "$RUN/mnt" >"$RUN/ours.log" 2>&1 &
-            SERVER=$! file=$RUN/mnt/disk.raw
-            ;;
-        qemu)
-            : >"$RUN/q.raw"
-            qemu-storage-daemon --blockdev "driver=file,node-name=f,filename=$img" \
-                --blockdev driver=qcow2,node-name=q,file=f \
-                --export "type=fuse,id=e,node-name=q,mountpoint=$RUN/q.raw,writable=on" >"$RUN/qemu.log" 2>&1 &
-            SERVER=$! file=$RUN/q.raw
-            ;;
-    esac
-    for _ in $(seq 200); do [[ -s $file ]] && break; sleep 0.05; done
-    [[ -s $file ]] || die "$impl did not serve $file: $(head -c 300 "$RUN/$impl.log")"
-    perf record -q -g -p "$SERVER" -o "$RUN/$impl.perf" -- sleep "$((RUNTIME + 1))" >/dev/null 2>&1 &
+    serve "$impl" "$img" || die "$impl: $SERVE_ERR"
+    perf record -q -g -p "$SERVE_PID" -o "$RUN/$impl.perf" -- sleep "$((RUNTIME + 1))" >/dev/null 2>&1 &
     local perf=$!
     sleep 0.5
-    fio --name=p --filename="$file" --rw="$RW" --bs="$BS" --iodepth="$QD" --ioengine=libaio --direct=1 \
-        --time_based --runtime="$RUNTIME" --size="$DISK" --randrepeat=0 --randseed=20261125 \
-        --output-format=json >"$RUN/$impl.json" 2>/dev/null
+    run_fio "$SERVE_FILE" "$RW" "$BS" "$QD" "$(bytes "$DISK")" || die "$impl: $SERVE_ERR"
     wait "$perf"
-    case $impl in
-        ours) fusermount3 -u "$RUN/mnt" ;;
-        qemu) kill "$SERVER" ;;
-    esac
-    wait "$SERVER" 2>/dev/null
-    SERVER=''
-    local dir=write
-    [[ $RW == *read* ]] && dir=read
-    jq -r --arg d "$dir" --arg i "$impl" '.jobs[0][$d] | "\($i): \(.iops | floor) IOPS, p50 \(.clat_ns.percentile["50.000000"] / 1000) us, p99 \(.clat_ns.percentile["99.000000"] / 1000) us"' "$RUN/$impl.json"
+    unserve || die "$impl: $SERVE_ERR"
+    echo "$impl: $FIO_IOPS IOPS, $FIO_MIBS MiB/s, p50 $FIO_P50_US us, p99 $FIO_P99_US us"
     perf report -i "$RUN/$impl.perf" --no-children --sort symbol --stdio 2>/dev/null |
         grep -E '^ +[0-9.]+%' | head -n "$TOP" | sed -E 's/ +$//' >"$RUN/$impl.top"
 }

@@ -82,7 +82,7 @@ public static class ImageConverter
 
                 using (var dst = new RawDisk(FileBlockDevice.Open(target, readOnly: false)))
                 {
-                    Copy(src, dst, compress: false, ZeroGranule, options);
+                    Copy(src, dst, ZeroGranule, options);
                     if (options.Cache != TargetCache.Unsafe)
                     {
                         dst.Flush();
@@ -99,7 +99,7 @@ public static class ImageConverter
                         throw new ArgumentException($"source size {src.Length} does not fit the qcow2 target");
                     }
 
-                    Copy(src, dst, options.Compress, options.Compress ? dst.Geometry.ClusterSize : ZeroGranule, options);
+                    Copy(src, dst, options.Compress ? dst.Geometry.ClusterSize : ZeroGranule, options);
 
                     // Whatever the cache mode: the metadata is written back and synced in the engine's crash-safe
                     // order (the engine does that on close anyway).
@@ -128,11 +128,13 @@ public static class ImageConverter
         public readonly byte[] Buffer = new byte[size];
         public readonly List<(long From, int Length)> Extents = [];
         public long Start;
+        public int Length;
     }
 
-    private static void Copy(IVirtualDisk src, IVirtualDisk dst, bool compress, int granule, ConvertOptions options)
+    private static void Copy(IVirtualDisk src, IVirtualDisk dst, int granule, ConvertOptions options)
     {
         var progress = options.Progress;
+        bool compress = options.Compress;
         long size = src.Length;
         int chunkSize = Math.Max(ChunkSize, granule); // a multiple of the granule: both are powers of two
         long copied = 0;
@@ -141,7 +143,7 @@ public static class ImageConverter
         ChunkPipeline.Run((size + chunkSize - 1) / chunkSize, Workers, orderedWrites: !compress,
             () => new Chunk(chunkSize),
             (i, chunk) => ReadChunk(src, i * chunkSize, (int)Math.Min(chunkSize, size - (i * chunkSize)), granule, chunk),
-            (i, chunk) =>
+            (_, chunk) =>
             {
                 foreach (var (from, length) in chunk.Extents)
                 {
@@ -155,7 +157,7 @@ public static class ImageConverter
 
                 if (progress is not null)
                 {
-                    double fraction = (double)Interlocked.Add(ref copied, Math.Min(chunkSize, size - (i * chunkSize))) / size;
+                    double fraction = (double)Interlocked.Add(ref copied, chunk.Length) / size;
                     lock (progressGate)
                     {
                         if (fraction > reported)
@@ -172,6 +174,7 @@ public static class ImageConverter
     private static void ReadChunk(IVirtualDisk src, long start, int length, int granule, Chunk chunk)
     {
         chunk.Start = start;
+        chunk.Length = length;
         chunk.Extents.Clear();
         long pos = start, end = start + length;
         while (pos < end)
