@@ -133,6 +133,7 @@ SCRATCH_IMG=$WORK/scratch.ext4 SCRATCH=$WORK/scratch SCRATCH_SIZE=64G LOOPDEV=''
 RUN=''
 cleanup() {
     force_stop
+    release_memory
     if [[ -n $RUN ]]; then sweep_mounts "$RUN"; rm -rf "$RUN"; fi
     if [[ -n $LOOPDEV ]]; then
         # Give the deleted images' blocks back to the host: the scratch image is sparse and a full
@@ -230,6 +231,8 @@ log "bench: $([[ $SMOKE == 1 ]] && echo smoke || echo full) run of ${SELECTED[*]
 if want 1 || want 3 || want 4 || want 6 || want 8; then
     base_qcow2 "$DISK" >/dev/null
 fi
+((SMOKE)) || hold_memory
+read_into_cache "$CACHE/base-$DISK.raw" "$CACHE/base-$DISK.qcow2"
 for w in w1 w2 w3 w4 w6 w7 w8; do
     if want "${w#w}"; then
         log "== $w"

@@ -50,13 +50,15 @@ done
 
 mkdir -p "$WORK" || die "cannot create $WORK"
 CACHE=$WORK RUN=$(mktemp -d "$WORK/run.XXXXXX") NOTES=/dev/null FIO_SEED=20261125
-trap 'force_stop; rm -rf "$RUN"' EXIT
+trap 'force_stop; release_memory; rm -rf "$RUN"' EXIT
 
 backing=()
 case $BACKING in
     raw) backing=("$(base_raw "$DISK")" raw) ;;
     qcow2) backing=("$(base_qcow2 "$DISK")" qcow2) ;;
 esac
+hold_memory
+read_into_cache "${backing[0]:-}"
 
 profile_one() {
     local impl=$1 img=$RUN/disk.qcow2

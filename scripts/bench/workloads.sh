@@ -1,14 +1,22 @@
 # shellcheck shell=bash
 # The eight workloads of scripts/bench.sh (issue 6). Sourced after lib.sh.
 # Every run serves a fresh copy of its image; within a round the implementations run back to back
-# (ours, qemu[, ceiling]) so the paired ratio ours/qemu compares neighbours in time.
+# (ours and qemu, in alternating order, then the ceiling) so the paired ratio ours/qemu compares
+# neighbours in time.
 
-# impls [with-ceiling]: the implementations that take part (ours only when it mounted in the probe).
+# impls ROUND [with-ceiling]: the implementations that take part (ours only when it mounted in the
+# probe), ours first in odd rounds and QEMU first in even ones: the first of a pair inherits the
+# state the previous job left (dirty pages, freed memory), so neither always gets it.
 impls() {
     local list=()
-    [[ -n $OURS ]] && list+=(ours)
-    list+=(qemu)
-    [[ ${1:-} == with-ceiling ]] && list+=(ceiling)
+    if (($1 % 2)); then
+        [[ -n $OURS ]] && list+=(ours)
+        list+=(qemu)
+    else
+        list+=(qemu)
+        [[ -n $OURS ]] && list+=(ours)
+    fi
+    [[ ${2:-} == with-ceiling ]] && list+=(ceiling)
     echo "${list[@]}"
 }
 
@@ -82,7 +90,7 @@ overlay_writes() {
                     fi
                     for q in "${QDS[@]}"; do
                         local case="backing=$b cluster=$c extl2=$e qd=$q" impl img
-                        for impl in $(impls); do
+                        for impl in $(impls "$round"); do
                             img=$(fresh_copy "$tpl" disk.qcow2)
                             serve_and_run "$w" "$impl" "$round" "$img" "$size" "$case|randwrite|4k|$q|iops" &&
                                 image_stats "$case" "$impl" "$round" "$img" "$c" "$e"
@@ -126,7 +134,7 @@ allocated() {
     local w=$1 round impl img
     shift
     for ((round = 1; round <= ROUNDS; round++)); do
-        for impl in $(impls with-ceiling); do
+        for impl in $(impls "$round" with-ceiling); do
             if [[ $impl == ceiling ]]; then
                 img=$(fresh_copy "$(base_raw "$DISK")" disk.raw)
             else
@@ -149,7 +157,7 @@ w6() {
     local OURS=${OURS_MOUNT_BIN:-$OURS} # serve/unserve see this one: the published binary when there is one
     make_overlay "$tpl" "$DISK" 64k off "$(base_qcow2 "$DISK")" qcow2
     for ((i = 1; i <= n; i++)); do
-        for impl in $(impls); do
+        for impl in $(impls "$i"); do
             img=$(fresh_copy "$tpl" disk.qcow2)
             if serve "$impl" "$img"; then
                 local mount_ms=$SERVE_MS
@@ -173,7 +181,7 @@ w7() {
     local tpl=$RUN/tpl-1t.qcow2 round impl img case="1 TiB, cluster=64k, randwrite 4k qd=16"
     make_overlay "$tpl" 1T 64k off
     for ((round = 1; round <= ROUNDS; round++)); do
-        for impl in $(impls); do
+        for impl in $(impls "$round"); do
             img=$(fresh_copy "$tpl" disk.qcow2)
             if serve "$impl" "$img"; then
                 local idle peak
