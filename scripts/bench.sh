@@ -14,6 +14,8 @@ usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ou
   --runtime S    seconds per fio job (default 10; smoke 1)
   --only LIST    comma list of workloads, by number or name:
                    1 cow      4 KiB random writes into an overlay over a fully written backing file
+                   1e engine  the same allocations straight into the engines, no FUSE: qcow2mount bench
+                              vs qemu-img bench (part of 1)
                    2 fresh    4 KiB random writes into an overlay without backing file
                    3 alloc    4 KiB random read/write on a fully allocated image
                    4 seq      1 MiB sequential read/write
@@ -82,7 +84,7 @@ SELECTED=()
 IFS=, read -ra items <<<"$ONLY"
 for it in "${items[@]}"; do
     case $it in
-        1 | cow) SELECTED+=(w1) ;; 2 | fresh) SELECTED+=(w2) ;; 3 | alloc) SELECTED+=(w3) ;;
+        1 | cow) SELECTED+=(w1) ;; 1e | engine) SELECTED+=(w1e) ;; 2 | fresh) SELECTED+=(w2) ;; 3 | alloc) SELECTED+=(w3) ;;
         4 | seq) SELECTED+=(w4) ;; 5 | size) SELECTED+=(w1 w5) ;; 6 | mount) SELECTED+=(w6) ;;
         7 | rss) SELECTED+=(w7) ;; 8 | convert) SELECTED+=(w8) ;;
         *) die "unknown workload '$it' (see --help)" ;;
@@ -228,12 +230,12 @@ fi
 START=$(date +%s)
 log "bench: $([[ $SMOKE == 1 ]] && echo smoke || echo full) run of ${SELECTED[*]}: $ROUNDS round(s), ${RUNTIME}s per job, disk $DISK, ours: ${OURS:-n/a}"
 # Base images first, in this shell, so a failure stops here and not inside a workload.
-if want 1 || want 3 || want 4 || want 6 || want 8; then
+if want 1 || want 1e || want 3 || want 4 || want 6 || want 8; then
     base_qcow2 "$DISK" >/dev/null
 fi
 ((SMOKE)) || hold_memory
 read_into_cache "$CACHE/base-$DISK.raw" "$CACHE/base-$DISK.qcow2"
-for w in w1 w2 w3 w4 w6 w7 w8; do
+for w in w1 w1e w2 w3 w4 w6 w7 w8; do
     if want "${w#w}"; then
         log "== $w"
         t=$(date +%s)

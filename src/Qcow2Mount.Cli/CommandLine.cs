@@ -16,6 +16,7 @@ internal static class CommandLine
         new MapCommand(),
         new ConvertCommand(),
         new ResizeCommand(),
+        new BenchCommand(),
     ];
 
     public static int Run(string[] args)

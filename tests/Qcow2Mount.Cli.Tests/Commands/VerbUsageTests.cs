@@ -4,7 +4,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 [TestFixture]
 public sealed class VerbUsageTests : CommandTestBase
 {
-    private static readonly string[] Verbs = ["create", "info", "check", "map", "convert", "resize"];
+    private static readonly string[] Verbs = ["create", "info", "check", "map", "convert", "resize", "bench"];
 
     [TestCaseSource(nameof(Verbs))]
     public void Help_PrintsUsage_ExitsZero(string verb)
@@ -56,6 +56,16 @@ public sealed class VerbUsageTests : CommandTestBase
         new TestCaseData(new[] { "resize", "X/a.qcow2", "-5M" }, 1, "New image size must be positive"),
         new TestCaseData(new[] { "resize", "X/a.qcow2", "big" }, 1, "Invalid image size 'big' specified."),
         new TestCaseData(new[] { "resize", "X/a.qcow2" }, 1, "expecting an image file name and a size"),
+        new TestCaseData(new[] { "bench", "-c", "x", "X/a.raw" }, 1, "Invalid request count specified"),
+        new TestCaseData(new[] { "bench", "-d", "0", "X/a.raw" }, 1, "Invalid queue depth specified"),
+        new TestCaseData(new[] { "bench", "-s", "3000000000", "X/a.raw" }, 1, "Invalid buffer size specified. Must be between 0 and 2147483647."),
+        new TestCaseData(new[] { "bench", "-o", "far", "X/a.raw" }, 1, "Invalid offset 'far' specified."),
+        new TestCaseData(new[] { "bench", "--flush-interval=64", "X/a.raw" }, 1, "--flush-interval is only available in write tests"),
+        new TestCaseData(new[] { "bench", "-w", "--flush-interval=5", "X/a.raw" }, 1, "Flush interval can't be smaller than depth"),
+        new TestCaseData(new[] { "bench", "-w", "--pattern=300", "X/a.raw" }, 1, "Invalid pattern byte specified"),
+        new TestCaseData(new[] { "bench", "-t", "bogus", "X/a.raw" }, 1, "Invalid cache mode 'bogus'"),
+        new TestCaseData(new[] { "bench", "-w", "-c", "1", "-o", "4096", "X/a.raw" }, 1, "Failed request: 4096 bytes at offset 4096 reach past the end of the image (4096 bytes)"),
+        new TestCaseData(new[] { "bench", "-f", "vmdk", "X/a.raw" }, 1, "Unknown file format 'vmdk'"),
     ];
 
     [TestCaseSource(nameof(BadArguments))]
