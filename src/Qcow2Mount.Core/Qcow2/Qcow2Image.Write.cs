@@ -351,7 +351,7 @@ public sealed partial class Qcow2Image
             return guestClusterStart;
         }
 
-        long host = _refcounts!.Allocate(1, writtenWhole: writtenToEnd);
+        long host = _refcounts!.Allocate(1, writtenWhole: writtenToEnd, growLater: true);
         if (_metadataClusters.Contains(host >> _geo.ClusterBits))
         {
             throw new ImageCorruptException($"{Name}: refcounts mark cluster 0x{host:x} free although it holds metadata", guestClusterStart, host);

@@ -342,12 +342,14 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
     private void MakeDataAndRefcountsStable()
     {
+        // Before the refcount blocks: nothing on disk may count a cluster that reaches past the end of the file.
+        _refcounts!.GrowFileToAllocated();
         if (Interlocked.Exchange(ref _dataWritten, 0) != 0)
         {
             _data.Flush();
         }
 
-        if (_refcounts!.Blocks.DirtyCount > 0)
+        if (_refcounts.Blocks.DirtyCount > 0)
         {
             _refcounts.Blocks.WriteDirty();
             _file.Flush();

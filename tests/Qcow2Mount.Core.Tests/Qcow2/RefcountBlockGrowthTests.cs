@@ -85,38 +85,4 @@ public sealed class RefcountBlockGrowthTests
 
         return count;
     }
-
-    /// <summary>A file that counts its syncs.</summary>
-    private sealed class CountingBlockDevice(IBlockDevice inner) : IBlockDevice
-    {
-        private int _flushes;
-
-        public int Flushes => Volatile.Read(ref _flushes);
-
-        public long Length => inner.Length;
-
-        public bool IsReadOnly => inner.IsReadOnly;
-
-        public string Name => inner.Name;
-
-        public int Read(long offset, Span<byte> buffer) => inner.Read(offset, buffer);
-
-        public void Write(long offset, ReadOnlySpan<byte> data) => inner.Write(offset, data);
-
-        public void Write(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers) => inner.Write(offset, buffers);
-
-        public void SetLength(long length) => inner.SetLength(length);
-
-        public void Flush()
-        {
-            Interlocked.Increment(ref _flushes);
-            inner.Flush();
-        }
-
-        public void PunchHole(long offset, long length) => inner.PunchHole(offset, length);
-
-        public bool TryZeroRange(long offset, long length) => inner.TryZeroRange(offset, length);
-
-        public void Dispose() => inner.Dispose();
-    }
 }

@@ -36,6 +36,9 @@ internal sealed class RefcountManager
 
     /// <summary>Refcount table indexes whose new block exists in the cache and in <see cref="_table"/> but not yet on disk.</summary>
     private readonly List<long> _unwrittenTableEntries = new();
+
+    /// <summary>The end of the furthest cluster allocated with <c>growLater</c> that the file does not reach yet.</summary>
+    private long _growTo;
     private ulong[] _table;
     private long _freeClusterIndex = 1;
 
@@ -134,7 +137,13 @@ internal sealed class RefcountManager
     /// ftruncate here. (One per new cluster on the copy-on-write path cost 7 % of the wall time at QD1 and sat in
     /// ext4's journal while a commit ran; QEMU grows the file by writing too.)
     /// </param>
-    public long Allocate(int count, bool writtenWhole = false)
+    /// <param name="growLater">
+    /// The caller writes part of the run before anything in memory refers to it (a data cluster: the guest data
+    /// lands at or after its start, so the cluster's first byte is inside the file by then); the rest of the file
+    /// growth waits for <see cref="GrowFileToAllocated"/>, which the flush path runs before anything on disk names
+    /// the run. One ftruncate per new cluster was 29 % of the time of 4 KiB writes into new extended-L2 clusters.
+    /// </param>
+    public long Allocate(int count, bool writtenWhole = false, bool growLater = false)
     {
         while (true)
         {
@@ -158,8 +167,15 @@ internal sealed class RefcountManager
             long end = (start + count) << _geo.ClusterBits;
             if (!writtenWhole && _file.Length < end)
             {
-                // Keep the file long enough for every allocated cluster, as qemu-img check expects.
-                _file.SetLength(end);
+                if (growLater)
+                {
+                    _growTo = Math.Max(_growTo, end);
+                }
+                else
+                {
+                    // Keep the file long enough for every allocated cluster, as qemu-img check expects.
+                    _file.SetLength(end);
+                }
             }
 
             return start << _geo.ClusterBits;
@@ -334,6 +350,20 @@ internal sealed class RefcountManager
 
     /// <summary>True when new blocks are not yet named by the on-disk refcount table.</summary>
     public bool HasUnwrittenTableEntries => _unwrittenTableEntries.Count > 0;
+
+    /// <summary>
+    /// Grows the file to the end of every cluster allocated with <c>growLater</c> (one ftruncate for all of them), so
+    /// the refcount blocks and L2 tables written after this never name a cluster that ends past the end of the file.
+    /// </summary>
+    public void GrowFileToAllocated()
+    {
+        if (_growTo > _file.Length)
+        {
+            _file.SetLength(_growTo);
+        }
+
+        _growTo = 0;
+    }
 
     /// <summary>
     /// Writes the table entries of new blocks. Call only when those blocks are stable on disk (written back and
