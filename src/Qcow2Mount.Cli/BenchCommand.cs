@@ -58,6 +58,15 @@ internal sealed class BenchCommand : ICommand
         }
 
         string image = a.SingleExistingImage(Name);
+        // qemu-img's cache modes, as convert reads them: writeback/none flush once at the end (untimed),
+        // writethrough/directsync after every write, unsafe never.
+        var cache = a.Last("-t") switch
+        {
+            null or "writeback" or "none" => TargetCache.Writeback,
+            "unsafe" => TargetCache.Unsafe,
+            "writethrough" or "directsync" => TargetCache.Writethrough,
+            var other => throw new UsageException($"bench: Invalid cache mode '{other}' (none, writeback, writethrough, directsync or unsafe)"),
+        };
         var options = new BenchOptions
         {
             Count = Number(a.Last("-c"), 75000, 0, "request count"),
@@ -68,15 +77,8 @@ internal sealed class BenchCommand : ICommand
             Write = a.Has("-w"),
             Pattern = a.Last("--pattern") is { } p ? PatternByte(p) : (byte)0,
             FlushInterval = Number(a.Last("--flush-interval"), 0, 0, "flush interval"),
+            FlushEachWrite = cache == TargetCache.Writethrough,
         };
-        bool flushAtEnd = a.Last("-t") switch
-        {
-            null or "writeback" or "none" => true,
-            "unsafe" => false,
-            "writethrough" or "directsync" => false, // every write was flushed already
-            var other => throw new UsageException($"bench: Invalid cache mode '{other}' (none, writeback, writethrough, directsync or unsafe)"),
-        };
-        options = options with { FlushEachWrite = a.Last("-t") is "writethrough" or "directsync" };
         try
         {
             ImageBench.Validate(options);
@@ -108,7 +110,7 @@ internal sealed class BenchCommand : ICommand
         try
         {
             elapsed = ImageBench.Run(disk, options);
-            if (options.Write && flushAtEnd)
+            if (options.Write && cache == TargetCache.Writeback)
             {
                 disk.Flush();
             }

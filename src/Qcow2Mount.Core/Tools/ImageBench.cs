@@ -46,19 +46,14 @@ public static class ImageBench
     public static TimeSpan Run(IVirtualDisk disk, BenchOptions options)
     {
         Validate(options);
-        long step = options.Step ?? options.BufferSize;
-        var batches = new List<(int Start, int End)>();
-        int per = options.Write && options.FlushInterval > 0 ? options.FlushInterval : Math.Max(options.Count, 1);
+        // Validate allows a flush interval only for writes; without one the run is a single batch.
+        bool flushes = options.FlushInterval > 0;
+        int per = flushes ? options.FlushInterval : Math.Max(options.Count, 1);
+        var clock = Stopwatch.StartNew();
         for (int start = 0; start < options.Count; start += per)
         {
-            batches.Add((start, (int)Math.Min((long)start + per, options.Count)));
-        }
-
-        var clock = Stopwatch.StartNew();
-        foreach (var (start, end) in batches)
-        {
-            RunBatch(disk, options, step, start, end);
-            if (options.Write && options.FlushInterval > 0)
+            RunBatch(disk, options, start, (int)Math.Min((long)start + per, options.Count));
+            if (flushes)
             {
                 disk.Flush();
             }
@@ -104,7 +99,7 @@ public static class ImageBench
         }
     }
 
-    private static void RunBatch(IVirtualDisk disk, BenchOptions o, long step, int start, int end)
+    private static void RunBatch(IVirtualDisk disk, BenchOptions o, int start, int end)
     {
         int next = start;
         Exception? failure = null;
