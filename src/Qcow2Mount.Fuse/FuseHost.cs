@@ -5,51 +5,60 @@ using Qcow2Mount.Fuse.Interop;
 namespace Qcow2Mount.Fuse;
 
 /// <summary>
-/// One mounted libfuse file system over an <see cref="ImageFileSystem"/> (high-level API, multi-threaded loop).
-/// Life cycle (fuse-notes §6): <see cref="Mount"/> = fuse_new + fuse_mount; <see cref="Run"/> = fuse_loop_mt, which returns
-/// after an external unmount or <see cref="RequestStop"/>; <see cref="Dispose"/> = fuse_unmount + fuse_destroy.
-/// The host does not own the file system's disks: the caller flushes and disposes them after <see cref="Dispose"/>.
+/// One mounted FUSE file system over an <see cref="ImageFileSystem"/>. libfuse mounts and unmounts (options,
+/// fusermount3); the requests are served by our own loop: <see cref="FuseMountSettings.MaxThreads"/> workers each read
+/// one request from /dev/fuse, answer it through <see cref="FuseRequestHandler"/> and write the reply, with no lock
+/// between them (libfuse's loop took a global mutex up to six times per request: waits of milliseconds when a holder
+/// was preempted, the QD16 p99 tail).
+/// Life cycle: <see cref="Mount"/>; <see cref="Run"/> until an unmount or <see cref="RequestStop"/>; <see cref="Dispose"/>.
+/// The host does not own the file system's disks: the caller flushes and disposes them after <see cref="Run"/>.
 /// </summary>
 internal sealed unsafe class FuseHost : IDisposable
 {
     private readonly object _gate = new();
     private readonly FuseMountSettings _settings;
-    private readonly Action<FuseHost>? _onInitialized;
-    private GCHandle _self;
-    private nint _fuse;
+    private readonly FuseRequestHandler _handler;
+    private readonly ManualResetEventSlim _finished = new();
+    private nint _session;
+    private int _fd = -1;
+    private int _workersLeft;
+    private int _busy;
+    private int _closed;
+    private int _error;
     private bool _stopRequested;
 
-    private FuseHost(ImageFileSystem fileSystem, FuseMountSettings settings, Action<FuseHost>? onInitialized)
+    private FuseHost(ImageFileSystem fileSystem, FuseMountSettings settings, NodeOwner owner, Action<FuseHost>? onInitialized)
     {
         FileSystem = fileSystem;
         _settings = settings;
-        _onInitialized = onInitialized;
-        OwnerUid = Libc.GetEUid();
-        OwnerGid = Libc.GetEGid();
+        _handler = new FuseRequestHandler(fileSystem, owner, onInitialized is null ? null : () => onInitialized(this));
     }
 
     public ImageFileSystem FileSystem { get; }
 
-    /// <summary>Owner reported for every node (the serving user), checked by the kernel under default_permissions.</summary>
-    public uint OwnerUid { get; }
-
-    public uint OwnerGid { get; }
-
     /// <summary>
-    /// Creates and mounts the file system. <paramref name="onInitialized"/> runs on a libfuse thread once the kernel's
+    /// Creates the session and mounts it. <paramref name="onInitialized"/> runs on a worker thread once the kernel's
     /// INIT has been answered, i.e. when the mount serves requests (the readiness signal of a background mount).
     /// </summary>
     public static FuseHost Mount(ImageFileSystem fileSystem, FuseMountSettings settings, Action<FuseHost>? onInitialized = null)
     {
         Libfuse.Load(settings.LibraryPath);
-        var host = new FuseHost(fileSystem, settings, onInitialized);
-        host._self = GCHandle.Alloc(host);
+        var owner = NodeOwner.FromOptions(settings.Options, Libc.GetEUid(), Libc.GetEGid(), out var mountOptions);
+        var host = new FuseHost(fileSystem, settings, owner, onInitialized);
         try
         {
-            host.Create();
-            if (Libfuse.FuseMount(host._fuse, settings.MountPoint) != 0)
+            host.Create(mountOptions);
+            if (Libfuse.FuseSessionMount(host._session, settings.MountPoint) != 0)
             {
-                throw new FuseMountException($"{settings.MountPoint}: fuse_mount failed (see the message above)");
+                throw new FuseMountException($"{settings.MountPoint}: fuse_session_mount failed (see the message above)");
+            }
+
+            // The workers read a descriptor of their own: one still blocked in read(2) when the session closes its
+            // descriptor can then never read from a reused descriptor number.
+            host._fd = Libc.Dup(Libfuse.FuseSessionFd(host._session));
+            if (host._fd < 0)
+            {
+                throw new FuseMountException($"{settings.MountPoint}: cannot duplicate the /dev/fuse descriptor (errno {Marshal.GetLastPInvokeError()})");
             }
 
             return host;
@@ -61,39 +70,48 @@ internal sealed unsafe class FuseHost : IDisposable
         }
     }
 
-    /// <summary>Serves requests until unmounted; returns 0 after an unmount or a stop request, else libfuse's error.</summary>
+    /// <summary>
+    /// Serves requests until the kernel ends the connection (unmount) or <see cref="RequestStop"/>; returns 0 then,
+    /// else −errno of a failed read or write on /dev/fuse. When it returns no request is being answered, and any
+    /// request still arriving (a lazily unmounted, busy mount) gets ENOTCONN.
+    /// </summary>
     public int Run()
     {
-        nint config = Libfuse.FuseLoopCfgCreate();
-        try
+        int count = (int)Math.Clamp(_settings.MaxThreads, 1u, 1024u);
+        _workersLeft = count;
+        for (int i = 0; i < count; i++)
         {
-            Libfuse.FuseLoopCfgSetMaxThreads(config, _settings.MaxThreads);
-            int result = Libfuse.FuseLoopMt(_fuse, config);
-            return Volatile.Read(ref _stopRequested) ? 0 : result;
+            new Thread(Work) { IsBackground = true, Name = $"fuse-{i}" }.Start();
         }
-        finally
+
+        _finished.Wait();
+        Interlocked.Exchange(ref _closed, 1);
+        var spin = default(SpinWait);
+        while (Volatile.Read(ref _busy) != 0)
         {
-            Libfuse.FuseLoopCfgDestroy(config);
+            spin.SpinOnce();
         }
+
+        return Volatile.Read(ref _stopRequested) ? 0 : Volatile.Read(ref _error);
     }
 
     /// <summary>
-    /// Ends <see cref="Run"/> from another thread (a signal handler): fuse_exit only sets a flag, so the mount is also
-    /// detached lazily, which makes the kernel end the connection and the loop return (fuse-notes §6, §9).
+    /// Ends <see cref="Run"/> from another thread (a signal handler) and detaches the mount lazily: the kernel ends the
+    /// connection once no file on it is open (fuse-notes §6, §9).
     /// </summary>
     public void RequestStop()
     {
         lock (_gate)
         {
-            if (_fuse == 0 || _stopRequested)
+            if (_session == 0 || _stopRequested)
             {
                 return;
             }
 
-            _stopRequested = true;
-            Libfuse.FuseExit(_fuse);
+            Volatile.Write(ref _stopRequested, true);
         }
 
+        _finished.Set();
         string? error = Unmounter.Unmount(_settings.MountPoint, lazy: true);
         if (error is not null)
         {
@@ -103,12 +121,87 @@ internal sealed unsafe class FuseHost : IDisposable
 
     public void Dispose() => Destroy();
 
-    /// <summary>Called from init, after the connection is negotiated (max_write keeps libfuse's default: 1 MiB with max_pages, fuse-notes §7).</summary>
-    internal void OnInitialized() => _onInitialized?.Invoke(this);
-
-    private void Create()
+    /// <summary>
+    /// One worker: read a request, answer it, until the connection ends (ENODEV). The last worker out closes the
+    /// shared descriptor, so the kernel sees the server gone only when nobody can answer any more.
+    /// </summary>
+    private void Work()
     {
-        string[] argv = ["qcow2mount", "-o", OptionString()];
+        byte* request = (byte*)NativeMemory.AlignedAlloc(FuseRequestHandler.RequestBufferSize, 4096);
+        byte* reply = (byte*)NativeMemory.AlignedAlloc(FuseRequestHandler.ReplyBufferSize, 4096);
+        try
+        {
+            while (true)
+            {
+                nint length = Libc.Read(_fd, request, FuseRequestHandler.RequestBufferSize);
+                if (length < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno is Errno.EINTR or Errno.EAGAIN or Errno.ENOENT)
+                    {
+                        continue; // a signal, or a request the kernel took back (interrupted before we read it)
+                    }
+
+                    Finish(errno == Errno.ENODEV ? 0 : -errno);
+                    return;
+                }
+
+                Interlocked.Increment(ref _busy);
+                try
+                {
+                    int replyLength = Volatile.Read(ref _closed) != 0
+                        ? Refuse(new ReadOnlySpan<byte>(request, (int)length), new Span<byte>(reply, FuseRequestHandler.ReplyBufferSize))
+                        : _handler.Handle(new ReadOnlySpan<byte>(request, (int)length), new Span<byte>(reply, FuseRequestHandler.ReplyBufferSize));
+                    if (replyLength > 0 && Libc.Write(_fd, reply, (nuint)replyLength) < 0)
+                    {
+                        int errno = Marshal.GetLastPInvokeError();
+                        if (errno == Errno.ENODEV)
+                        {
+                            Finish(0);
+                            return;
+                        }
+
+                        // ENOENT: the request was interrupted and is gone; anything else is our bug, logged once per reply.
+                        if (errno != Errno.ENOENT)
+                        {
+                            FileSystem.Log($"reply to /dev/fuse failed (errno {errno})");
+                        }
+                    }
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _busy);
+                }
+            }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(request);
+            NativeMemory.AlignedFree(reply);
+            if (Interlocked.Decrement(ref _workersLeft) == 0)
+            {
+                Libc.Close(_fd);
+            }
+        }
+    }
+
+    /// <summary>After <see cref="Run"/> returned (the disks are being closed): every request fails with ENOTCONN.</summary>
+    private static int Refuse(ReadOnlySpan<byte> request, Span<byte> reply) =>
+        FuseRequestHandler.ReplyError(request, reply, -Errno.ENOTCONN);
+
+    private void Finish(int error)
+    {
+        if (error != 0)
+        {
+            Interlocked.CompareExchange(ref _error, error, 0);
+        }
+
+        _finished.Set();
+    }
+
+    private void Create(List<string> mountOptions)
+    {
+        string[] argv = ["qcow2mount", "-o", OptionString(mountOptions)];
         var pointers = new nint[argv.Length];
         try
         {
@@ -120,8 +213,8 @@ internal sealed unsafe class FuseHost : IDisposable
             fixed (nint* argvPointer = pointers)
             {
                 var args = new FuseArgs { Argc = argv.Length, Argv = (byte**)argvPointer, Allocated = 0 };
-                var operations = FuseCallbacks.Table();
-                _fuse = Libfuse.FuseNew(&args, &operations, FuseOperations.Size, GCHandle.ToIntPtr(_self));
+                nint noOperations = 0; // every request is answered by our loop, never by libfuse
+                _session = Libfuse.FuseSessionNew(&args, &noOperations, (nuint)sizeof(nint), 0);
                 Libfuse.FuseOptFreeArgs(&args);
             }
         }
@@ -133,14 +226,14 @@ internal sealed unsafe class FuseHost : IDisposable
             }
         }
 
-        if (_fuse == 0)
+        if (_session == 0)
         {
             throw new FuseMountException($"libfuse rejected the mount options '{argv[2]}'");
         }
     }
 
     /// <summary>fsname and subtype make /proc/mounts read "IMAGE MOUNTPOINT fuse.qcow2mount"; default_permissions lets the kernel check modes.</summary>
-    private string OptionString()
+    private string OptionString(List<string> mountOptions)
     {
         var options = new List<string>
         {
@@ -149,7 +242,7 @@ internal sealed unsafe class FuseHost : IDisposable
             "subtype=qcow2mount",
             "default_permissions",
         };
-        options.AddRange(_settings.Options);
+        options.AddRange(mountOptions);
         return string.Join(',', options);
     }
 
@@ -174,16 +267,18 @@ internal sealed unsafe class FuseHost : IDisposable
     {
         lock (_gate)
         {
-            if (_fuse != 0)
+            if (_session != 0)
             {
-                Libfuse.FuseUnmount(_fuse);
-                Libfuse.FuseDestroy(_fuse);
-                _fuse = 0;
+                Libfuse.FuseSessionUnmount(_session);
+                Libfuse.FuseSessionDestroy(_session);
+                _session = 0;
             }
 
-            if (_self.IsAllocated)
+            // Before Run the workers do not exist and the descriptor is ours to close.
+            if (_fd >= 0 && Volatile.Read(ref _workersLeft) == 0 && !_finished.IsSet)
             {
-                _self.Free();
+                Libc.Close(_fd);
+                _fd = -1;
             }
         }
     }

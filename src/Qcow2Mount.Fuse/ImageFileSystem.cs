@@ -37,7 +37,10 @@ internal sealed class ImageFileSystem
 
     public IReadOnlyList<ImageFile> Files => _directory.Files;
 
-    /// <summary>Resolves "/" (returns 0) or "/NAME" (returns the handle); −ENOENT for anything else.</summary>
+    /// <summary>
+    /// Resolves "/" to node 0 (the root) or "/NAME" to the file's node, which is also its handle; −ENOENT for anything
+    /// else. The kernel's node id of a node is the node plus one (the root is FUSE's node 1).
+    /// </summary>
     public long Resolve(string path)
     {
         if (path == "/")
@@ -54,10 +57,11 @@ internal sealed class ImageFileSystem
         return file is null ? -Errno.ENOENT : IndexOf(file) + 1;
     }
 
-    public int GetAttributes(string path, out NodeAttributes attributes)
+    /// <summary>Attributes of a node from <see cref="Resolve"/>; a negative node is returned as the error, an unknown one is −ENOENT.</summary>
+    public int GetAttributes(long node, out NodeAttributes attributes)
     {
         attributes = default;
-        long handle = Resolve(path);
+        long handle = Check(node);
         if (handle < 0)
         {
             return (int)handle;
@@ -76,10 +80,10 @@ internal sealed class ImageFileSystem
     }
 
     /// <summary>Names in the root directory, in image order (without "." and "..").</summary>
-    public int ListDirectory(string path, out IReadOnlyList<string> names)
+    public int ListDirectory(long node, out IReadOnlyList<string> names)
     {
         names = [];
-        long handle = Resolve(path);
+        long handle = Check(node);
         if (handle < 0)
         {
             return (int)handle;
@@ -95,9 +99,9 @@ internal sealed class ImageFileSystem
     }
 
     /// <summary>Opens a raw file; returns its handle (≥ 1) or −errno. O_TRUNC is refused unless the file is empty.</summary>
-    public long Open(string path, int flags)
+    public long Open(long node, int flags)
     {
-        long handle = Resolve(path);
+        long handle = Check(node);
         if (handle <= 0)
         {
             return handle == 0 ? -Errno.EISDIR : handle;
@@ -313,9 +317,9 @@ internal sealed class ImageFileSystem
     }
 
     /// <summary>Resizing is refused (EPERM); "truncating" to the current size succeeds.</summary>
-    public int Truncate(string path, long size)
+    public int Truncate(long node, long size)
     {
-        long handle = Resolve(path);
+        long handle = Check(node);
         if (handle <= 0)
         {
             return handle == 0 ? -Errno.EISDIR : (int)handle;
@@ -335,6 +339,9 @@ internal sealed class ImageFileSystem
         long total = Files.Sum(f => f.Disk.Length);
         return ((ulong)((total + 4095) / 4096), (ulong)Files.Count, FileNameMax);
     }
+
+    /// <summary>The node itself when it names the root or a file; else −ENOENT (or the error it already is).</summary>
+    private long Check(long node) => node < 0 || node <= Files.Count ? node : -Errno.ENOENT;
 
     private bool TryGet(ulong handle, out ImageFile file)
     {

@@ -28,13 +28,13 @@ public sealed class ImageFileSystemTests
         var (fs, _, _) = Create();
         Assert.Multiple(() =>
         {
-            Assert.That(fs.GetAttributes("/", out var root), Is.Zero);
+            Assert.That(fs.GetAttributes(fs.Resolve("/"), out var root), Is.Zero);
             Assert.That(root.Mode, Is.EqualTo(LinuxConstants.S_IFDIR | 0x1ED));
-            Assert.That(fs.GetAttributes("/disk.raw", out var file), Is.Zero);
+            Assert.That(fs.GetAttributes(fs.Resolve("/disk.raw"), out var file), Is.Zero);
             Assert.That(file.Mode, Is.EqualTo(LinuxConstants.S_IFREG | 0x1A4));
             Assert.That(file.Size, Is.EqualTo(Size));
-            Assert.That(fs.GetAttributes("/other.raw", out _), Is.EqualTo(-Errno.ENOENT));
-            Assert.That(fs.GetAttributes("/disk.raw/x", out _), Is.EqualTo(-Errno.ENOENT));
+            Assert.That(fs.GetAttributes(fs.Resolve("/other.raw"), out _), Is.EqualTo(-Errno.ENOENT));
+            Assert.That(fs.GetAttributes(fs.Resolve("/disk.raw/x"), out _), Is.EqualTo(-Errno.ENOENT));
         });
     }
 
@@ -42,7 +42,7 @@ public sealed class ImageFileSystemTests
     public void GetAttributes_ReadOnly_FileModeHasNoWriteBits()
     {
         var (fs, _, _) = Create(readOnly: true);
-        fs.GetAttributes("/disk.raw", out var file);
+        fs.GetAttributes(fs.Resolve("/disk.raw"), out var file);
         Assert.That(file.Mode & 0x1FF, Is.EqualTo(0x124));
     }
 
@@ -53,7 +53,7 @@ public sealed class ImageFileSystemTests
         directory.Add("/a/disk.qcow2", new MemoryDisk(4096));
         directory.Add("/b/disk.qcow2", new MemoryDisk(4096));
         var fs = new ImageFileSystem(directory, false, _ => { });
-        Assert.That(fs.ListDirectory("/", out var names), Is.Zero);
+        Assert.That(fs.ListDirectory(fs.Resolve("/"), out var names), Is.Zero);
         Assert.That(string.Join(",", names), Is.EqualTo("disk.raw,disk-2.raw"));
     }
 
@@ -63,9 +63,9 @@ public sealed class ImageFileSystemTests
         var (fs, _, _) = Create(readOnly: true);
         Assert.Multiple(() =>
         {
-            Assert.That(fs.Open("/disk.raw", ORdwr), Is.EqualTo(-Errno.EROFS));
-            Assert.That(fs.Open("/disk.raw", OWronly), Is.EqualTo(-Errno.EROFS));
-            Assert.That(fs.Open("/disk.raw", 0), Is.EqualTo(1));
+            Assert.That(fs.Open(fs.Resolve("/disk.raw"), ORdwr), Is.EqualTo(-Errno.EROFS));
+            Assert.That(fs.Open(fs.Resolve("/disk.raw"), OWronly), Is.EqualTo(-Errno.EROFS));
+            Assert.That(fs.Open(fs.Resolve("/disk.raw"), 0), Is.EqualTo(1));
         });
     }
 
@@ -73,7 +73,7 @@ public sealed class ImageFileSystemTests
     public void Open_WithOTrunc_Eperm()
     {
         var (fs, _, _) = Create();
-        Assert.That(fs.Open("/disk.raw", ORdwr | OTrunc), Is.EqualTo(-Errno.EPERM));
+        Assert.That(fs.Open(fs.Resolve("/disk.raw"), ORdwr | OTrunc), Is.EqualTo(-Errno.EPERM));
     }
 
     [Test]
@@ -198,10 +198,10 @@ public sealed class ImageFileSystemTests
         var (fs, _, _) = Create();
         Assert.Multiple(() =>
         {
-            Assert.That(fs.Truncate("/disk.raw", 0), Is.EqualTo(-Errno.EPERM));
-            Assert.That(fs.Truncate("/disk.raw", Size * 2L), Is.EqualTo(-Errno.EPERM));
-            Assert.That(fs.Truncate("/disk.raw", Size), Is.Zero);
-            Assert.That(fs.Truncate("/nope.raw", Size), Is.EqualTo(-Errno.ENOENT));
+            Assert.That(fs.Truncate(fs.Resolve("/disk.raw"), 0), Is.EqualTo(-Errno.EPERM));
+            Assert.That(fs.Truncate(fs.Resolve("/disk.raw"), Size * 2L), Is.EqualTo(-Errno.EPERM));
+            Assert.That(fs.Truncate(fs.Resolve("/disk.raw"), Size), Is.Zero);
+            Assert.That(fs.Truncate(fs.Resolve("/nope.raw"), Size), Is.EqualTo(-Errno.ENOENT));
         });
     }
 

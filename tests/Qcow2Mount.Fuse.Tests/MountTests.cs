@@ -164,6 +164,60 @@ public sealed class MountTests : ScratchFixture
     }
 
     [Test]
+    public void OwnerOptions_UidGidUmask_ShownByStat()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount(image, mnt, "-o", "uid=1234,gid=2345,umask=027");
+
+        string file = Tool.Check("stat", "-c", "%u %g %a %F", Path.Combine(mnt, "disk.img.raw")).Trim();
+        string root = Tool.Check("stat", "-c", "%u %g %a %F", mnt).Trim();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(file, Is.EqualTo("1234 2345 750 regular file"));
+            Assert.That(root, Is.EqualTo("1234 2345 750 directory"));
+        });
+    }
+
+    [TestCase("uid=abc")]
+    [TestCase("umask=999")]
+    public void OwnerOptions_BadValue_OneLineErrorNothingMounted(string option)
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+
+        var result = Cli.Run(image, mnt, "-o", option);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.Not.Zero);
+            Assert.That(result.StandardError.Trim(), Does.Contain(option).And.Not.Contain("\n").And.Not.Contain("   at "));
+            Assert.That(Scratch.MountsUnder(mnt), Is.Empty);
+        });
+    }
+
+    [Test]
+    public void NewNames_CreateAndMkdir_OperationNotPermitted()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount(image, mnt);
+
+        var touch = Tool.Run("touch", Path.Combine(mnt, "new.raw"));
+        var mkdir = Tool.Run("mkdir", Path.Combine(mnt, "dir"));
+        var rm = Tool.Run("rm", "-f", Path.Combine(mnt, "disk.img.raw"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(touch.StandardError, Does.Contain("Operation not permitted"));
+            Assert.That(mkdir.StandardError, Does.Contain("Operation not permitted"));
+            Assert.That(rm.StandardError, Does.Contain("Operation not permitted"));
+            Assert.That(Directory.GetFileSystemEntries(mnt).Select(Path.GetFileName), Is.EqualTo(new[] { "disk.img.raw" }));
+        });
+    }
+
+    [Test]
     public void Write_ReadOnlyMount_ReadOnlyFileSystem()
     {
         string image = Scratch.RawImage("disk.img", 1 << 20);

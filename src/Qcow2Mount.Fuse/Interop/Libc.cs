@@ -10,10 +10,6 @@ internal static partial class Libc
     /// <summary>umount2 flag: detach now, finish when the last user goes (lazy unmount).</summary>
     public const int MNT_DETACH = 2;
 
-    /// <summary><c>dlvsym</c> lives in libc.so.6 since glibc 2.34 (Debian 12: 2.36).</summary>
-    [LibraryImport(LibraryName, EntryPoint = "dlvsym", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial nint DlVSym(nint handle, string symbol, string version);
-
     [LibraryImport(LibraryName, EntryPoint = "umount2", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Umount2(string target, int flags);
 
@@ -26,6 +22,20 @@ internal static partial class Libc
     /// <summary>Starts a new session (no controlling terminal); fails only for a process group leader.</summary>
     [LibraryImport(LibraryName, EntryPoint = "setsid", SetLastError = true)]
     public static partial int SetSid();
+
+    [LibraryImport(LibraryName, EntryPoint = "dup", SetLastError = true)]
+    public static partial int Dup(int fd);
+
+    [LibraryImport(LibraryName, EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    /// <summary><c>ssize_t read(int, void*, size_t)</c>: on /dev/fuse, exactly one request per call.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "read", SetLastError = true)]
+    public static unsafe partial nint Read(int fd, void* buffer, nuint count);
+
+    /// <summary><c>ssize_t write(int, const void*, size_t)</c>: on /dev/fuse, exactly one reply per call.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "write", SetLastError = true)]
+    public static unsafe partial nint Write(int fd, void* buffer, nuint count);
 
     [LibraryImport(LibraryName, EntryPoint = "dup2", SetLastError = true)]
     public static partial int Dup2(int oldFd, int newFd);

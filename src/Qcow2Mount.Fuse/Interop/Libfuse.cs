@@ -4,9 +4,8 @@ using System.Runtime.InteropServices;
 namespace Qcow2Mount.Fuse.Interop;
 
 /// <summary>
-/// Loads libfuse3 by soname (no libfuse3-dev symlink needed) and binds the two versioned entry points by
-/// <c>dlvsym</c>: <c>fuse_new@FUSE_3.1</c> and <c>fuse_loop_mt@FUSE_3.12</c> (fuse-notes §1). Every other
-/// function is a plain <see cref="LibraryImportAttribute"/> whose library name the resolver maps to the loaded handle.
+/// Loads libfuse3 by soname (no libfuse3-dev symlink needed, fuse-notes §1). Every function is a plain
+/// <see cref="LibraryImportAttribute"/> whose library name the resolver maps to the loaded handle.
 /// </summary>
 internal static unsafe partial class Libfuse
 {
@@ -18,12 +17,10 @@ internal static unsafe partial class Libfuse
 
     private static readonly object Gate = new();
     private static nint _handle;
-    private static delegate* unmanaged[Cdecl]<FuseArgs*, FuseOperations*, nuint, nint, nint> _fuseNew;
-    private static delegate* unmanaged[Cdecl]<nint, nint, int> _fuseLoopMt;
 
     /// <summary>
     /// Loads the library once per process; later calls are no-ops. Throws <see cref="FuseUnavailableException"/> with a
-    /// message naming the Debian package when the library or one of its versioned symbols is missing.
+    /// message naming the Debian package when the library or one of its functions is missing.
     /// </summary>
     public static void Load(string? path = null)
     {
@@ -40,25 +37,15 @@ internal static unsafe partial class Libfuse
                 throw new FuseUnavailableException($"{path} not found: install the FUSE 3 library (apt-get install fuse3 libfuse3-3)");
             }
 
-            nint fuseNew = Libc.DlVSym(handle, "fuse_new", "FUSE_3.1");
-            nint fuseLoop = Libc.DlVSym(handle, "fuse_loop_mt", "FUSE_3.12");
-            if (fuseNew == 0 || fuseLoop == 0)
+            if (!NativeLibrary.TryGetExport(handle, "fuse_session_new", out _) || !NativeLibrary.TryGetExport(handle, "fuse_session_fd", out _))
             {
-                throw new FuseUnavailableException($"{path} lacks fuse_new@FUSE_3.1 or fuse_loop_mt@FUSE_3.12: libfuse 3.12 or newer (soname libfuse3.so.3) is required");
+                throw new FuseUnavailableException($"{path} lacks fuse_session_new or fuse_session_fd: libfuse 3 (soname libfuse3.so.3) is required");
             }
 
-            _fuseNew = (delegate* unmanaged[Cdecl]<FuseArgs*, FuseOperations*, nuint, nint, nint>)fuseNew;
-            _fuseLoopMt = (delegate* unmanaged[Cdecl]<nint, nint, int>)fuseLoop;
             NativeLibrary.SetDllImportResolver(typeof(Libfuse).Assembly, Resolve);
             _handle = handle;
         }
     }
-
-    /// <summary><c>fuse_new@FUSE_3.1</c>: returns NULL (after printing to stderr) on bad options.</summary>
-    public static nint FuseNew(FuseArgs* args, FuseOperations* ops, nuint opSize, nint userData) => _fuseNew(args, ops, opSize, userData);
-
-    /// <summary><c>fuse_loop_mt@FUSE_3.12</c>: 0 after unmount, a signal number, or -errno.</summary>
-    public static int FuseLoopMt(nint fuse, nint loopConfig) => _fuseLoopMt(fuse, loopConfig);
 
     private static nint Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath) =>
         name == LibraryName ? _handle : 0;

@@ -1,0 +1,38 @@
+namespace Qcow2Mount.Fuse.Protocol;
+
+/// <summary>Request opcodes of the kernel's FUSE protocol (linux/fuse.h, 7.x) that the server tells apart.</summary>
+internal enum FuseOpcode : uint
+{
+    Lookup = 1,
+    Forget = 2,
+    GetAttr = 3,
+    SetAttr = 4,
+    Symlink = 6,
+    Mknod = 8,
+    Mkdir = 9,
+    Unlink = 10,
+    Rmdir = 11,
+    Rename = 12,
+    Link = 13,
+    Open = 14,
+    Read = 15,
+    Write = 16,
+    StatFs = 17,
+    Release = 18,
+    Fsync = 20,
+    Flush = 25,
+    Init = 26,
+    OpenDir = 27,
+    ReadDir = 28,
+    ReleaseDir = 29,
+    FsyncDir = 30,
+    Access = 34,
+    Create = 35,
+    Interrupt = 36,
+    Destroy = 38,
+    BatchForget = 42,
+    Fallocate = 43,
+    Rename2 = 45,
+    Lseek = 46,
+    TmpFile = 51,
+}
