@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Where the time goes: one fio job against qcow2mount and against QEMU's FUSE export, each server
 # sampled with `perf record -g` for the length of the job (its threads, user and kernel stacks).
-# Prints IOPS and the top symbols of each server side by side. Issue 6: "profile before guessing".
+# Prints IOPS, where one request's time goes (server CPU, fio CPU, the rest: waiting for wake-ups
+# and context switches), and the top symbols of each server side by side. Issue 6: "profile before guessing".
 set -uo pipefail
 
 usage() {
@@ -68,13 +69,42 @@ profile_one() {
     serve "$impl" "$img" || die "$impl: $SERVE_ERR"
     perf record -q -g -p "$SERVE_PID" -o "$RUN/$impl.perf" -- sleep "$((RUNTIME + 1))" >/dev/null 2>&1 &
     local perf=$!
+    # CPU time and context switches of the server's threads over the same window.
+    perf stat -x, -e task-clock,context-switches -p "$SERVE_PID" -o "$RUN/$impl.stat" -- sleep "$((RUNTIME + 1))" >/dev/null 2>&1 &
+    local stat=$!
     sleep 0.5
     run_fio "$SERVE_FILE" "$RW" "$BS" "$QD" "$(bytes "$DISK")" || die "$impl: $SERVE_ERR"
-    wait "$perf"
+    wait "$perf" "$stat"
     unserve || die "$impl: $SERVE_ERR"
     echo "$impl: $FIO_IOPS IOPS, $FIO_MIBS MiB/s, p50 $FIO_P50_US us, p99 $FIO_P99_US us"
+    per_request "$impl"
     perf report -i "$RUN/$impl.perf" --no-children --sort symbol --stdio 2>/dev/null |
         grep -E '^ +[0-9.]+%' | head -n "$TOP" | sed -E 's/ +$//' >"$RUN/$impl.top"
+}
+
+# One request's cost (µs): the wall time per I/O at this queue depth, the server's CPU time per request (its
+# threads, user and kernel: perf stat task-clock over the job plus the 1.5 s around it, and perf record's own
+# sampling, so an overestimate), fio's CPU time per request (its usr+sys share; fio and the server overlap in
+# time on two cores, so the parts do not add up to the wall time), the server's context switches per request,
+# and how the server's samples split between the kernel and its own code.
+per_request() {
+    local impl=$1 v
+    v=$(jq -r '.jobs[0] | [.job_runtime, .usr_cpu, .sys_cpu, (.read.total_ios + .write.total_ios)] | map(tostring) | join(" ")' "$RUN/fio.json")
+    local runtime_ms usr sys ios
+    read -r runtime_ms usr sys ios <<<"$v"
+    local clock switches
+    clock=$(awk -F, '$3 == "task-clock" || $3 ~ /^task-clock/ { print $1 }' "$RUN/$impl.stat")
+    switches=$(awk -F, '$3 ~ /^context-switches/ { print $1 }' "$RUN/$impl.stat")
+    awk -v impl="$impl" -v rt="$runtime_ms" -v usr="$usr" -v sys="$sys" -v ios="$ios" -v clock="$clock" \
+        -v sw="$switches" -v win="$((RUNTIME + 1))" -v qd="$QD" 'BEGIN {
+        wall = rt * 1000 / ios * qd; fio = (usr + sys) / 100 * rt * 1000 / ios
+        server = clock * 1000 / ios; per = sw / ios
+        printf "%s: per request %.1f us wall, server CPU %.1f us, fio CPU %.1f us, server context switches %.2f\n",
+            impl, wall, server, fio, per
+    }'
+    perf report -i "$RUN/$impl.perf" --no-children --sort dso --stdio 2>/dev/null |
+        awk -v impl="$impl" '/^ +[0-9.]+%/ { sub(/%/, "", $1); if ($2 ~ /kernel/) k += $1; else { u += $1; if ($1 >= 1) own = own sprintf(" %s %.0f%%,", $2, $1) } }
+            END { printf "%s: server samples: kernel %.0f%%, user %.0f%% (%s)\n", impl, k, u, substr(own, 2, length(own) - 2) }'
 }
 
 echo "profile: $RW bs=$BS qd=$QD ${RUNTIME}s, backing=$BACKING cluster=$CLUSTER extl2=$EXTL2, disk $DISK"

@@ -8,8 +8,8 @@ namespace Qcow2Mount.Fuse;
 /// One mounted FUSE file system over an <see cref="ImageFileSystem"/>. libfuse mounts and unmounts (options,
 /// fusermount3); the requests are served by our own loop: <see cref="FuseMountSettings.MaxThreads"/> workers each read
 /// one request from /dev/fuse, answer it through <see cref="FuseRequestHandler"/> and write the reply, with no lock
-/// between them (libfuse's loop took a global mutex up to six times per request: waits of milliseconds when a holder
-/// was preempted, the QD16 p99 tail).
+/// between them (libfuse's loop takes its mutexes several times per request: waits of milliseconds when a holder was
+/// preempted, the QD16 p99 tail of reads).
 /// Life cycle: <see cref="Mount"/>; <see cref="Run"/> until an unmount or <see cref="RequestStop"/>; <see cref="Dispose"/>.
 /// The host does not own the file system's disks: the caller flushes and disposes them after <see cref="Run"/>.
 /// </summary>
