@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Where the time goes: one fio job against qcow2mount and against QEMU's FUSE export, each server
 # sampled with `perf record -g` for the length of the job (its threads, user and kernel stacks).
-# Prints IOPS, where one request's time goes (server CPU, fio CPU, the rest: waiting for wake-ups
-# and context switches), and the top symbols of each server side by side. Issue 6: "profile before guessing".
+# Prints IOPS, each server's cost per request (CPU time, context switches, kernel/user split of its
+# samples) and the top symbols of each server side by side. Issue 6: "profile before guessing".
 set -uo pipefail
 
 usage() {
@@ -93,10 +93,10 @@ per_request() {
     local runtime_ms usr sys ios
     read -r runtime_ms usr sys ios <<<"$v"
     local clock switches
-    clock=$(awk -F, '$3 == "task-clock" || $3 ~ /^task-clock/ { print $1 }' "$RUN/$impl.stat")
+    clock=$(awk -F, '$3 ~ /^task-clock/ { print $1 }' "$RUN/$impl.stat")
     switches=$(awk -F, '$3 ~ /^context-switches/ { print $1 }' "$RUN/$impl.stat")
     awk -v impl="$impl" -v rt="$runtime_ms" -v usr="$usr" -v sys="$sys" -v ios="$ios" -v clock="$clock" \
-        -v sw="$switches" -v win="$((RUNTIME + 1))" -v qd="$QD" 'BEGIN {
+        -v sw="$switches" -v qd="$QD" 'BEGIN {
         wall = rt * 1000 / ios * qd; fio = (usr + sys) / 100 * rt * 1000 / ios
         server = clock * 1000 / ios; per = sw / ios
         printf "%s: per request %.1f us wall, server CPU %.1f us, fio CPU %.1f us, server context switches %.2f\n",

@@ -18,6 +18,7 @@ internal sealed unsafe class FuseHost : IDisposable
     private readonly object _gate = new();
     private readonly FuseMountSettings _settings;
     private readonly FuseRequestHandler _handler;
+    /// <summary>Set when serving ends; never disposed, since a worker still blocked in read(2) sets it on its way out.</summary>
     private readonly ManualResetEventSlim _finished = new();
     private nint _session;
     private int _fd = -1;
