@@ -150,9 +150,12 @@ internal sealed unsafe class FuseHost : IDisposable
                 Interlocked.Increment(ref _busy);
                 try
                 {
+                    var requestBytes = new ReadOnlySpan<byte>(request, (int)length);
+                    var replyBytes = new Span<byte>(reply, FuseRequestHandler.ReplyBufferSize);
+                    // After Run returned the disks are being closed: every request fails with ENOTCONN.
                     int replyLength = Volatile.Read(ref _closed) != 0
-                        ? Refuse(new ReadOnlySpan<byte>(request, (int)length), new Span<byte>(reply, FuseRequestHandler.ReplyBufferSize))
-                        : _handler.Handle(new ReadOnlySpan<byte>(request, (int)length), new Span<byte>(reply, FuseRequestHandler.ReplyBufferSize));
+                        ? FuseRequestHandler.ReplyError(requestBytes, replyBytes, -Errno.ENOTCONN)
+                        : _handler.Handle(requestBytes, replyBytes);
                     if (replyLength > 0 && Libc.Write(_fd, reply, (nuint)replyLength) < 0)
                     {
                         int errno = Marshal.GetLastPInvokeError();
@@ -185,10 +188,6 @@ internal sealed unsafe class FuseHost : IDisposable
             }
         }
     }
-
-    /// <summary>After <see cref="Run"/> returned (the disks are being closed): every request fails with ENOTCONN.</summary>
-    private static int Refuse(ReadOnlySpan<byte> request, Span<byte> reply) =>
-        FuseRequestHandler.ReplyError(request, reply, -Errno.ENOTCONN);
 
     private void Finish(int error)
     {

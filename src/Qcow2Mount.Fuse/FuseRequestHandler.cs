@@ -209,7 +209,7 @@ internal sealed class FuseRequestHandler
 
         int end = body.IndexOf((byte)0);
         string name = Encoding.UTF8.GetString(end < 0 ? body : body[..end]);
-        long node = name.Length == 0 || name.Contains('/') ? -Errno.ENOENT : _fs.Resolve("/" + name);
+        long node = name.Length == 0 ? -Errno.ENOENT : _fs.Resolve("/" + name); // "/" alone would be the root
         int result = _fs.GetAttributes(node, out var attributes);
         if (result < 0)
         {
