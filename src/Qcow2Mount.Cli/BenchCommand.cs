@@ -31,7 +31,7 @@ internal sealed class BenchCommand : ICommand
           -t CACHE            writeback (default), none or unsafe: no flush while timing;
                               writethrough or directsync: a flush after every write
           -w                  write instead of read (this changes IMAGE)
-          -U                  open without taking the image locks
+          -U                  open without taking the image locks (read tests only)
           -q                  quiet
           -h, --help          show this help
 
@@ -91,6 +91,12 @@ internal sealed class BenchCommand : ICommand
         if (a.Last("-f") is { } f && f is not ("qcow2" or "raw"))
         {
             throw new UsageException($"bench: Unknown file format '{f}' (qcow2 or raw)");
+        }
+
+        if (options.Write && a.Has("-U"))
+        {
+            // Writing without the lock could corrupt an image someone else uses (qemu-img refuses it the same way).
+            throw new UsageException("bench: force-share (-U) can only be used with read-only images (without -w)");
         }
 
         using var disk = DiskImage.Open(image, a.Last("-f"), new ImageOpenOptions { ReadOnly = !options.Write, Lock = !a.Has("-U") });

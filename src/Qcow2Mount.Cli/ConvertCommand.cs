@@ -12,6 +12,9 @@ internal sealed class ConvertCommand : ICommand
 
         Writes the content of SOURCE (a qcow2 image with its backing chain, or a raw file) into a
         new image TARGET. Zero ranges are not written, so TARGET stays sparse.
+        An existing TARGET is overwritten only after QEMU's write lock on it is taken: a TARGET in use
+        (by QEMU, a mount or another tool) is left untouched, and so is a TARGET that is SOURCE, a file
+        of its backing chain or its external data file, whatever path, symlink or hard link names it.
 
         Options:
           -f FMT        source format: qcow2 or raw (default: probe the magic)
@@ -27,7 +30,7 @@ internal sealed class ConvertCommand : ICommand
           -q            quiet
           -h, --help    show this help
 
-        Exit status: 0 success, 1 error.
+        Exit status: 0 success, 1 error, 2 TARGET is in use by another process or SOURCE cannot be read.
         """;
 
     private static readonly Dictionary<string, bool> Spec = new()

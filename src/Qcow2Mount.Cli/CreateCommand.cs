@@ -3,6 +3,7 @@ using Qcow2Mount.Core;
 using Qcow2Mount.Core.Errors;
 using Qcow2Mount.Core.Qcow2;
 using Qcow2Mount.Core.Qcow2.Create;
+using Qcow2Mount.Core.Storage;
 using Qcow2Mount.Core.Tools;
 
 namespace Qcow2Mount.Cli;
@@ -33,7 +34,10 @@ internal sealed class CreateCommand : ICommand
           -q            quiet: do not print the 'Formatting' line
           -h, --help    show this help
 
-        Exit status: 0 created, 1 error.
+        An existing IMAGE is overwritten, but only after QEMU's write lock on it is taken: an image in use
+        (by QEMU, a mount or another tool) is left untouched, and so is IMAGE when it is the backing file.
+
+        Exit status: 0 created, 1 error, 2 IMAGE (or the data file) is in use by another process.
         """;
 
     private static readonly Dictionary<string, bool> Spec = new()
@@ -156,9 +160,21 @@ internal sealed class CreateCommand : ICommand
             Console.WriteLine($"Formatting '{image}', {Qcow2CreateOptionParser.Describe(options, kv)}");
         }
 
+        // The backing file is read through the new image: never overwrite it with the image itself (same inode,
+        // however named; qemu-img refuses the same file name).
+        var protect = new ProtectedFiles();
+        if (backing is not null)
+        {
+            protect.Add(ImagePath.Resolve(image, backing), "its own backing file");
+        }
+
         try
         {
-            Qcow2Creator.Create(image, options);
+            Qcow2Creator.Create(image, options, protect);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not Qcow2Exception)
         {
@@ -190,10 +206,12 @@ internal sealed class CreateCommand : ICommand
 
         try
         {
-            using var f = new FileStream(image, FileMode.Create, FileAccess.Write);
-            f.SetLength(size.Value);
+            // Locked before it is truncated: a raw image in use (a mount of it included) is refused intact.
+            using var file = FileBlockDevice.OpenTarget(image, protect: null, "the image to create");
+            file.SetLength(0);
+            file.SetLength(size.Value);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not Qcow2Exception)
         {
             throw new UsageException($"{image}: {e.Message}");
         }

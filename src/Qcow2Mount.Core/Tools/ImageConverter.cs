@@ -67,21 +67,17 @@ public static class ImageConverter
             _ => throw new ArgumentException($"Unknown source format '{format}' (qcow2 or raw)"),
         };
 
-        if (Path.GetFullPath(source) == Path.GetFullPath(target))
-        {
-            throw new ArgumentException("source and target are the same file");
-        }
-
+        // The target is opened, checked and locked before a byte of it changes: the source, any file of its chain
+        // (same inode, however named) and any file someone else uses are refused intact.
+        var protect = SourceFiles.Of(source, format);
         switch (options.TargetFormat)
         {
             case "raw":
-                using (var f = new FileStream(target, FileMode.Create, FileAccess.Write))
+                var device = FileBlockDevice.OpenTarget(target, protect, "the conversion target");
+                using (var dst = new RawDisk(device, src.Length))
                 {
-                    f.SetLength(src.Length);
-                }
-
-                using (var dst = new RawDisk(FileBlockDevice.Open(target, readOnly: false)))
-                {
+                    device.SetLength(0);
+                    device.SetLength(src.Length);
                     Copy(src, dst, ZeroGranule, options);
                     if (options.Cache != TargetCache.Unsafe)
                     {
@@ -91,8 +87,20 @@ public static class ImageConverter
 
                 break;
             case "qcow2":
-                Qcow2Creator.Create(target, options.Qcow2 with { Size = src.Length });
-                using (var dst = Qcow2Image.Open(target, new ImageOpenOptions()))
+                var created = Qcow2Creator.CreateLocked(target, options.Qcow2 with { Size = src.Length }, protect, "the conversion target");
+                Qcow2Image image;
+                try
+                {
+                    // The new image is opened on the files its creation still holds locked.
+                    image = Qcow2Image.OpenDevice(created.File, new ImageOpenOptions(), backing: null, created.DataFile);
+                }
+                catch
+                {
+                    created.Dispose();
+                    throw;
+                }
+
+                using (var dst = image)
                 {
                     if (dst.Length < src.Length)
                     {

@@ -1,5 +1,7 @@
+using Qcow2Mount.Core.Errors;
 using Qcow2Mount.Core.Qcow2.Create;
 using Qcow2Mount.Core.Tools;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Core.Tests.Tools;
 
@@ -123,5 +125,147 @@ public sealed class ImageConverterTests : ToolsTestDirectory
         File.WriteAllBytes(raw, new byte[4096]);
         Assert.That(() => ImageConverter.Convert(raw, PathOf("out.raw"), new ConvertOptions { Compress = true }),
             Throws.ArgumentException.With.Message.EqualTo("Compression not supported for this file format"));
+    }
+
+    /// <summary>
+    /// top.qcow2 over base.raw (data at 0..64k) with an external-data-file sibling; returns the paths. Every file of
+    /// the chain is something a conversion of top must never overwrite.
+    /// </summary>
+    private (string Top, string Base, string DataImage, string Data) Chain()
+    {
+        string baseQcow = PathOf("base.qcow2"), baseRaw = PathOf("base.raw"), top = PathOf("top.qcow2");
+        Qemu.Create(baseQcow, "cluster_size=65536", 1 << 20);
+        Qemu.Io(baseQcow, "write -P 0xaa 0 64k");
+        Qemu.Ok("qemu-img", "convert", "-O", "raw", baseQcow, baseRaw);
+        Qemu.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", top);
+        Qemu.Io(top, "write -P 0xbb 64k 64k");
+        string dataImage = PathOf("external.qcow2"), data = PathOf("external.data");
+        Qemu.Create(dataImage, $"data_file={data}", 1 << 20);
+        Qemu.Io(dataImage, "write -P 0xcc 0 64k");
+        return (top, baseRaw, dataImage, data);
+    }
+
+    private static readonly TestCaseData[] ProtectedTargets =
+    [
+        new TestCaseData("raw", "base").SetName("ToRaw_BackingFile"),
+        new TestCaseData("qcow2", "base").SetName("ToQcow2_BackingFile"),
+        new TestCaseData("raw", "symlink").SetName("ToRaw_SymlinkToBackingFile"),
+        new TestCaseData("qcow2", "hardlink").SetName("ToQcow2_HardLinkToBackingFile"),
+        new TestCaseData("raw", "respelled").SetName("ToRaw_BackingFileOtherSpelling"),
+        new TestCaseData("raw", "source").SetName("ToRaw_SourceItself"),
+        new TestCaseData("qcow2", "sourcelink").SetName("ToQcow2_HardLinkToSource"),
+    ];
+
+    /// <summary>
+    /// Regression: <c>convert -O raw top.qcow2 base.raw</c>, base.raw being top's backing file, used to succeed and
+    /// leave the base zeroed. The target is now recognised by inode (any path, link or spelling) and refused before a
+    /// byte of it changes.
+    /// </summary>
+    [TestCaseSource(nameof(ProtectedTargets))]
+    public void Convert_TargetIsAFileOfTheSourceChain_RefusedEverythingUnchanged(string format, string how)
+    {
+        var (top, baseRaw, _, _) = Chain();
+        string target = how switch
+        {
+            "base" => baseRaw,
+            "symlink" => File.CreateSymbolicLink(PathOf("link.raw"), baseRaw).FullName,
+            "hardlink" => HardLink(baseRaw, PathOf("hard.raw")),
+            "respelled" => Path.Combine(Dir, ".", "sub", "..", "base.raw"),
+            "source" => top,
+            _ => HardLink(top, PathOf("top-link.qcow2")),
+        };
+        Directory.CreateDirectory(PathOf("sub"));
+        string baseBefore = Checksum.Sha256OfFile(baseRaw), topBefore = Checksum.Sha256OfFile(top);
+
+        var e = Assert.Throws<SameFileException>(() => ImageConverter.Convert(top, target, new ConvertOptions { TargetFormat = format }));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(e!.Message, Does.StartWith($"{target}: the conversion target is {(how.StartsWith("source", StringComparison.Ordinal) ? "the source image" : "a backing file of the source")}"));
+            Assert.That(Checksum.Sha256OfFile(baseRaw), Is.EqualTo(baseBefore));
+            Assert.That(Checksum.Sha256OfFile(top), Is.EqualTo(topBefore));
+            Assert.That(Qemu.Check(top).Code, Is.EqualTo(0));
+        });
+    }
+
+    [TestCase("raw")]
+    [TestCase("qcow2")]
+    public void Convert_TargetIsTheSourcesExternalDataFile_RefusedUnchanged(string format)
+    {
+        var (_, _, dataImage, data) = Chain();
+        string before = Checksum.Sha256OfFile(data);
+
+        Assert.Throws<SameFileException>(() => ImageConverter.Convert(dataImage, data, new ConvertOptions { TargetFormat = format }));
+
+        Assert.That(Checksum.Sha256OfFile(data), Is.EqualTo(before));
+    }
+
+    [Test]
+    public void Convert_Qcow2TargetWhoseDataFileIsTheSourcesBackingFile_RefusedBeforeEitherIsTruncated()
+    {
+        var (top, baseRaw, _, _) = Chain();
+        string target = PathOf("out.qcow2");
+        File.WriteAllBytes(target, [1, 2, 3]);
+        string before = Checksum.Sha256OfFile(baseRaw);
+
+        Assert.Throws<SameFileException>(() => ImageConverter.Convert(top, target, new ConvertOptions
+        {
+            TargetFormat = "qcow2",
+            Qcow2 = new Qcow2CreateOptions { DataFile = baseRaw },
+        }));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Checksum.Sha256OfFile(baseRaw), Is.EqualTo(before));
+            Assert.That(File.ReadAllBytes(target), Is.EqualTo(new byte[] { 1, 2, 3 }));
+        });
+    }
+
+    /// <summary>
+    /// Regression: a qcow2 target in use was re-created (truncated, new header) before the lock error came; a raw
+    /// target in use was overwritten without one. Both are now refused before anything is written.
+    /// </summary>
+    [TestCase("raw", false)]
+    [TestCase("qcow2", false)]
+    [TestCase("qcow2", true)]
+    public void Convert_TargetHeldByQemuIo_LockErrorTargetUnchanged(string format, bool holderReadOnly)
+    {
+        var (top, _, _, _) = Chain();
+        string target = PathOf("busy." + format);
+        if (format == "qcow2")
+        {
+            Qemu.Create(target, "cluster_size=65536", 1 << 20);
+            Qemu.Io(target, "write -P 0x77 0 128k");
+        }
+        else
+        {
+            File.WriteAllBytes(target, Enumerable.Repeat((byte)0x77, 1 << 20).ToArray());
+        }
+
+        string before = Checksum.Sha256OfFile(target);
+        using (new QemuIoHolder(target, format, holderReadOnly))
+        {
+            var e = Assert.Throws<ImageLockedException>(() => ImageConverter.Convert(top, target, new ConvertOptions { TargetFormat = format }));
+            Assert.That(e!.Message, Does.Contain("image is in use by another process"));
+        }
+
+        Assert.That(Checksum.Sha256OfFile(target), Is.EqualTo(before));
+    }
+
+    [Test]
+    public void Convert_NewTargetNobodyUses_CreatedAndIdentical()
+    {
+        var (top, _, _, _) = Chain();
+        string target = PathOf("fresh.raw");
+
+        ImageConverter.Convert(top, target, new ConvertOptions());
+
+        Assert.That(Qemu.Identical(top, target, "qcow2", "raw"), Is.True);
+    }
+
+    private static string HardLink(string existing, string link)
+    {
+        Qemu.Ok("ln", existing, link);
+        return link;
     }
 }

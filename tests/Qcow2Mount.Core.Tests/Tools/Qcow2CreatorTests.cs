@@ -154,6 +154,81 @@ public sealed class Qcow2CreatorTests : ToolsTestDirectory
         });
     }
 
+    /// <summary>
+    /// Regression: create truncated an image that a running qemu-io (or a read-write mount) held. QEMU's writer lock
+    /// is now taken before the file is truncated, so an image in use (by a writer or a reader) is refused intact.
+    /// </summary>
+    [TestCase(false)]
+    [TestCase(true)]
+    public void Create_OverImageHeldByQemuIo_LockErrorImageUnchanged(bool holderReadOnly)
+    {
+        string image = PathOf("busy.qcow2");
+        Qemu.Create(image, "cluster_size=65536", 1 << 20);
+        Qemu.Io(image, "write -P 0x5a 0 64k");
+        string before = TestSupport.Checksum.Sha256OfFile(image);
+
+        using (new TestSupport.QemuIoHolder(image, "qcow2", holderReadOnly))
+        {
+            var e = Assert.Throws<Errors.ImageLockedException>(() => Qcow2Creator.Create(image, new Qcow2CreateOptions { Size = 1 << 20 }));
+            Assert.That(e!.Message, Does.StartWith($"{image}: image is in use by another process"));
+        }
+
+        Assert.That(TestSupport.Checksum.Sha256OfFile(image), Is.EqualTo(before));
+        Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+    }
+
+    [Test]
+    public void Create_DataFileHeldByQemuIo_RefusedBeforeTheImageIsTruncated()
+    {
+        string image = PathOf("old.qcow2"), data = PathOf("busy.raw");
+        Qemu.Create(image, "cluster_size=65536", 1 << 20);
+        File.WriteAllBytes(data, new byte[1 << 20]);
+        string imageBefore = TestSupport.Checksum.Sha256OfFile(image);
+
+        using (new TestSupport.QemuIoHolder(data, "raw"))
+        {
+            Assert.Throws<Errors.ImageLockedException>(() => Qcow2Creator.Create(image, new Qcow2CreateOptions { Size = 1 << 20, DataFile = data }));
+        }
+
+        Assert.That(TestSupport.Checksum.Sha256OfFile(image), Is.EqualTo(imageBefore));
+    }
+
+    [Test]
+    public void Create_NewImageWhoseDataFileIsHeld_NewImageRemovedAgain()
+    {
+        string image = PathOf("new.qcow2"), data = PathOf("busy.raw");
+        File.WriteAllBytes(data, new byte[1 << 20]);
+
+        using (new TestSupport.QemuIoHolder(data, "raw"))
+        {
+            Assert.Throws<Errors.ImageLockedException>(() => Qcow2Creator.Create(image, new Qcow2CreateOptions { Size = 1 << 20, DataFile = data }));
+        }
+
+        Assert.That(File.Exists(image), Is.False);
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void Create_DataFileIsTheImageItself_Refused(bool viaHardLink)
+    {
+        string image = PathOf("self.qcow2");
+        File.WriteAllBytes(image, [9, 9, 9]);
+        string data = image;
+        if (viaHardLink)
+        {
+            data = PathOf("self.data");
+            Qemu.Ok("ln", image, data);
+        }
+
+        var e = Assert.Throws<Errors.SameFileException>(() => Qcow2Creator.Create(image, new Qcow2CreateOptions { Size = 1 << 20, DataFile = data }));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(e!.Message, Does.StartWith($"{data}: the external data file is the image being created"));
+            Assert.That(File.ReadAllBytes(image), Is.EqualTo(new byte[] { 9, 9, 9 }));
+        });
+    }
+
     private static Core.Qcow2.Format.Qcow2Header HeaderOf(string path)
     {
         using var f = Storage.FileBlockDevice.Open(path, readOnly: true);

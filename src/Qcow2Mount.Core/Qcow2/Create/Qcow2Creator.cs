@@ -12,33 +12,45 @@ namespace Qcow2Mount.Core.Qcow2.Create;
 /// </summary>
 public static class Qcow2Creator
 {
-    /// <summary>Creates (or truncates) <paramref name="path"/> and, when asked, the external data file (named relative to the working directory).</summary>
-    public static void Create(string path, Qcow2CreateOptions options)
+    /// <summary>
+    /// Creates (or overwrites) <paramref name="path"/> and, when asked, the external data file (named relative to the
+    /// working directory). Neither is truncated before both are open, are not <paramref name="protect"/>ed files and
+    /// hold QEMU's writer lock (<see cref="FileBlockDevice.OpenTarget"/>), so a file in use is never destroyed.
+    /// </summary>
+    public static void Create(string path, Qcow2CreateOptions options, ProtectedFiles? protect = null)
+    {
+        using var created = CreateLocked(path, options, protect, "the image to create");
+    }
+
+    /// <summary>
+    /// As <see cref="Create(string, Qcow2CreateOptions, ProtectedFiles?)"/>, but returns the new image's files still
+    /// open and locked, so the caller can open the image on them without a moment in which another process could take it.
+    /// </summary>
+    /// <param name="role">What the image is to the caller, for a refusal ("the image to create", "the conversion target").</param>
+    internal static CreatedImage CreateLocked(string path, Qcow2CreateOptions options, ProtectedFiles? protect, string role)
     {
         options.Validate();
-        using (File.Create(path))
-        {
-        }
-
-        using var file = FileBlockDevice.Open(path, readOnly: false);
+        var file = FileBlockDevice.OpenTarget(path, protect, role);
         FileBlockDevice? data = null;
         try
         {
             if (options.DataFile is { } dataName)
             {
-                string dataPath = BackingChain.ResolveDataFile(dataName);
-                using (File.Create(dataPath))
-                {
-                }
-
-                data = FileBlockDevice.Open(dataPath, readOnly: false);
+                // The data file must not be the image itself either (or anything the caller protects).
+                var dataProtect = (protect ?? new ProtectedFiles()).With(FileIdentity.Of(file.Handle, path), path, "the image being created");
+                data = FileBlockDevice.OpenTarget(BackingChain.ResolveDataFile(dataName), dataProtect, "the external data file");
+                data.SetLength(0);
             }
 
+            file.SetLength(0);
             Create(file, options, data);
+            return new CreatedImage(file, data);
         }
-        finally
+        catch
         {
-            data?.Dispose();
+            data?.DisposeAndRemoveIfNew();
+            file.DisposeAndRemoveIfNew();
+            throw;
         }
     }
 
