@@ -21,7 +21,8 @@ internal sealed class BenchCommand : ICommand
         Options:
           -c COUNT            number of requests (default 75000)
           -d DEPTH            requests in parallel, one thread each (default 64)
-          -f FMT              image format: qcow2 or raw (default: probe the magic)
+          -f FMT              image format: qcow2 or raw (default: probe, as QEMU;
+                              a *.qcow2 without the qcow2 magic is then refused)
           --flush-interval=N  write tests: after every N requests wait for those in flight and
                               flush (N must be at least DEPTH)
           -o OFFSET           offset of the first request (default 0)

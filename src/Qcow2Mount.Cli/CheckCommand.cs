@@ -60,7 +60,7 @@ internal sealed class CheckCommand : ICommand
         };
         string image = a.SingleExistingImage(Name);
 
-        string format = a.Last("-f") ?? DiskImage.ProbeFormat(image);
+        string format = DiskImage.ResolveFormat(image, a.Last("-f"));
         if (format != "qcow2")
         {
             Console.Error.WriteLine("qcow2mount: This image format does not support checks");

@@ -17,7 +17,8 @@ internal sealed class ConvertCommand : ICommand
         of its backing chain or its external data file, whatever path, symlink or hard link names it.
 
         Options:
-          -f FMT        source format: qcow2 or raw (default: probe the magic)
+          -f FMT        source format: qcow2 or raw (default: probe, as QEMU;
+                        a *.qcow2 without the qcow2 magic is then refused)
           -O FMT        target format: raw (default, as qemu-img) or qcow2
           -o OPTIONS    qcow2 target options, as for 'create' (cluster_size, extended_l2,
                         refcount_bits, compat, lazy_refcounts, compression_type, preallocation, ...)

@@ -16,7 +16,8 @@ internal sealed class InfoCommand : ICommand
         qcow2 details of IMAGE, like qemu-img info (the JSON has the same fields).
 
         Options:
-          -f FMT                 treat IMAGE as qcow2 or raw (default: probe the magic)
+          -f FMT                 treat IMAGE as qcow2 or raw (default: probe, as QEMU; a *.qcow2
+                                 without the qcow2 magic is then refused)
           --output=human|json    output format (default human)
           --backing-chain        also describe every backing file (JSON: an array, top first)
           -U, --force-share      accepted for compatibility (info never locks or writes)

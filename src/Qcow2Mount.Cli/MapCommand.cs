@@ -17,7 +17,8 @@ internal sealed class MapCommand : ICommand
         single host offset: use --output=json).
 
         Options:
-          -f FMT                 treat IMAGE as qcow2 or raw (default: probe the magic)
+          -f FMT                 treat IMAGE as qcow2 or raw (default: probe, as QEMU; a *.qcow2
+                                 without the qcow2 magic is then refused)
           --output=human|json    output format (default human)
           -s, --start-offset=N   first guest byte to map
           -l, --max-length=N     map at most N bytes

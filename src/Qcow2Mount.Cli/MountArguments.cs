@@ -20,6 +20,7 @@ internal sealed class MountArguments
 
     private static readonly Dictionary<string, string> Valued = new(StringComparer.Ordinal)
     {
+        ["--format"] = "Format",
         ["--cache-size"] = "CacheSize",
         ["--cache-clean-interval"] = "CacheCleanInterval",
         ["--log"] = "Log",

@@ -22,6 +22,10 @@ internal sealed class MountCommand : ICommand
                                        and every long option below as NAME[=VALUE] (e.g. cache-size=64M);
                                        defaults, dev, suid, auto, noauto, user, nouser, users, _netdev,
                                        nofail, x-*, comment=* are ignored
+              --format qcow2|raw       format of the images (default: probe each; an image named
+                                       *.qcow2 must then have the qcow2 magic, and a probed raw
+                                       image refuses writes that would make its first sector look
+                                       like another image format, EPERM, as QEMU does)
               --cache-size BYTES       qcow2 metadata cache size (k, M, G suffixes; default 32M)
               --cache-clean-interval S drop unused cache entries after S seconds (0 = never; default 600)
               --no-backing             do not open backing files (unallocated ranges read as zeros)
@@ -37,7 +41,7 @@ internal sealed class MountCommand : ICommand
           /etc/qcow2mount.json, ~/.config/qcow2mount/config.json  e.g. { "CacheSize": "64M", "ReadOnly": true }
           environment QCOW2MOUNT_<NAME>                           e.g. QCOW2MOUNT_CACHE_SIZE=64M, QCOW2MOUNT_OPTIONS=allow_other
           the command line
-          Names: ReadOnly, CacheSize, CacheCleanInterval, NoBacking, AllowBackingDevice, Verbose,
+          Names: ReadOnly, Format, CacheSize, CacheCleanInterval, NoBacking, AllowBackingDevice, Verbose,
           Foreground, Options, Log, MaxThreads, Libfuse (path or soname of libfuse3, default libfuse3.so.3).
 
         Images are locked like QEMU does (OFD locks): a writable mount excludes every other user of

@@ -9,6 +9,9 @@ internal sealed class MountConfig
 {
     public bool ReadOnly { get; set; }
 
+    /// <summary>Format of every image: qcow2 or raw (default: probe each).</summary>
+    public string? Format { get; set; }
+
     /// <summary>Metadata cache size: bytes with an optional k/M/G suffix (binary units).</summary>
     public string? CacheSize { get; set; }
 

@@ -26,6 +26,7 @@ internal static class MountOptionList
     private static readonly Dictionary<string, (string Key, bool HasValue)> OwnOptions = new(StringComparer.Ordinal)
     {
         ["ro"] = ("ReadOnly", false),
+        ["format"] = ("Format", true),
         ["read-only"] = ("ReadOnly", false),
         ["cache-size"] = ("CacheSize", true),
         ["cache-clean-interval"] = ("CacheCleanInterval", true),

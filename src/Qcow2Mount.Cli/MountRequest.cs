@@ -8,6 +8,9 @@ internal sealed record MountRequest
 {
     public required IReadOnlyList<string> Images { get; init; }
 
+    /// <summary>Format of every image ("qcow2" or "raw"); null = probe each (a probed raw image gets first-sector protection).</summary>
+    public string? Format { get; init; }
+
     public required string MountPoint { get; init; }
 
     public required ImageOpenOptions ImageOptions { get; init; }
@@ -43,10 +46,17 @@ internal sealed record MountRequest
             throw new UsageException("--cache-clean-interval must be 0 or more seconds");
         }
 
+        if (config.Format is { } format && format is not ("qcow2" or "raw"))
+        {
+            throw new UsageException($"unknown image format '{format}' (--format qcow2 or raw)");
+        }
+
+        string[] images = positionals.Take(positionals.Count - 1).Select(Path.GetFullPath).ToArray();
         bool verbose = config.Verbose;
         return new MountRequest
         {
-            Images = positionals.Take(positionals.Count - 1).Select(Path.GetFullPath).ToArray(),
+            Images = images,
+            Format = config.Format,
             MountPoint = Path.TrimEndingDirectorySeparator(Path.GetFullPath(positionals[^1])) is { Length: > 0 } mp ? mp : "/",
             FuseOptions = fuseOptions.Distinct(StringComparer.Ordinal).ToArray(),
             Foreground = config.Foreground,

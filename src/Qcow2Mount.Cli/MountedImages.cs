@@ -28,7 +28,7 @@ internal sealed class MountedImages : IDisposable
             var options = request.ImageOptions with { BackingLayers = images.BackingLayers };
             foreach (string path in request.Images)
             {
-                images.Directory.Add(path, DiskImage.Open(path, options));
+                images.Directory.Add(path, DiskImage.Open(path, request.Format, options));
             }
 
             return images;

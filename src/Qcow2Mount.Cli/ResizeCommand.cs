@@ -16,7 +16,8 @@ internal sealed class ResizeCommand : ICommand
         Shrinking deletes all data beyond the new end and needs --shrink.
 
         Options:
-          -f FMT        image format: qcow2 or raw (default: probe the magic)
+          -f FMT        image format: qcow2 or raw (default: probe, as QEMU;
+                        a *.qcow2 without the qcow2 magic is then refused)
           --shrink      allow the image to become smaller
           -q            quiet
           -h, --help    show this help
@@ -50,7 +51,7 @@ internal sealed class ResizeCommand : ICommand
         string sizeText = a.Positionals[1];
         ArgumentReader.ExistingFile(image);
 
-        string format = a.Last("-f") ?? DiskImage.ProbeFormat(image);
+        string format = DiskImage.ResolveFormat(image, a.Last("-f"));
         int sign = sizeText.StartsWith('+') ? 1 : sizeText.StartsWith('-') ? -1 : 0;
         long amount = SizeParser.Parse(sign != 0 ? sizeText[1..] : sizeText);
         long current = format == "qcow2" ? ImageInfo.Read(image, "qcow2").VirtualSize : new FileInfo(image).Length;

@@ -28,6 +28,7 @@ internal static class ErrnoMap
     internal static int Classify(Exception error) => error switch
     {
         ReadOnlyImageException => Errno.EROFS,
+        FormatProtectionException => Errno.EPERM,
         ArgumentException => Errno.EINVAL,
         IOException e when IsDiskFull(e) => Errno.ENOSPC,
         _ => Errno.EIO,

@@ -59,7 +59,7 @@ public static class ImageConverter
             throw new ArgumentException("Compression not supported for this file format");
         }
 
-        string format = options.SourceFormat ?? DiskImage.ProbeFormat(source);
+        string format = DiskImage.ResolveFormat(source, options.SourceFormat);
         using IVirtualDisk src = format switch
         {
             "qcow2" => Qcow2Image.Open(source, new ImageOpenOptions { ReadOnly = true }),

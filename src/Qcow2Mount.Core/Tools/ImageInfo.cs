@@ -48,10 +48,15 @@ public sealed record ImageInfo
 
     public IReadOnlyList<SnapshotInfo> Snapshots { get; init; } = [];
 
-    /// <summary>Describes <paramref name="path"/>; <paramref name="format"/> forces qcow2 or raw (null = probe).</summary>
-    public static ImageInfo Read(string path, string? format = null)
+    /// <summary>
+    /// Describes <paramref name="path"/>; <paramref name="format"/> forces qcow2 or raw (null = probe, refusing what
+    /// <see cref="DiskImage.ResolveFormat"/> refuses).
+    /// </summary>
+    public static ImageInfo Read(string path, string? format = null) => ReadAs(path, DiskImage.ResolveFormat(path, format));
+
+    /// <summary>Describes <paramref name="path"/> as <paramref name="format"/>.</summary>
+    private static ImageInfo ReadAs(string path, string format)
     {
-        format ??= DiskImage.ProbeFormat(path);
         long actual = HostFile.AllocatedBytes(path);
         if (format == "raw")
         {
@@ -98,7 +103,8 @@ public sealed record ImageInfo
     /// <summary>The image and every backing file below it, top first; the chain must open as a whole.</summary>
     public static List<ImageInfo> ReadChain(string path, string? format = null)
     {
-        if ((format ?? DiskImage.ProbeFormat(path)) == "qcow2")
+        format = DiskImage.ResolveFormat(path, format);
+        if (format == "qcow2")
         {
             // Open the whole chain the way a mount would first: a missing layer, a loop, a device or a broken
             // layer is refused with the engine's message instead of being described.
@@ -107,7 +113,7 @@ public sealed record ImageInfo
 
         var chain = new List<ImageInfo>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var info = Read(path, format);
+        var info = ReadAs(path, format);
         while (true)
         {
             chain.Add(info);
@@ -116,7 +122,8 @@ public sealed record ImageInfo
                 return chain;
             }
 
-            info = Read(next, info.BackingFormat);
+            // A backing layer is probed as the engine probes it (it is opened read-only, so never refused for its name).
+            info = ReadAs(next, info.BackingFormat ?? DiskImage.ProbeFormat(next));
         }
     }
 

@@ -14,7 +14,7 @@ public static class ImageMap
 {
     public static List<MapEntry> Build(string path, string? format = null, long start = 0, long? length = null)
     {
-        format ??= DiskImage.ProbeFormat(path);
+        format = DiskImage.ResolveFormat(path, format);
         var entries = new List<MapEntry>();
         if (format == "raw")
         {

@@ -13,7 +13,7 @@ public static class ImageResizer
     /// <summary>Resizes <paramref name="path"/> to <paramref name="newSize"/> bytes; shrinking needs <paramref name="allowShrink"/>.</summary>
     public static void Resize(string path, long newSize, bool allowShrink, string? format = null)
     {
-        format ??= DiskImage.ProbeFormat(path);
+        format = DiskImage.ResolveFormat(path, format);
         if (newSize <= 0)
         {
             throw new ArgumentException("New image size must be positive");

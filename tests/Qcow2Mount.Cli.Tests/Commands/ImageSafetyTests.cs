@@ -4,8 +4,8 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 
 /// <summary>
 /// The tools never destroy an image they must keep: create and convert refuse a target in use (QEMU's lock, taken
-/// before truncating) or belonging to the source (same inode). Every refusal is one line and leaves the files byte
-/// for byte unchanged.
+/// before truncating) or belonging to the source (same inode), and a *.qcow2 without the qcow2 magic is never
+/// opened as a raw disk unless -f raw says so. Every refusal is one line and leaves the files byte for byte unchanged.
 /// </summary>
 [TestFixture]
 public sealed class ImageSafetyTests : CommandTestBase
@@ -147,6 +147,53 @@ public sealed class ImageSafetyTests : CommandTestBase
             Assert.That(code, Is.EqualTo(1));
             AssertOneLine(stderr, "bench: force-share (-U) can only be used with read-only images");
             Assert.That(Checksum.Sha256OfFile(image), Is.EqualTo(before));
+        });
+    }
+
+    /// <summary>
+    /// Regression (issue 14, item 14): a *.qcow2 without the qcow2 magic was opened as a raw disk, read-write by
+    /// resize and bench -w. Every tool now refuses it in one line (naming -f raw), and leaves it unchanged.
+    /// </summary>
+    [TestCase("info")]
+    [TestCase("map")]
+    [TestCase("check")]
+    [TestCase("resize", "+1M")]
+    [TestCase("bench", "-w", "-c", "1")]
+    [TestCase("convert", "OUT")]
+    public void Tools_Qcow2NameWithoutMagic_RefusedOneLineUnchanged(string verb, params string[] rest)
+    {
+        string image = PathOf("broken.qcow2");
+        var bytes = new byte[1 << 20];
+        new Random(5).NextBytes(bytes);
+        bytes[0] = 0xEB;
+        File.WriteAllBytes(image, bytes);
+        string[] tail = rest.Select(r => r == "OUT" ? PathOf("out.raw") : r).ToArray();
+        string[] args = verb == "bench" ? [verb, .. tail, image] : [verb, image, .. tail];
+
+        var (code, _, stderr) = CliHarness.Run(args);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(code, Is.Not.Zero);
+            AssertOneLine(stderr, $"{image}: not a qcow2 image");
+            Assert.That(stderr, Does.Contain("-f raw"));
+            Assert.That(File.ReadAllBytes(image), Is.EqualTo(bytes));
+            Assert.That(File.Exists(PathOf("out.raw")), Is.False);
+        });
+    }
+
+    [Test]
+    public void Info_Qcow2NameWithoutMagicFormatRaw_Described()
+    {
+        string image = PathOf("broken.qcow2");
+        File.WriteAllBytes(image, new byte[4096]);
+
+        var (code, stdout, _) = CliHarness.Run("info", "-f", "raw", image);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(code, Is.EqualTo(0));
+            Assert.That(stdout, Does.Contain("file format: raw"));
         });
     }
 }
