@@ -1,3 +1,5 @@
+using Qcow2Mount.Fuse;
+
 namespace Qcow2Mount.Cli;
 
 /// <summary>
@@ -68,11 +70,28 @@ internal static class MountOptionList
             }
             else if ((value is null && FuseFlags.Contains(name)) || (value is not null && FuseValued.Contains(name)))
             {
+                CheckOwnerOption(raw, name);
                 fuseOptions.Add(raw);
             }
             else
             {
                 throw new UsageException($"unknown mount option '{raw}' (see 'qcow2mount mount --help')");
+            }
+        }
+    }
+
+    /// <summary>uid=, gid= and umask= are applied by the FUSE host; a bad value is a usage error here, before anything is opened.</summary>
+    private static void CheckOwnerOption(string option, string name)
+    {
+        if (name is "uid" or "gid" or "umask")
+        {
+            try
+            {
+                _ = NodeOwner.FromOptions([option], 0, 0, out _);
+            }
+            catch (FuseMountException e)
+            {
+                throw new UsageException(e.Message);
             }
         }
     }

@@ -52,6 +52,7 @@ internal sealed record MountRequest
         }
 
         string[] images = positionals.Take(positionals.Count - 1).Select(Path.GetFullPath).ToArray();
+        CheckDistinct(images);
         bool verbose = config.Verbose;
         return new MountRequest
         {
@@ -74,6 +75,31 @@ internal sealed record MountRequest
                 Log = verbose ? message => Console.Error.WriteLine($"qcow2mount: {message}") : null,
             },
         };
+    }
+
+    /// <summary>
+    /// One file given twice (by the same or another path, a symlink or a hard link) would be opened twice and refuse
+    /// itself as "in use by another process": say what really happened.
+    /// </summary>
+    private static void CheckDistinct(string[] images)
+    {
+        var seen = new Dictionary<Core.Storage.FileIdentity, string>();
+        foreach (string image in images)
+        {
+            if (Core.Storage.FileIdentity.Of(image) is not { } identity)
+            {
+                continue; // missing: the preflight says so
+            }
+
+            if (seen.TryGetValue(identity, out string? first))
+            {
+                throw new UsageException(first == image
+                    ? $"{image}: image given twice"
+                    : $"{image}: image given twice (also as {first}, the same file)");
+            }
+
+            seen.Add(identity, image);
+        }
     }
 
     /// <summary>Bytes with an optional binary suffix: 512, 64k, 32M, 1G (also KiB/MiB/GiB and K/m/g).</summary>

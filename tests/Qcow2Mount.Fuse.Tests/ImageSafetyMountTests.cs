@@ -6,7 +6,7 @@ namespace Qcow2Mount.Fuse.Tests;
 /// <summary>
 /// Images a mount uses are safe from the tools (create and convert take QEMU's lock before truncating), a probed raw
 /// image keeps QEMU's first-sector protection through the mount (EPERM), a *.qcow2 without the magic is not mounted as
-/// raw unless --format=raw says so.
+/// raw unless --format=raw says so, and one image given twice is a usage error, not "in use by another process".
 /// </summary>
 public sealed class ImageSafetyMountTests : ScratchFixture
 {
@@ -135,6 +135,36 @@ public sealed class ImageSafetyMountTests : ScratchFixture
         {
             Assert.That(result.ExitCode, Is.EqualTo(1));
             Assert.That(result.StandardError.Trim(), Is.EqualTo("qcow2mount: unknown image format 'vmdk' (--format qcow2 or raw)"));
+        });
+    }
+
+    /// <summary>Regression (issue 14): the same image twice said "in use by another process".</summary>
+    [TestCase("same")]
+    [TestCase("symlink")]
+    [TestCase("hardlink")]
+    public void Mount_SameImageGivenTwice_UsageErrorNothingMounted(string how)
+    {
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "1M");
+        string second = how switch
+        {
+            "same" => image,
+            "symlink" => File.CreateSymbolicLink(Scratch.PathOf("alias.qcow2"), image).FullName,
+            _ => Scratch.PathOf("hard.qcow2"),
+        };
+        if (how == "hardlink")
+        {
+            Tool.Check("ln", image, second);
+        }
+
+        string mnt = Scratch.NewDirectory("mnt");
+
+        var result = Cli.Run(image, second, mnt);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+            Assert.That(result.StandardError.Trim(), Does.StartWith($"qcow2mount: {second}: image given twice").And.Not.Contain("in use").And.Not.Contain("\n"));
+            Assert.That(Scratch.MountsUnder(mnt), Is.Empty);
         });
     }
 }

@@ -182,7 +182,7 @@ public sealed class MountTests : ScratchFixture
 
     [TestCase("uid=abc")]
     [TestCase("umask=999")]
-    public void OwnerOptions_BadValue_OneLineErrorNothingMounted(string option)
+    public void OwnerOptions_BadValue_UsageErrorNothingMounted(string option)
     {
         string image = Scratch.RawImage("disk.img", 1 << 20);
         string mnt = Scratch.NewDirectory("mnt");
@@ -191,7 +191,7 @@ public sealed class MountTests : ScratchFixture
 
         Assert.Multiple(() =>
         {
-            Assert.That(result.ExitCode, Is.Not.Zero);
+            Assert.That(result.ExitCode, Is.EqualTo(1), "a usage error (the help says usage errors exit 1)");
             Assert.That(result.StandardError.Trim(), Does.Contain(option).And.Not.Contain("\n").And.Not.Contain("   at "));
             Assert.That(Scratch.MountsUnder(mnt), Is.Empty);
         });
