@@ -14,11 +14,15 @@ internal sealed class WineRunner : IDisposable
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(2);
 
+    private static readonly TimeSpan OutputDrainTime = TimeSpan.FromMilliseconds(500);
+
     public WineRunner(string prefix)
     {
         Prefix = prefix;
         Directory.CreateDirectory(prefix);
-        // A new prefix takes ~20 s (wine-notes §12); the first program started would pay it under its own timeout.
+        // A persistent wineserver for the whole run (it would otherwise exit 3 s after each program and every start
+        // would pay for a new one); Dispose kills it. A new prefix takes 10-20 s (winfsp-notes §12).
+        Run("wineserver", ["-p"], TimeSpan.FromSeconds(30)).ThrowUnlessExit(0);
         Run("wineboot", ["--init"], TimeSpan.FromMinutes(3)).ThrowUnlessExit(0);
     }
 
@@ -96,9 +100,11 @@ internal sealed class WineRunner : IDisposable
         string commandLine = ProcessRunner.FormatCommandLine(program, arguments);
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
+        using var stdoutDone = new ManualResetEventSlim();
+        using var stderrDone = new ManualResetEventSlim();
         using var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => Append(stdout, e.Data);
-        process.ErrorDataReceived += (_, e) => Append(stderr, e.Data);
+        process.OutputDataReceived += (_, e) => Append(stdout, e.Data, stdoutDone);
+        process.ErrorDataReceived += (_, e) => Append(stderr, e.Data, stderrDone);
         var clock = Stopwatch.StartNew();
         process.Start();
         process.StandardInput.Close();
@@ -110,7 +116,10 @@ internal sealed class WineRunner : IDisposable
             process.Kill(entireProcessTree: true);
         }
 
-        process.WaitForExit();
+        // Wine leaves daemons (wineserver, services.exe) that inherit the output pipes, so their end never comes while
+        // the prefix is alive: wait a little for the rest of the output, not for the pipes to close.
+        stdoutDone.Wait(OutputDrainTime);
+        stderrDone.Wait(OutputDrainTime);
         lock (stdout)
         {
             lock (stderr)
@@ -120,14 +129,17 @@ internal sealed class WineRunner : IDisposable
         }
     }
 
-    private static void Append(StringBuilder sink, string? line)
+    private static void Append(StringBuilder sink, string? line, ManualResetEventSlim done)
     {
-        if (line is not null)
+        if (line is null)
         {
-            lock (sink)
-            {
-                sink.AppendLine(line);
-            }
+            done.Set();
+            return;
+        }
+
+        lock (sink)
+        {
+            sink.AppendLine(line);
         }
     }
 
