@@ -241,21 +241,13 @@ internal sealed unsafe class WinFspFileSystem
     {
         transferred = 0;
         info = default;
-        if (!TryGet(context, out var open))
+        int status = ChangeableFile(context, out var open);
+        if (status != NtStatus.Success)
         {
-            return NtStatus.InvalidHandle;
+            return status;
         }
 
-        if (open.File is not { } file)
-        {
-            return NtStatus.InvalidDeviceRequest;
-        }
-
-        if (ReadOnly)
-        {
-            return NtStatus.MediaWriteProtected;
-        }
-
+        var file = open.File!;
         ulong size = (ulong)file.Length;
         if (writeToEndOfFile)
         {
@@ -374,21 +366,13 @@ internal sealed unsafe class WinFspFileSystem
     public int SetFileSize(nint context, ulong newSize, bool setAllocationSize, out FspFileInfo info)
     {
         info = default;
-        if (!TryGet(context, out var open))
+        int status = ChangeableFile(context, out var open);
+        if (status != NtStatus.Success)
         {
-            return NtStatus.InvalidHandle;
+            return status;
         }
 
-        if (open.File is not { } file)
-        {
-            return NtStatus.InvalidDeviceRequest;
-        }
-
-        if (ReadOnly)
-        {
-            return NtStatus.MediaWriteProtected;
-        }
-
+        var file = open.File!;
         ulong size = (ulong)file.Length;
         if (!setAllocationSize && newSize != size)
         {
@@ -498,6 +482,22 @@ internal sealed unsafe class WinFspFileSystem
 
         file = _volume.Find(name[1..]);
         return file is null ? NtStatus.ObjectNameNotFound : NtStatus.Success;
+    }
+
+    /// <summary>The open of a raw file whose data may change: INVALID_HANDLE, INVALID_DEVICE_REQUEST (the root) or MEDIA_WRITE_PROTECTED otherwise.</summary>
+    private int ChangeableFile(nint context, out OpenFile open)
+    {
+        if (!TryGet(context, out open))
+        {
+            return NtStatus.InvalidHandle;
+        }
+
+        if (open.IsDirectory)
+        {
+            return NtStatus.InvalidDeviceRequest;
+        }
+
+        return ReadOnly ? NtStatus.MediaWriteProtected : NtStatus.Success;
     }
 
     private bool TryGet(nint context, out OpenFile open) => _open.TryGetValue(context, out open!);
