@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using Qcow2Mount.TestSupport;
+
+namespace Qcow2Mount.WinFsp.Tests.Wine;
+
+/// <summary>
+/// Everything the Wine tests share, made once per run: the fake winfsp-x64.dll compiled with mingw into a fake WinFsp
+/// install folder (<c>InstallDir\bin</c>), the driver published for win-x64 (self-contained, no AOT), and a private
+/// Wine prefix whose registry names that folder as WinFsp's InstallDir in the 32-bit view. The publish and the
+/// prefix are made at the same time; the timings are kept for the report.
+/// </summary>
+internal sealed class WineWorld : IDisposable
+{
+    public const string DllName = "winfsp-x64.dll";
+
+    private readonly TempDir _scratch = new("winfsp-wine");
+
+    public WineWorld()
+    {
+        WineRunner.EnsureTools();
+        var clock = Stopwatch.StartNew();
+        InstallDir = Directory.CreateDirectory(Path.Combine(_scratch.Path, "WinFsp")).FullName;
+        Directory.CreateDirectory(Path.Combine(InstallDir, "bin"));
+        var publish = Task.Run(PublishDriver);
+        var prefix = Task.Run(() => new WineRunner(Path.Combine(_scratch.Path, "prefix")));
+        BuildFakeDll(Path.Combine(InstallDir, "bin", DllName));
+        Driver = publish.GetAwaiter().GetResult();
+        Wine = prefix.GetAwaiter().GetResult();
+        SetInstallDir(InstallDir);
+        SetupTime = clock.Elapsed;
+    }
+
+    public string Scratch => _scratch.Path;
+
+    public string InstallDir { get; }
+
+    /// <summary>The published driver exe (Linux path).</summary>
+    public string Driver { get; }
+
+    public WineRunner Wine { get; }
+
+    public TimeSpan SetupTime { get; }
+
+    public static string FakeSource => Path.Combine(TestProjectDirectory, "FakeWinFsp", "fake_winfsp.c");
+
+    private static string TestProjectDirectory => Path.Combine(RepositoryRoot, "tests", "Qcow2Mount.WinFsp.Tests");
+
+    private static string RepositoryRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "Qcow2Mount.sln")))
+                {
+                    return dir.FullName;
+                }
+            }
+
+            throw new InvalidOperationException("Qcow2Mount.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    /// <summary>Writes InstallDir (with WinFsp's trailing backslash) under HKLM\SOFTWARE\WinFsp in the 32-bit view.</summary>
+    public void SetInstallDir(string linuxDirectory, string view = "/reg:32") =>
+        Wine.Reg(false, "add", @"HKLM\SOFTWARE\WinFsp", "/v", "InstallDir", "/t", "REG_SZ", "/d", WineRunner.WindowsPath(linuxDirectory) + "\\", view, "/f");
+
+    public void DeleteWinFspKey(string view = "/reg:32") => Wine.Reg(true, "delete", @"HKLM\SOFTWARE\WinFsp", view, "/f");
+
+    /// <summary>
+    /// Runs the driver (<c>rw|ro IMAGE...</c>) with <paramref name="script"/> for the fake dispatcher and returns the
+    /// process result and the fake's report. <paramref name="swap"/> makes the fake swap two interface slots.
+    /// </summary>
+    public (WineRunner.Result Result, FakeReport Report) RunDriver(string mode, IReadOnlyList<string> images, IReadOnlyList<string> script, string name, (int A, int B)? swap = null)
+    {
+        string scriptPath = Path.Combine(Scratch, name + ".script");
+        string reportPath = Path.Combine(Scratch, name + ".report");
+        File.WriteAllLines(scriptPath, script);
+        File.Delete(reportPath);
+        var environment = new Dictionary<string, string>
+        {
+            ["FAKE_WINFSP_SCRIPT"] = WineRunner.WindowsPath(scriptPath),
+            ["FAKE_WINFSP_REPORT"] = WineRunner.WindowsPath(reportPath),
+        };
+        if (swap is var (a, b))
+        {
+            environment["FAKE_WINFSP_SWAP"] = $"{a},{b}";
+        }
+
+        var result = Wine.Run(Driver, [mode, .. images.Select(WineRunner.WindowsPath)], environment: environment);
+        return (result, FakeReport.Load(reportPath));
+    }
+
+    public void Dispose()
+    {
+        Wine?.Dispose();
+        _scratch.Dispose();
+    }
+
+    /// <summary>Compiles the fake with warnings as errors; its _Static_asserts check the structure sizes at compile time.</summary>
+    private static void BuildFakeDll(string output) =>
+        WineRunner.Exec(
+            "x86_64-w64-mingw32-gcc",
+            ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-static-libgcc", "-o", output, FakeSource, "-ladvapi32"],
+            null,
+            TimeSpan.FromMinutes(2)).ThrowUnlessExit(0);
+
+    /// <summary>
+    /// <c>dotnet publish -r win-x64 --self-contained -p:PublishAot=false</c> of the driver, with its own artifacts folder
+    /// next to the test binaries (incremental across local runs, and the tree's obj/ folders are left alone).
+    /// </summary>
+    private static string PublishDriver()
+    {
+        string root = Path.Combine(AppContext.BaseDirectory, "winfsp-driver");
+        string output = Path.Combine(root, "publish");
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
+            ? host
+            : ToolInstaller.FindOnPath("dotnet") ?? "dotnet";
+        string project = Path.Combine(TestProjectDirectory, "Driver", "Qcow2Mount.WinFsp.Driver.csproj");
+        var environment = new Dictionary<string, string> { ["MSBUILDDISABLENODEREUSE"] = "1", ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" };
+        WineRunner.Exec(
+            dotnet,
+            ["publish", project, "-c", "Release", "-r", "win-x64", "--self-contained", "-p:PublishAot=false", "-nodeReuse:false",
+                "--artifacts-path", Path.Combine(root, "artifacts"), "-o", output],
+            environment,
+            TimeSpan.FromMinutes(8)).ThrowUnlessExit(0);
+        return Path.Combine(output, "Qcow2Mount.WinFsp.Driver.exe");
+    }
+}
