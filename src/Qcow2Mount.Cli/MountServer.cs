@@ -4,7 +4,8 @@ namespace Qcow2Mount.Cli;
 
 /// <summary>
 /// Serves one mount in this process until it is unmounted (externally, by <c>qcow2mount unmount</c>, or by a
-/// signal), then flushes and closes the images. Exit code 0 when everything was flushed.
+/// signal), then flushes and closes the images. Exit code 0 when everything was flushed. The pid file is written
+/// before the mount, so a failure to write it never leaves a mount behind.
 /// </summary>
 internal static class MountServer
 {
@@ -14,6 +15,7 @@ internal static class MountServer
         Action<string> log = message => Console.Error.WriteLine($"qcow2mount: {message}");
         MountPreflight.Check(request);
         using var stop = new MountStopSignal();
+        using var pidFile = MountPidFile.Write(request.MountPoint);
         var images = MountedImages.Open(request);
         FuseHost host;
         try
@@ -31,7 +33,6 @@ internal static class MountServer
         bool flushed;
         try
         {
-            MountPidFile.Write(request.MountPoint);
             stop.Attach(host);
             result = host.Run();
         }
@@ -39,7 +40,6 @@ internal static class MountServer
         {
             host.Dispose();
             flushed = images.Close(log);
-            MountPidFile.Delete(request.MountPoint);
         }
 
         if (result != 0)
