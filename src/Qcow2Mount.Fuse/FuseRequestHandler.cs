@@ -46,13 +46,11 @@ internal sealed class FuseRequestHandler
 
     private readonly ImageFileSystem _fs;
     private readonly NodeOwner _owner;
-    private readonly Action? _onInitialized;
 
-    public FuseRequestHandler(ImageFileSystem fileSystem, NodeOwner owner, Action? onInitialized = null)
+    public FuseRequestHandler(ImageFileSystem fileSystem, NodeOwner owner)
     {
         _fs = fileSystem;
         _owner = owner;
-        _onInitialized = onInitialized;
     }
 
     /// <summary>
@@ -99,6 +97,16 @@ internal sealed class FuseRequestHandler
         var header = MemoryMarshal.Read<FuseInHeader>(request);
         return TakesNoReply(header.Opcode) ? 0 : WriteHeader(reply, header.Unique, error);
     }
+
+    /// <summary>
+    /// True when <paramref name="reply"/> (from <see cref="Handle"/>) accepts the kernel's INIT in <paramref name="request"/>:
+    /// once it is written the mount serves requests. An answer that only names our major version is not one.
+    /// </summary>
+    public static bool CompletesInit(ReadOnlySpan<byte> request, ReadOnlySpan<byte> reply) =>
+        request.Length >= InHeaderSize + Unsafe.SizeOf<FuseInitIn>() && reply.Length >= OutHeaderSize
+        && MemoryMarshal.Read<FuseInHeader>(request).Opcode == FuseOpcode.Init
+        && MemoryMarshal.Read<FuseInitIn>(request[InHeaderSize..]).Major == KernelMajor
+        && MemoryMarshal.Read<FuseOutHeader>(reply).Error == 0;
 
     private static bool TakesNoReply(FuseOpcode opcode) => opcode is FuseOpcode.Forget or FuseOpcode.BatchForget or FuseOpcode.Interrupt;
 
@@ -195,9 +203,7 @@ internal sealed class FuseRequestHandler
             TimeGranularity = 1,
             MaxPages = MaxPages,
         };
-        int length = Reply(output, reply);
-        _onInitialized?.Invoke();
-        return length;
+        return Reply(output, reply);
     }
 
     private int Lookup(long parent, ReadOnlySpan<byte> body, Span<byte> output)

@@ -16,23 +16,23 @@ public sealed class FuseRequestHandlerTests
     private const int ORdwr = 2;
     private const uint KernelFlags = 0x7BFFFFFF; // what kernel 6.18 offered in fuse_init_in.flags (every bit but 26 and 31)
 
-    private static (FuseRequestHandler Handler, MemoryDisk Disk, List<string> Log) Create(bool readOnly = false, NodeOwner? owner = null, Action? onInit = null)
+    private static (FuseRequestHandler Handler, MemoryDisk Disk, List<string> Log) Create(bool readOnly = false, NodeOwner? owner = null)
     {
         var disk = new MemoryDisk(Size);
         var directory = new ImageDirectory();
         directory.Add("/images/disk.qcow2", disk);
         var log = new List<string>();
         var fs = new ImageFileSystem(directory, readOnly, log.Add);
-        return (new FuseRequestHandler(fs, owner ?? new NodeOwner(1000, 100), onInit), disk, log);
+        return (new FuseRequestHandler(fs, owner ?? new NodeOwner(1000, 100)), disk, log);
     }
 
     [Test]
     public void Init_OffersEverything_TakesOnlyWhatItWantsAndOneMegabyteRequests()
     {
-        bool initialized = false;
-        var (handler, _, _) = Create(onInit: () => initialized = true);
+        var (handler, _, _) = Create();
+        var request = Bytes(new FuseInitIn { Major = 7, Minor = 44, MaxReadahead = 131072, Flags = KernelFlags });
 
-        var reply = Send(handler, FuseOpcode.Init, 0, Bytes(new FuseInitIn { Major = 7, Minor = 44, MaxReadahead = 131072, Flags = KernelFlags }));
+        var reply = Send(handler, FuseOpcode.Init, 0, request);
 
         var init = Body<FuseInitOut>(reply);
         Assert.Multiple(() =>
@@ -46,7 +46,7 @@ public sealed class FuseRequestHandlerTests
             Assert.That(init.Flags & (1u << 16), Is.Zero, "writeback cache stays off: errors must reach the writer");
             Assert.That(init.Flags & (1u << 0 | 1u << 15 | 1u << 22), Is.EqualTo(1u << 0 | 1u << 15 | 1u << 22), "async read, async DIO, max_pages");
             Assert.That(init.Flags & ~KernelFlags, Is.Zero, "nothing the kernel did not offer");
-            Assert.That(initialized, Is.True);
+            Assert.That(FuseRequestHandler.CompletesInit(Request(FuseOpcode.Init, 0, request), reply), Is.True, "the mount serves once this reply is written");
         });
     }
 
@@ -68,6 +68,8 @@ public sealed class FuseRequestHandlerTests
         {
             Assert.That((Body<FuseInitOut>(newer).Major, Body<FuseInitOut>(newer).Flags), Is.EqualTo((7u, 0u)));
             Assert.That(Error(older), Is.EqualTo(-Errno.EPROTO));
+            Assert.That(FuseRequestHandler.CompletesInit(Request(FuseOpcode.Init, 0, Bytes(new FuseInitIn { Major = 8 })), newer), Is.False, "the kernel asks again in our major");
+            Assert.That(FuseRequestHandler.CompletesInit(Request(FuseOpcode.Init, 0, Bytes(new FuseInitIn { Major = 6 })), older), Is.False);
         });
     }
 

@@ -73,6 +73,22 @@ public sealed class MountErrorTests : ScratchFixture
         Cli.Mount(image, mnt);
     }
 
+    /// <summary>A log file that cannot be opened fails the mount before anything is mounted or locked (it reported success with a dead mount).</summary>
+    [TestCase("--log")]
+    [TestCase("-o")]
+    public void Mount_LogFileCannotBeOpened_RefusedAndTheImageStaysFree(string form)
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        string log = Scratch.PathOf("missing/server.log");
+
+        var result = form == "-o" ? Cli.Run(image, mnt, "-o", "log=" + log) : Cli.Run("--log", log, image, mnt);
+
+        AssertRefused(result, 2, $"log file {log}");
+        Cli.Mount(image, mnt);
+        Cli.Unmount(mnt);
+    }
+
     [Test]
     public void Mount_ImageMissing_Refused()
     {
