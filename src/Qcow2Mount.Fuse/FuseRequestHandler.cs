@@ -35,11 +35,13 @@ internal sealed class FuseRequestHandler
     /// <summary>Attribute and name cache timeout, libfuse's default (1 s): sizes never change, names only at mount.</summary>
     private const ulong CacheSeconds = 1;
 
-    // FUSE_INIT flags (linux/fuse.h): what we ask for, each only if the kernel offers it.
-    private const uint AsyncRead = 1 << 0, AtomicOTrunc = 1 << 3, BigWrites = 1 << 5, AutoInvalData = 1 << 12,
+    // FUSE_INIT flags (linux/fuse.h): what we ask for, each only if the kernel offers it. Not AUTO_INVAL_DATA: it makes
+    // the kernel drop the file's whole page cache whenever the mtime it sees changes, and our own writes change it; the
+    // kernel already sees every write (the image is locked, nothing else changes the disk), so its cache stays valid.
+    private const uint AsyncRead = 1 << 0, AtomicOTrunc = 1 << 3, BigWrites = 1 << 5,
         AsyncDio = 1 << 15, ParallelDirops = 1 << 18, MaxPagesFlag = 1 << 22, InitExt = 1 << 30;
 
-    private const uint WantedFlags = AsyncRead | AtomicOTrunc | BigWrites | AutoInvalData | AsyncDio | ParallelDirops | MaxPagesFlag | InitExt;
+    private const uint WantedFlags = AsyncRead | AtomicOTrunc | BigWrites | AsyncDio | ParallelDirops | MaxPagesFlag | InitExt;
 
     /// <summary>Set in a file handle opened for writing: only those make their writes durable on close (FLUSH).</summary>
     private const ulong WritableBit = 1UL << 63;

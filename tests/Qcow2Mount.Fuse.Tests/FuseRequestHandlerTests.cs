@@ -44,6 +44,7 @@ public sealed class FuseRequestHandlerTests
             Assert.That(init.MaxPages, Is.EqualTo(256));
             Assert.That(init.MaxReadahead, Is.EqualTo(131072));
             Assert.That(init.Flags & (1u << 16), Is.Zero, "writeback cache stays off: errors must reach the writer");
+            Assert.That(init.Flags & (1u << 12), Is.Zero, "no AUTO_INVAL_DATA: our own writes change the mtime, and would drop the whole page cache");
             Assert.That(init.Flags & (1u << 0 | 1u << 15 | 1u << 22), Is.EqualTo(1u << 0 | 1u << 15 | 1u << 22), "async read, async DIO, max_pages");
             Assert.That(init.Flags & ~KernelFlags, Is.Zero, "nothing the kernel did not offer");
             Assert.That(FuseRequestHandler.CompletesInit(Request(FuseOpcode.Init, 0, request), reply), Is.True, "the mount serves once this reply is written");
