@@ -15,6 +15,7 @@ internal sealed class MountCommand : ICommand
         End it with 'qcow2mount unmount MOUNTDIR' (or fusermount3 -u / umount). SIGTERM, SIGINT or
         SIGHUP to the server unmount lazily: files still open (a loop device over the raw file
         counts) are served until closed, then it flushes and exits; a second signal stops it at once.
+        The raw files are yours alone (mode 0600, 0400 read-only); umask=, uid=, gid= open them up.
 
         Options:
           -r, --read-only              open the images read-only (writes fail with EROFS)

@@ -236,7 +236,7 @@ internal sealed class FuseRequestHandler
         return result < 0 ? result : Reply(output, new FuseAttrOut { AttrValid = CacheSeconds, Attr = Attr(attributes) });
     }
 
-    /// <summary>Times are accepted and not stored (they follow the image file); the size only to itself; no chmod/chown.</summary>
+    /// <summary>Access and modification times are kept for the mount's life; the size only to itself; no chmod/chown.</summary>
     private int SetAttributes(long node, FuseSetAttrIn change, Span<byte> output)
     {
         if ((change.Valid & (FuseSetAttrIn.Mode | FuseSetAttrIn.Uid | FuseSetAttrIn.Gid)) != 0)
@@ -247,6 +247,20 @@ internal sealed class FuseRequestHandler
         if ((change.Valid & FuseSetAttrIn.Size) != 0)
         {
             int result = _fs.Truncate(node, (long)Math.Min(change.NewSize, long.MaxValue));
+            if (result < 0)
+            {
+                return result;
+            }
+        }
+
+        if ((change.Valid & (FuseSetAttrIn.ATime | FuseSetAttrIn.MTime)) != 0)
+        {
+            var now = DateTime.UtcNow;
+            DateTime? accessed = (change.Valid & FuseSetAttrIn.ATime) == 0 ? null
+                : (change.Valid & FuseSetAttrIn.ATimeNow) != 0 ? now : Timespec.ToUtc((long)change.ATimeSeconds, change.ATimeNanoseconds);
+            DateTime? modified = (change.Valid & FuseSetAttrIn.MTime) == 0 ? null
+                : (change.Valid & FuseSetAttrIn.MTimeNow) != 0 ? now : Timespec.ToUtc((long)change.MTimeSeconds, change.MTimeNanoseconds);
+            int result = _fs.SetTimes(node, accessed, modified);
             if (result < 0)
             {
                 return result;
@@ -326,16 +340,16 @@ internal sealed class FuseRequestHandler
 
     private FuseAttr Attr(in NodeAttributes a)
     {
-        var time = Timespec.FromUtc(a.ModifiedUtc < DateTime.UnixEpoch ? DateTime.UnixEpoch : a.ModifiedUtc);
-        ulong seconds = (ulong)time.Seconds;
-        uint nanoseconds = (uint)time.Nanoseconds;
+        var accessed = Timespec.FromUtc(a.AccessedUtc < DateTime.UnixEpoch ? DateTime.UnixEpoch : a.AccessedUtc);
+        var modified = Timespec.FromUtc(a.ModifiedUtc < DateTime.UnixEpoch ? DateTime.UnixEpoch : a.ModifiedUtc);
+        var changed = Timespec.FromUtc(a.ChangedUtc < DateTime.UnixEpoch ? DateTime.UnixEpoch : a.ChangedUtc);
         return new FuseAttr
         {
             Ino = a.Inode,
             Size = (ulong)a.Size,
-            Blocks = (ulong)((a.Size + 511) / 512),
-            ATime = seconds, MTime = seconds, CTime = seconds,
-            ATimeNsec = nanoseconds, MTimeNsec = nanoseconds, CTimeNsec = nanoseconds,
+            Blocks = (ulong)((a.AllocatedBytes + 511) / 512),
+            ATime = (ulong)accessed.Seconds, MTime = (ulong)modified.Seconds, CTime = (ulong)changed.Seconds,
+            ATimeNsec = (uint)accessed.Nanoseconds, MTimeNsec = (uint)modified.Nanoseconds, CTimeNsec = (uint)changed.Nanoseconds,
             Mode = _owner.Apply(a.Mode),
             NLink = a.LinkCount,
             Uid = _owner.Uid,

@@ -90,7 +90,7 @@ public sealed class FuseRequestHandlerTests
             Assert.That(entry.Attr.Ino, Is.EqualTo(FileNode));
             Assert.That(entry.Attr.Size, Is.EqualTo((ulong)Size));
             Assert.That(entry.Attr.Blocks, Is.EqualTo((ulong)Size / 512));
-            Assert.That(entry.Attr.Mode, Is.EqualTo(LinuxConstants.S_IFREG | 0x1A4));
+            Assert.That(entry.Attr.Mode, Is.EqualTo(LinuxConstants.S_IFREG | 0x180));
             Assert.That((entry.Attr.Uid, entry.Attr.Gid), Is.EqualTo((1000u, 100u)));
             Assert.That(entry.EntryValid, Is.EqualTo(1ul));
             Assert.That(Error(missing), Is.EqualTo(-Errno.ENOENT));
@@ -240,6 +240,36 @@ public sealed class FuseRequestHandlerTests
             Assert.That(Body<FuseAttrOut>(same).Attr.Size, Is.EqualTo((ulong)Size));
             Assert.That(Error(other), Is.EqualTo(-Errno.EPERM));
         });
+    }
+
+    [Test]
+    public void SetAttr_Times_KeptAndReportedNowMeansTheServersClock()
+    {
+        var (handler, _, _) = Create();
+        var set = Send(handler, FuseOpcode.SetAttr, FileNode, Bytes(new FuseSetAttrIn
+        {
+            Valid = FuseSetAttrIn.ATime | FuseSetAttrIn.MTime, ATimeSeconds = 1_015_218_367, ATimeNanoseconds = 500_000_000, MTimeSeconds = 981_173_106,
+        }));
+        var later = Body<FuseAttrOut>(Send(handler, FuseOpcode.GetAttr, FileNode, new byte[16])).Attr;
+        long before = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var now = Body<FuseAttrOut>(Send(handler, FuseOpcode.SetAttr, FileNode, Bytes(new FuseSetAttrIn { Valid = FuseSetAttrIn.MTime | FuseSetAttrIn.MTimeNow }))).Attr;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Error(set), Is.Zero);
+            Assert.That((later.ATime, later.ATimeNsec, later.MTime, later.MTimeNsec), Is.EqualTo((1_015_218_367ul, 500_000_000u, 981_173_106ul, 0u)));
+            Assert.That(later.CTime, Is.GreaterThanOrEqualTo((ulong)before - 5), "the change time is when it was set");
+            Assert.That(now.MTime, Is.InRange((ulong)before, (ulong)before + 5));
+            Assert.That(now.ATime, Is.EqualTo(1_015_218_367ul), "access time untouched");
+        });
+    }
+
+    [Test]
+    public void SetAttr_TimesOnReadOnlyMount_Erofs()
+    {
+        var (handler, _, _) = Create(readOnly: true);
+        var reply = Send(handler, FuseOpcode.SetAttr, FileNode, Bytes(new FuseSetAttrIn { Valid = FuseSetAttrIn.MTime, MTimeSeconds = 1 }));
+        Assert.That(Error(reply), Is.EqualTo(-Errno.EROFS));
     }
 
     [Test]

@@ -125,6 +125,22 @@ public sealed class MountTests : ScratchFixture
         Assert.That(result.StandardError, Does.Contain("File too large"));
     }
 
+    /// <summary>A block device cannot reserve space: plain fallocate (with or without KEEP_SIZE) is refused, not faked.</summary>
+    [TestCase("--length")]
+    [TestCase("--keep-size")]
+    public void Fallocate_PlainReservation_NotSupportedAsOnABlockDevice(string option)
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount(image, mnt);
+
+        string[] args = option == "--keep-size" ? ["--keep-size", "--length", "512KiB"] : ["--length", "512KiB"];
+        var result = Tool.Run("fallocate", [.. args, Path.Combine(mnt, "disk.img.raw")]);
+
+        Assert.That(result.ExitCode, Is.Not.Zero, result.ToString());
+        Assert.That(result.StandardError, Does.Contain("Operation not supported").Or.Contain("mode is unsupported"), "EOPNOTSUPP (util-linux words it per mode)");
+    }
+
     /// <summary>
     /// Our own writes keep the raw file's page cache: a 4 KiB write used to change the mtime, and with AUTO_INVAL_DATA
     /// the next attribute check dropped every cached page of the file (16,384 pages fell to 1).
@@ -172,6 +188,48 @@ public sealed class MountTests : ScratchFixture
 
     private static long CachedPages(string path) =>
         long.Parse(Tool.Check("fincore", "--noheadings", "--output", "PAGES", path).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>touch -d and cp -p expect the time they set to stick: it is kept for the mount's life.</summary>
+    [Test]
+    public void Touch_WithDate_TimesKeptForTheMountsLife()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        string raw = Path.Combine(mnt, "disk.img.raw");
+        Cli.Mount(image, mnt);
+
+        Tool.Check("touch", "-d", "2001-02-03 04:05:06 UTC", raw);
+        string both = Tool.Check("stat", "-c", "%X %Y", raw).Trim();
+        Tool.Check("touch", "-a", "-d", "2002-03-04 05:06:07.5 UTC", raw);
+        string accessOnly = Tool.Check("stat", "-c", "%.9X %Y", raw).Trim();
+        Thread.Sleep(1100); // the kernel's attribute cache ends: the server's own values
+        string later = Tool.Check("stat", "-c", "%X %Y", raw).Trim();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(both, Is.EqualTo("981173106 981173106"));
+            Assert.That(accessOnly, Is.EqualTo("1015218367.500000000 981173106"));
+            Assert.That(later, Is.EqualTo("1015218367 981173106"));
+        });
+    }
+
+    /// <summary>du of a sparse image shows what the image file really uses, not the virtual size.</summary>
+    [Test]
+    public void Stat_SparseQcow2_BlocksAreWhatTheImageFileUses()
+    {
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "1G", "write -P 1 0 1M");
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount("-r", image, mnt);
+
+        long blocks = long.Parse(Tool.Check("stat", "-c", "%b", Path.Combine(mnt, "disk.raw")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        long imageBlocks = long.Parse(Tool.Check("stat", "-c", "%b", image).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(blocks, Is.EqualTo(imageBlocks));
+            Assert.That(blocks, Is.LessThan(8 << 10), "under 4 MiB, not 1 GiB");
+        });
+    }
 
     [Test]
     public void Lseek_SeekDataAndSeekHole_FollowQcow2Allocation()

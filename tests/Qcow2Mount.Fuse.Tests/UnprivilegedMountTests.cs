@@ -6,7 +6,7 @@ namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>
 /// Mounts by a real unprivileged user (through fusermount3), and what other local users can do to them: plant things
-/// where the mount keeps its pid file, or lack /dev/fuse altogether.
+/// where the mount keeps its pid file, read a root-only image through allow_other, or lack /dev/fuse altogether.
 /// </summary>
 public sealed class UnprivilegedMountTests : ScratchFixture
 {
@@ -172,5 +172,30 @@ public sealed class UnprivilegedMountTests : ScratchFixture
 
         AssertRefusedOneLine(result, mnt, "/dev/fuse");
         Assert.That(result.StandardError, Does.Contain("permission").And.Contain("chmod 0666 /dev/fuse").And.Contain("as root"));
+    }
+
+    /// <summary>A root-only image mounted by root with allow_other: the raw file is root's alone unless umask= opens it.</summary>
+    [TestCase("allow_other", false, "600")]
+    [TestCase("allow_other,ro", false, "400")]
+    [TestCase("allow_other,umask=022", true, "755")]
+    public void AllowOther_RootOnlyImage_OthersReadOnlyWhenUmaskOpensIt(string options, bool othersRead, string mode)
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        Tool.Check("chmod", "0600", image);
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount(image, mnt, "-o", options);
+        string raw = Path.Combine(mnt, "disk.img.raw");
+
+        var read = _other.Run(null, "dd", $"if={raw}", "of=/dev/null", "bs=64k", "status=none");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Tool.Check("stat", "-c", "%a", raw).Trim(), Is.EqualTo(mode));
+            Assert.That(read.ExitCode == 0, Is.EqualTo(othersRead), read.ToString());
+            if (!othersRead)
+            {
+                Assert.That(read.StandardError, Does.Contain("Permission denied"));
+            }
+        });
     }
 }
