@@ -6,10 +6,12 @@ namespace Qcow2Mount.Cli;
 
 /// <summary>
 /// Background mounting without fork (the .NET runtime does not survive it): the command re-runs itself with
-/// <see cref="MountArguments.DaemonChildFlag"/>. The child starts a new session, mounts, and when the kernel's INIT is
-/// answered writes <see cref="ReadyLine"/> to its stdout (a pipe to the parent), then points stdin/stdout/stderr at
-/// /dev/null (or the log file) and serves. The parent forwards the child's stderr until then and exits 0 on the ready
-/// line (forwarding the lines before it, which name the raw files), or with the child's exit code (and its one-line error already forwarded) when the pipe closes without it.
+/// <see cref="MountArguments.DaemonChildFlag"/>. The child starts a new session, closes what it inherited, opens
+/// /dev/null and the log file, mounts, and when the kernel's INIT is answered writes <see cref="ReadyLine"/> to its
+/// stdout (a pipe to the parent), then points stdin/stdout/stderr at /dev/null (or the log file) and serves. The
+/// parent forwards the child's stderr until then and exits 0 on the ready line (forwarding the lines before it, which
+/// name the raw files), or with the child's exit code (and its one-line error already forwarded) when the pipe closes
+/// without it.
 /// </summary>
 internal static class MountBackground
 {
@@ -21,6 +23,7 @@ internal static class MountBackground
     /// <summary>Runs in the parent: starts the server and waits until it serves or fails.</summary>
     public static int Start(IReadOnlyList<string> mountArgs)
     {
+        InheritedDescriptors.MarkCloseOnExec();
         var start = new ProcessStartInfo(Environment.ProcessPath!)
         {
             RedirectStandardInput = true,
@@ -87,32 +90,13 @@ internal static class MountBackground
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
-    /// <summary>Runs first in the child: leave the parent's session so its terminal and signals no longer reach us.</summary>
-    public static void DetachSession() => _ = Libc.SetSid();
-
-    /// <summary>Runs in the child once it serves: tell the parent, then drop the pipes (the parent is about to exit).</summary>
-    public static void ReportReadyAndDetach(string? logFile)
+    /// <summary>
+    /// Runs first in the child: leave the parent's session so its terminal and signals no longer reach us, and close
+    /// the descriptors inherited from whoever started the parent.
+    /// </summary>
+    public static void DetachSession()
     {
-        Console.Out.WriteLine(ReadyLine);
-        Console.Out.Flush();
-        using (var nul = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.ReadWrite))
-        {
-            _ = Libc.Dup2((int)nul.DangerousGetHandle(), 0);
-            if (logFile is null)
-            {
-                _ = Libc.Dup2((int)nul.DangerousGetHandle(), 1);
-                _ = Libc.Dup2((int)nul.DangerousGetHandle(), 2);
-            }
-        }
-
-        if (logFile is not null)
-        {
-            using var log = File.OpenHandle(logFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
-            _ = Libc.Dup2((int)log.DangerousGetHandle(), 1);
-            _ = Libc.Dup2((int)log.DangerousGetHandle(), 2);
-        }
-
-        // Do not keep the caller's working directory busy (it may be on a file system someone wants to unmount).
-        Directory.SetCurrentDirectory("/");
+        _ = Libc.SetSid();
+        InheritedDescriptors.Close();
     }
 }

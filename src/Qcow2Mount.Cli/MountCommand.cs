@@ -12,7 +12,10 @@ internal sealed class MountCommand : ICommand
         Shows each qcow2 or raw IMAGE as a raw file in MOUNTDIR (disk.qcow2 -> MOUNTDIR/disk.raw),
         readable and writable like a disk: use it with losetup -P, dd, qemu, mkfs.
         The mount runs in the background; the command returns once it serves.
-        End it with 'qcow2mount unmount MOUNTDIR' (or fusermount3 -u / umount).
+        End it with 'qcow2mount unmount MOUNTDIR' (or fusermount3 -u / umount). SIGTERM, SIGINT or
+        SIGHUP to the server unmount lazily: files still open (a loop device over the raw file
+        counts) are served until closed, then it flushes and exits; a second signal stops it at once.
+        The raw files are yours alone (mode 0600, 0400 read-only); umask=, uid=, gid= open them up.
 
         Options:
           -r, --read-only              open the images read-only (writes fail with EROFS)
@@ -32,7 +35,7 @@ internal sealed class MountCommand : ICommand
               --allow-backing-device   allow block/character devices as backing files
               --log FILE               append the background server's messages to FILE
               --max-threads N          FUSE worker threads (default 10)
-          -f, --foreground             stay attached; Ctrl-C (SIGINT), SIGTERM or SIGHUP unmount
+          -f, --foreground             stay attached; Ctrl-C (SIGINT), SIGTERM or SIGHUP unmount (see above)
           -v, --verbose                report what is opened (the probed format of a backing file
                                    without backing_fmt) and repaired
           -h, --help                   show this help
@@ -74,15 +77,23 @@ internal sealed class MountCommand : ICommand
         if (parsed.DaemonChild)
         {
             MountBackground.DetachSession();
-            return MountServer.Serve(request, host =>
-            {
-                PrintMounted(request, host);
-                MountBackground.ReportReadyAndDetach(request.LogFile);
-            });
+            using var output = DetachedOutput.Open(request.LogFile);
+
+            // Not the caller's working directory: it may be on a file system someone wants to unmount. Changed once
+            // the images are open (a relative data file name is relative to it).
+            return MountServer.Serve(
+                request,
+                host =>
+                {
+                    PrintMounted(request, host);
+                    output.ReportReady();
+                },
+                beforeMount: () => Directory.SetCurrentDirectory("/"));
         }
 
         if (request.Foreground)
         {
+            InheritedDescriptors.MarkCloseOnExec();
             return MountServer.Serve(request, host => PrintMounted(request, host));
         }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Qcow2Mount.Fuse;
 using Qcow2Mount.Fuse.Interop;
 
 namespace Qcow2Mount.Cli;
@@ -6,11 +7,18 @@ namespace Qcow2Mount.Cli;
 /// <summary>
 /// How <c>unmount</c> finds the server of a mount: the server writes its pid to
 /// <c>/run/qcow2mount/ESCAPED-MOUNTPOINT.pid</c> (non-root: <c>$XDG_RUNTIME_DIR/qcow2mount</c>, else
-/// <c>/tmp/qcow2mount-UID</c>) once mounted and deletes it after its images are flushed and closed.
+/// <c>/tmp/qcow2mount-UID</c>) before it mounts and deletes it after its images are flushed and closed.
 /// ESCAPED-MOUNTPOINT is the absolute path without its leading slash, '%' written as %25 and '/' as %2F.
+/// Trust: the directory must be a real directory of the user's own that nobody else can write to (it ends up mode
+/// 0700) — in /tmp another user could create it first and plant symlinks (the mount would overwrite any file of the
+/// user with its pid) or pid files (unmount would wait for a process of their choice). Anything else is refused with
+/// a one-line <see cref="MountFailedException"/>. Inside it a pid file is created new (O_EXCL, never through a symlink)
+/// and renamed into place, and read only if it is a regular file of the user's.
 /// </summary>
 internal static class MountPidFile
 {
+    private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
     public static string DirectoryPath
     {
         get
@@ -32,33 +40,71 @@ internal static class MountPidFile
         return Path.Combine(DirectoryPath, (escaped.Length == 0 ? "%2F" : escaped) + ".pid");
     }
 
-    public static void Write(string mountPoint)
+    /// <summary>Creates the directory if it is missing and checks it can be trusted (the mount's preflight).</summary>
+    public static void CheckDirectory() => _ = TrustedDirectory(create: true);
+
+    /// <summary>
+    /// Records this process as the server of <paramref name="mountPoint"/> (replacing a stale record); disposing the
+    /// result deletes the record if it is still this process's.
+    /// </summary>
+    public static IDisposable Write(string mountPoint)
     {
-        Directory.CreateDirectory(DirectoryPath);
-        File.WriteAllText(PathFor(mountPoint), Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("pid files are kept on Linux only");
+        }
+
+        _ = TrustedDirectory(create: true);
+        string path = PathFor(mountPoint);
+        string pid = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        string temporary = $"{path}.{pid}.new";
+        bool created = false;
+        try
+        {
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
+            using (var file = new FileStream(temporary, options))
+            {
+                created = true;
+                file.Write(System.Text.Encoding.ASCII.GetBytes(pid + "\n"));
+            }
+
+            File.Move(temporary, path, overwrite: true); // rename(2): replaces whatever the name was, never follows it
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (created)
+            {
+                File.Delete(temporary);
+            }
+
+            throw new MountFailedException($"{path}: cannot write the pid file: {e.Message}");
+        }
+
+        return new Record(mountPoint);
     }
 
-    /// <summary>The pid recorded for <paramref name="mountPoint"/> if that process still runs, else null.</summary>
+    /// <summary>The pid recorded for <paramref name="mountPoint"/> if that process still runs and is a qcow2mount, else null.</summary>
     public static int? ReadLive(string mountPoint)
     {
-        string path = PathFor(mountPoint);
-        if (!File.Exists(path) || !int.TryParse(File.ReadAllText(path).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
+        if (TrustedDirectory(create: false) is null)
         {
             return null;
         }
 
-        return IsRunning(pid) ? pid : null;
+        int? pid = Read(PathFor(mountPoint));
+        return pid is int p && IsRunning(p) && IsQcow2Mount(p) ? p : null;
     }
 
-    public static void Delete(string mountPoint)
+    /// <summary>The pid of a server killed long ago may belong to another program by now: it is not waited for.</summary>
+    private static bool IsQcow2Mount(int pid)
     {
         try
         {
-            File.Delete(PathFor(mountPoint));
+            return File.ReadAllText($"/proc/{pid}/cmdline").Contains("qcow2mount", StringComparison.Ordinal);
         }
         catch (IOException)
         {
-            // A stale pid file is harmless: ReadLive checks the process.
+            return false;
         }
     }
 
@@ -74,6 +120,94 @@ internal static class MountPidFile
         catch (IOException)
         {
             return false;
+        }
+    }
+
+    /// <summary>The pid in a regular file of ours at <paramref name="path"/> (not a symlink, not someone else's), or null.</summary>
+    private static int? Read(string path)
+    {
+        if (FileStatus.Get(path, followLinks: false, out var status) != 0 || status.Type != FileStatus.S_IFREG || status.Uid != Libc.GetEUid())
+        {
+            return null;
+        }
+
+        try
+        {
+            string text = File.ReadAllText(path);
+            return int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) ? pid : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The pid-file directory once it is a real directory owned by us that nobody else can write to (tightened to
+    /// 0700 when <paramref name="create"/>); null when it does not exist and <paramref name="create"/> is false.
+    /// Because nobody else can write to it or (in a sticky /tmp) rename it, it stays trustworthy once checked.
+    /// </summary>
+    private static string? TrustedDirectory(bool create)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("pid files are kept on Linux only");
+        }
+
+        string directory = DirectoryPath;
+        if (create && FileStatus.Get(directory, followLinks: false, out _) != 0)
+        {
+            try
+            {
+                Directory.CreateDirectory(directory, Private);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new MountFailedException($"{directory}: cannot create the pid file directory: {e.Message}");
+            }
+        }
+
+        int errno = FileStatus.Get(directory, followLinks: false, out var status);
+        if (errno == Errno.ENOENT && !create)
+        {
+            return null;
+        }
+
+        uint uid = Libc.GetEUid();
+        if (errno != 0 || status.Type != FileStatus.S_IFDIR || status.Uid != uid || (status.Permissions & 0x12 /* 022 */) != 0)
+        {
+            string what = errno != 0 ? System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)
+                : status.Type == FileStatus.S_IFLNK ? "a symbolic link"
+                : $"owner uid {status.Uid}, mode {Convert.ToString(status.Permissions, 8)}{(status.Type == FileStatus.S_IFDIR ? "" : ", not a directory")}";
+            throw new MountFailedException(
+                $"{directory}: not a private directory of yours ({what}), so it cannot hold qcow2mount's pid files: have it removed, or set XDG_RUNTIME_DIR to a directory of your own");
+        }
+
+        if (create && (status.Permissions & 0x3F /* 077 */) != 0)
+        {
+            File.SetUnixFileMode(directory, Private);
+        }
+
+        return directory;
+    }
+
+    /// <summary>Deletes the pid file when it still names this process (a newer server of the same mount point keeps its own).</summary>
+    private sealed class Record(string mountPoint) : IDisposable
+    {
+        public void Dispose()
+        {
+            string path = PathFor(mountPoint);
+            if (Read(path) == Environment.ProcessId)
+            {
+                try
+                {
+                    File.Delete(path);
+                }
+                catch (IOException)
+                {
+                    // A stale pid file is harmless: ReadLive checks the process.
+                }
+            }
         }
     }
 }

@@ -4,21 +4,28 @@ namespace Qcow2Mount.Cli;
 
 /// <summary>
 /// Serves one mount in this process until it is unmounted (externally, by <c>qcow2mount unmount</c>, or by a
-/// signal), then flushes and closes the images. Exit code 0 when everything was flushed.
+/// signal and the last open file closing), then flushes and closes the images. Exit code 0 when everything was flushed.
+/// Everything that can fail happens before the mount (pid file, images, the caller's <c>beforeMount</c>), so a failure
+/// never leaves a mount behind and the ready report cannot fail.
 /// </summary>
 internal static class MountServer
 {
-    /// <summary><paramref name="onReady"/> runs once the kernel has completed INIT, i.e. the mount answers requests.</summary>
-    public static int Serve(MountRequest request, Action<FuseHost> onReady)
+    /// <summary>
+    /// <paramref name="beforeMount"/> runs after the images are open, just before mounting; <paramref name="onReady"/>
+    /// once the kernel has completed INIT, i.e. the mount answers requests.
+    /// </summary>
+    public static int Serve(MountRequest request, Action<FuseHost> onReady, Action? beforeMount = null)
     {
         Action<string> log = message => Console.Error.WriteLine($"qcow2mount: {message}");
         MountPreflight.Check(request);
-        using var stop = new MountStopSignal();
+        using var stop = new MountStopSignal(log);
+        using var pidFile = MountPidFile.Write(request.MountPoint);
         var images = MountedImages.Open(request);
         FuseHost host;
         try
         {
             var fileSystem = new ImageFileSystem(images.Directory, request.ReadOnly, log);
+            beforeMount?.Invoke();
             host = FuseHost.Mount(fileSystem, Settings(request), onReady);
         }
         catch
@@ -31,7 +38,6 @@ internal static class MountServer
         bool flushed;
         try
         {
-            MountPidFile.Write(request.MountPoint);
             stop.Attach(host);
             result = host.Run();
         }
@@ -39,12 +45,11 @@ internal static class MountServer
         {
             host.Dispose();
             flushed = images.Close(log);
-            MountPidFile.Delete(request.MountPoint);
         }
 
         if (result != 0)
         {
-            throw new MountFailedException($"{request.MountPoint}: the FUSE loop failed ({result})");
+            throw new MountFailedException($"{request.MountPoint}: serving the mount failed ({System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(-result)})");
         }
 
         return flushed ? 0 : 2;

@@ -15,9 +15,10 @@ internal sealed class UnmountCommand : ICommand
 
         Unmounts a qcow2mount mount and returns after its server has flushed and closed the images.
         Fails (exit 2) while the mount is busy, e.g. a file in it is open or a loop device uses it.
-        The server is found through the pid file it writes once mounted and deletes after closing the images:
+        The server is found through the pid file it writes before mounting and deletes after closing the images:
         /run/qcow2mount/MOUNTDIR.pid as root (MOUNTDIR without its leading '/', with '/' written as %2F),
-        else $XDG_RUNTIME_DIR/qcow2mount/ or /tmp/qcow2mount-UID/.
+        else $XDG_RUNTIME_DIR/qcow2mount/ or /tmp/qcow2mount-UID/. That directory must be your own with
+        nobody else able to write to it (mount makes it mode 0700); otherwise unmount refuses.
 
         Options:
           -z, --lazy          detach now even if busy; the server exits when the last user is gone

@@ -10,7 +10,11 @@ namespace Qcow2Mount.Fuse;
 /// one request from /dev/fuse, answer it through <see cref="FuseRequestHandler"/> and write the reply, with no lock
 /// between them (libfuse's loop takes its mutexes several times per request: waits of milliseconds when a holder was
 /// preempted, the QD16 p99 tail of reads).
-/// Life cycle: <see cref="Mount"/>; <see cref="Run"/> until an unmount or <see cref="RequestStop"/>; <see cref="Dispose"/>.
+/// Life cycle: <see cref="Mount"/>; <see cref="Run"/> until the kernel ends the connection (an unmount, or the last
+/// open file of a detached mount closed) or <see cref="Stop"/>; <see cref="Dispose"/>.
+/// One unmount path: <see cref="Unmounter"/>, called once — by <see cref="Detach"/>, or by <see cref="Dispose"/> for a
+/// mount that is still attached (never after the kernel ended the connection, never through libfuse's unmount).
+/// Every descriptor is close-on-exec, so children (fusermount3) never hold /dev/fuse.
 /// The host does not own the file system's disks: the caller flushes and disposes them after <see cref="Run"/>.
 /// </summary>
 internal sealed unsafe class FuseHost : IDisposable
@@ -18,6 +22,7 @@ internal sealed unsafe class FuseHost : IDisposable
     private readonly object _gate = new();
     private readonly FuseMountSettings _settings;
     private readonly FuseRequestHandler _handler;
+    private readonly Action<FuseHost>? _onInitialized;
     /// <summary>Set when serving ends; never disposed, since a worker still blocked in read(2) sets it on its way out.</summary>
     private readonly ManualResetEventSlim _finished = new();
     private nint _session;
@@ -26,20 +31,50 @@ internal sealed unsafe class FuseHost : IDisposable
     private int _busy;
     private int _closed;
     private int _error;
+    private int _initialized;
+    private bool _mounted;
+    /// <summary>Unmounted by us (lazily), or the kernel ended the connection: nobody may unmount this mount point again.</summary>
+    private bool _detached;
     private bool _stopRequested;
 
     private FuseHost(ImageFileSystem fileSystem, FuseMountSettings settings, NodeOwner owner, Action<FuseHost>? onInitialized)
     {
         FileSystem = fileSystem;
         _settings = settings;
-        _handler = new FuseRequestHandler(fileSystem, owner, onInitialized is null ? null : () => onInitialized(this));
+        _handler = new FuseRequestHandler(fileSystem, owner);
+        _onInitialized = onInitialized;
     }
 
     public ImageFileSystem FileSystem { get; }
 
+    public string MountPoint => _settings.MountPoint;
+
+    /// <summary>
+    /// True while the kernel's connection lives: the mount, or the open files of a detached one, can still send
+    /// requests. Right after <see cref="Detach"/> it says whether anything still holds the mount (a detach of an unused
+    /// mount ends the connection before the unmount call returns).
+    /// </summary>
+    public bool Connected
+    {
+        get
+        {
+            lock (_gate)
+            {
+                if (_session == 0 || _finished.IsSet)
+                {
+                    return false;
+                }
+
+                var poll = new PollFd { Fd = Libfuse.FuseSessionFd(_session) };
+                return Libc.Poll(&poll, 1, 0) >= 0 && (poll.Revents & Libc.POLLERR) == 0;
+            }
+        }
+    }
+
     /// <summary>
     /// Creates the session and mounts it. <paramref name="onInitialized"/> runs on a worker thread once the kernel's
-    /// INIT has been answered, i.e. when the mount serves requests (the readiness signal of a background mount).
+    /// INIT has been answered, i.e. when the mount serves requests (the readiness signal of a background mount); it
+    /// cannot fail the INIT reply: if it throws, the error is logged and the mount stops with an error.
     /// </summary>
     public static FuseHost Mount(ImageFileSystem fileSystem, FuseMountSettings settings, Action<FuseHost>? onInitialized = null)
     {
@@ -54,9 +89,15 @@ internal sealed unsafe class FuseHost : IDisposable
                 throw new FuseMountException($"{settings.MountPoint}: fuse_session_mount failed (see the message above)");
             }
 
+            host._mounted = true;
+            int sessionFd = Libfuse.FuseSessionFd(host._session);
+
+            // libfuse's own descriptor, received from fusermount3 for a user, may lack close-on-exec.
+            _ = Libc.Fcntl(sessionFd, Libc.F_SETFD, Libc.FD_CLOEXEC);
+
             // The workers read a descriptor of their own: one still blocked in read(2) when the session closes its
-            // descriptor can then never read from a reused descriptor number.
-            host._fd = Libc.Dup(Libfuse.FuseSessionFd(host._session));
+            // descriptor can then never read from a reused descriptor number. dup(2) would drop close-on-exec.
+            host._fd = Libc.Fcntl(sessionFd, Libc.F_DUPFD_CLOEXEC, 3);
             if (host._fd < 0)
             {
                 throw new FuseMountException($"{settings.MountPoint}: cannot duplicate the /dev/fuse descriptor (errno {Marshal.GetLastPInvokeError()})");
@@ -93,15 +134,47 @@ internal sealed unsafe class FuseHost : IDisposable
             spin.SpinOnce();
         }
 
-        return Volatile.Read(ref _stopRequested) ? 0 : Volatile.Read(ref _error);
+        return Volatile.Read(ref _error);
     }
 
     /// <summary>
-    /// Ends <see cref="Run"/> from another thread (a signal handler) and detaches the mount lazily: the kernel ends the
-    /// connection once no file on it is open (fuse-notes §6, §9).
+    /// Detaches the mount lazily (the first stop signal): the mount point is free at once, files that are open (a loop
+    /// device over the raw file counts) keep being served, and the kernel ends the connection — so <see cref="Run"/>
+    /// returns 0 — when the last of them is closed. A detach that fails is logged and becomes a <see cref="Stop"/>.
     /// </summary>
-    public void RequestStop()
+    public void Detach()
     {
+        lock (_gate)
+        {
+            if (_session == 0 || _detached)
+            {
+                return;
+            }
+
+            _detached = true;
+        }
+
+        // Someone else may have unmounted it a moment ago; then the connection is ending and there is nothing to do.
+        if (MountTable.Find(_settings.MountPoint)?.Type != MountTable.OurType)
+        {
+            return;
+        }
+
+        string? error = Unmounter.Unmount(_settings.MountPoint, lazy: true);
+        if (error is not null)
+        {
+            FileSystem.Log(error);
+            Stop();
+        }
+    }
+
+    /// <summary>
+    /// Ends <see cref="Run"/> now (a second stop signal), after detaching the mount if that has not happened: requests
+    /// still arriving on open files get ENOTCONN, and the caller flushes the disks.
+    /// </summary>
+    public void Stop()
+    {
+        Detach();
         lock (_gate)
         {
             if (_session == 0 || _stopRequested)
@@ -109,15 +182,10 @@ internal sealed unsafe class FuseHost : IDisposable
                 return;
             }
 
-            Volatile.Write(ref _stopRequested, true);
+            _stopRequested = true;
         }
 
         _finished.Set();
-        string? error = Unmounter.Unmount(_settings.MountPoint, lazy: true);
-        if (error is not null)
-        {
-            FileSystem.Log(error);
-        }
     }
 
     public void Dispose() => Destroy();
@@ -171,6 +239,11 @@ internal sealed unsafe class FuseHost : IDisposable
                             FileSystem.Log($"reply to /dev/fuse failed (errno {errno})");
                         }
                     }
+                    else if (Volatile.Read(ref _initialized) == 0 && FuseRequestHandler.CompletesInit(requestBytes, replyBytes)
+                        && Interlocked.Exchange(ref _initialized, 1) == 0)
+                    {
+                        ReportInitialized();
+                    }
                 }
                 finally
                 {
@@ -189,14 +262,43 @@ internal sealed unsafe class FuseHost : IDisposable
         }
     }
 
+    /// <summary>Serving ends: 0 when the kernel ended the connection (then the mount is gone: nothing to unmount), else −errno.</summary>
     private void Finish(int error)
     {
         if (error != 0)
         {
             Interlocked.CompareExchange(ref _error, error, 0);
         }
+        else
+        {
+            lock (_gate)
+            {
+                _detached = true;
+            }
+        }
 
         _finished.Set();
+    }
+
+    /// <summary>Runs the readiness callback after the INIT reply is written; nothing it does can fail that reply.</summary>
+    private void ReportInitialized()
+    {
+        if (_onInitialized is null)
+        {
+            return;
+        }
+
+        try
+        {
+            _onInitialized(this);
+        }
+        catch (Exception e)
+        {
+            // Nobody was told the mount is up: take it down again rather than leave it unannounced.
+            FileSystem.Log($"{_settings.MountPoint}: reporting the mount ready failed: {e.Message}");
+            Interlocked.CompareExchange(ref _error, -Errno.EIO, 0);
+            Stop();
+        }
     }
 
     private void Create(List<string> mountOptions)
@@ -263,13 +365,29 @@ internal sealed unsafe class FuseHost : IDisposable
         return sb.ToString();
     }
 
+    /// <summary>
+    /// Unmounts a mount that is still attached (it failed before or while serving), then frees the session. libfuse's
+    /// fuse_session_unmount is never called: after a detach or the end of the connection it would unmount a second time
+    /// ("failed to unmount …: Invalid argument").
+    /// </summary>
     private void Destroy()
     {
+        bool unmount;
+        lock (_gate)
+        {
+            unmount = _session != 0 && _mounted && !_detached;
+            _detached = true;
+        }
+
+        if (unmount && Unmounter.Unmount(_settings.MountPoint, lazy: true) is { } error)
+        {
+            FileSystem.Log(error);
+        }
+
         lock (_gate)
         {
             if (_session != 0)
             {
-                Libfuse.FuseSessionUnmount(_session);
                 Libfuse.FuseSessionDestroy(_session);
                 _session = 0;
             }

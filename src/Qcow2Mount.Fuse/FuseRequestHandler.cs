@@ -35,24 +35,24 @@ internal sealed class FuseRequestHandler
     /// <summary>Attribute and name cache timeout, libfuse's default (1 s): sizes never change, names only at mount.</summary>
     private const ulong CacheSeconds = 1;
 
-    // FUSE_INIT flags (linux/fuse.h): what we ask for, each only if the kernel offers it.
-    private const uint AsyncRead = 1 << 0, AtomicOTrunc = 1 << 3, BigWrites = 1 << 5, AutoInvalData = 1 << 12,
+    // FUSE_INIT flags (linux/fuse.h): what we ask for, each only if the kernel offers it. Not AUTO_INVAL_DATA: it makes
+    // the kernel drop the file's whole page cache whenever the mtime it sees changes, and our own writes change it; the
+    // kernel already sees every write (the image is locked, nothing else changes the disk), so its cache stays valid.
+    private const uint AsyncRead = 1 << 0, AtomicOTrunc = 1 << 3, BigWrites = 1 << 5,
         AsyncDio = 1 << 15, ParallelDirops = 1 << 18, MaxPagesFlag = 1 << 22, InitExt = 1 << 30;
 
-    private const uint WantedFlags = AsyncRead | AtomicOTrunc | BigWrites | AutoInvalData | AsyncDio | ParallelDirops | MaxPagesFlag | InitExt;
+    private const uint WantedFlags = AsyncRead | AtomicOTrunc | BigWrites | AsyncDio | ParallelDirops | MaxPagesFlag | InitExt;
 
     /// <summary>Set in a file handle opened for writing: only those make their writes durable on close (FLUSH).</summary>
     private const ulong WritableBit = 1UL << 63;
 
     private readonly ImageFileSystem _fs;
     private readonly NodeOwner _owner;
-    private readonly Action? _onInitialized;
 
-    public FuseRequestHandler(ImageFileSystem fileSystem, NodeOwner owner, Action? onInitialized = null)
+    public FuseRequestHandler(ImageFileSystem fileSystem, NodeOwner owner)
     {
         _fs = fileSystem;
         _owner = owner;
-        _onInitialized = onInitialized;
     }
 
     /// <summary>
@@ -99,6 +99,16 @@ internal sealed class FuseRequestHandler
         var header = MemoryMarshal.Read<FuseInHeader>(request);
         return TakesNoReply(header.Opcode) ? 0 : WriteHeader(reply, header.Unique, error);
     }
+
+    /// <summary>
+    /// True when <paramref name="reply"/> (from <see cref="Handle"/>) accepts the kernel's INIT in <paramref name="request"/>:
+    /// once it is written the mount serves requests. An answer that only names our major version is not one.
+    /// </summary>
+    public static bool CompletesInit(ReadOnlySpan<byte> request, ReadOnlySpan<byte> reply) =>
+        request.Length >= InHeaderSize + Unsafe.SizeOf<FuseInitIn>() && reply.Length >= OutHeaderSize
+        && MemoryMarshal.Read<FuseInHeader>(request).Opcode == FuseOpcode.Init
+        && MemoryMarshal.Read<FuseInitIn>(request[InHeaderSize..]).Major == KernelMajor
+        && MemoryMarshal.Read<FuseOutHeader>(reply).Error == 0;
 
     private static bool TakesNoReply(FuseOpcode opcode) => opcode is FuseOpcode.Forget or FuseOpcode.BatchForget or FuseOpcode.Interrupt;
 
@@ -195,9 +205,7 @@ internal sealed class FuseRequestHandler
             TimeGranularity = 1,
             MaxPages = MaxPages,
         };
-        int length = Reply(output, reply);
-        _onInitialized?.Invoke();
-        return length;
+        return Reply(output, reply);
     }
 
     private int Lookup(long parent, ReadOnlySpan<byte> body, Span<byte> output)
@@ -228,7 +236,7 @@ internal sealed class FuseRequestHandler
         return result < 0 ? result : Reply(output, new FuseAttrOut { AttrValid = CacheSeconds, Attr = Attr(attributes) });
     }
 
-    /// <summary>Times are accepted and not stored (they follow the image file); the size only to itself; no chmod/chown.</summary>
+    /// <summary>Access and modification times are kept for the mount's life; the size only to itself; no chmod/chown.</summary>
     private int SetAttributes(long node, FuseSetAttrIn change, Span<byte> output)
     {
         if ((change.Valid & (FuseSetAttrIn.Mode | FuseSetAttrIn.Uid | FuseSetAttrIn.Gid)) != 0)
@@ -239,6 +247,20 @@ internal sealed class FuseRequestHandler
         if ((change.Valid & FuseSetAttrIn.Size) != 0)
         {
             int result = _fs.Truncate(node, (long)Math.Min(change.NewSize, long.MaxValue));
+            if (result < 0)
+            {
+                return result;
+            }
+        }
+
+        if ((change.Valid & (FuseSetAttrIn.ATime | FuseSetAttrIn.MTime)) != 0)
+        {
+            var now = DateTime.UtcNow;
+            DateTime? accessed = (change.Valid & FuseSetAttrIn.ATime) == 0 ? null
+                : (change.Valid & FuseSetAttrIn.ATimeNow) != 0 ? now : Timespec.ToUtc((long)change.ATimeSeconds, change.ATimeNanoseconds);
+            DateTime? modified = (change.Valid & FuseSetAttrIn.MTime) == 0 ? null
+                : (change.Valid & FuseSetAttrIn.MTimeNow) != 0 ? now : Timespec.ToUtc((long)change.MTimeSeconds, change.MTimeNanoseconds);
+            int result = _fs.SetTimes(node, accessed, modified);
             if (result < 0)
             {
                 return result;
@@ -318,16 +340,16 @@ internal sealed class FuseRequestHandler
 
     private FuseAttr Attr(in NodeAttributes a)
     {
-        var time = Timespec.FromUtc(a.ModifiedUtc < DateTime.UnixEpoch ? DateTime.UnixEpoch : a.ModifiedUtc);
-        ulong seconds = (ulong)time.Seconds;
-        uint nanoseconds = (uint)time.Nanoseconds;
+        var accessed = Timespec.FromUtc(a.AccessedUtc < DateTime.UnixEpoch ? DateTime.UnixEpoch : a.AccessedUtc);
+        var modified = Timespec.FromUtc(a.ModifiedUtc < DateTime.UnixEpoch ? DateTime.UnixEpoch : a.ModifiedUtc);
+        var changed = Timespec.FromUtc(a.ChangedUtc < DateTime.UnixEpoch ? DateTime.UnixEpoch : a.ChangedUtc);
         return new FuseAttr
         {
             Ino = a.Inode,
             Size = (ulong)a.Size,
-            Blocks = (ulong)((a.Size + 511) / 512),
-            ATime = seconds, MTime = seconds, CTime = seconds,
-            ATimeNsec = nanoseconds, MTimeNsec = nanoseconds, CTimeNsec = nanoseconds,
+            Blocks = (ulong)((a.AllocatedBytes + 511) / 512),
+            ATime = (ulong)accessed.Seconds, MTime = (ulong)modified.Seconds, CTime = (ulong)changed.Seconds,
+            ATimeNsec = (uint)accessed.Nanoseconds, MTimeNsec = (uint)modified.Nanoseconds, CTimeNsec = (uint)changed.Nanoseconds,
             Mode = _owner.Apply(a.Mode),
             NLink = a.LinkCount,
             Uid = _owner.Uid,

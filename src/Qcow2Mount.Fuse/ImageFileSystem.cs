@@ -1,4 +1,5 @@
 using Qcow2Mount.Core;
+using Qcow2Mount.Core.Qcow2;
 using Qcow2Mount.Core.Vfs;
 using Qcow2Mount.Fuse.Interop;
 using static Qcow2Mount.Fuse.Interop.LinuxConstants;
@@ -11,6 +12,8 @@ namespace Qcow2Mount.Fuse;
 /// exceptions from the disks are mapped by <see cref="ErrnoMap"/> and never leave this class.
 /// Invariant: a file never changes size — writes past the end fail with ENOSPC (as on a block device), requests that
 /// would grow it with EFBIG, truncation to another size with EPERM.
+/// A raw file is the mounting user's alone (0600, 0400 read-only, as QEMU's FUSE export): with allow_other nobody
+/// else reads the disk of a root-only image unless umask= opens it.
 /// </summary>
 internal sealed class ImageFileSystem
 {
@@ -21,13 +24,20 @@ internal sealed class ImageFileSystem
     private const int FileNameMax = 255;
 
     private readonly ImageDirectory _directory;
-    private readonly DateTime _mountedUtc = DateTime.UtcNow;
+    private readonly string[][] _hostFiles;
+    private readonly object _rootTimesGate = new();
+    private DateTime _rootAccessedUtc = DateTime.UtcNow;
+    private DateTime _rootModifiedUtc;
+    private DateTime _rootChangedUtc;
 
+    /// <summary>Construct while the working directory is still the mount command's: a relative data file name is relative to it.</summary>
     public ImageFileSystem(ImageDirectory directory, bool readOnly, Action<string> log)
     {
         _directory = directory;
         ReadOnly = readOnly || directory.Files.Any(f => f.Disk.IsReadOnly);
         Log = log;
+        _hostFiles = directory.Files.Select(HostFiles).ToArray();
+        _rootModifiedUtc = _rootChangedUtc = _rootAccessedUtc;
     }
 
     /// <summary>True when the mount refuses every change (EROFS); also true when any disk was opened read-only.</summary>
@@ -69,13 +79,55 @@ internal sealed class ImageFileSystem
 
         if (handle == 0)
         {
-            attributes = new NodeAttributes(S_IFDIR | 0x1ED /* 0755 */, 2, 0, _mountedUtc, RootInode);
+            lock (_rootTimesGate)
+            {
+                attributes = new NodeAttributes(S_IFDIR | 0x1ED /* 0755 */, 2, 0, 0, _rootAccessedUtc, _rootModifiedUtc, _rootChangedUtc, RootInode);
+            }
+
             return 0;
         }
 
         var file = Files[(int)handle - 1];
-        uint permissions = ReadOnly ? 0x124u /* 0444 */ : 0x1A4u /* 0644 */;
-        attributes = new NodeAttributes(S_IFREG | permissions, 1, file.Disk.Length, file.ModifiedUtc, RootInode + (ulong)handle);
+        uint permissions = ReadOnly ? 0x100u /* 0400 */ : 0x180u /* 0600 */;
+        attributes = new NodeAttributes(
+            S_IFREG | permissions, 1, file.Disk.Length, AllocatedBytes((int)handle - 1), file.AccessedUtc, file.ModifiedUtc, file.ChangedUtc, RootInode + (ulong)handle);
+        return 0;
+    }
+
+    /// <summary>
+    /// Sets the access and/or modification time of a node (touch, cp -p, rsync -t); null leaves one as it is. Times are
+    /// kept for the life of the mount and never written to the image file (which a write changes anyway).
+    /// </summary>
+    public int SetTimes(long node, DateTime? accessedUtc, DateTime? modifiedUtc)
+    {
+        long handle = Check(node);
+        if (handle < 0)
+        {
+            return (int)handle;
+        }
+
+        if (ReadOnly)
+        {
+            return -Errno.EROFS;
+        }
+
+        var now = DateTime.UtcNow;
+        if (handle == 0)
+        {
+            lock (_rootTimesGate)
+            {
+                _rootAccessedUtc = accessedUtc ?? _rootAccessedUtc;
+                _rootModifiedUtc = modifiedUtc ?? _rootModifiedUtc;
+                _rootChangedUtc = now;
+            }
+
+            return 0;
+        }
+
+        var file = Files[(int)handle - 1];
+        file.AccessedUtc = accessedUtc ?? file.AccessedUtc;
+        file.ModifiedUtc = modifiedUtc ?? file.ModifiedUtc;
+        file.ChangedUtc = now;
         return 0;
     }
 
@@ -184,7 +236,7 @@ internal sealed class ImageFileSystem
         try
         {
             disk.Write(offset, data[..count]);
-            file.ModifiedUtc = DateTime.UtcNow;
+            Modified(file);
             return count;
         }
         catch (Exception e)
@@ -218,9 +270,11 @@ internal sealed class ImageFileSystem
     }
 
     /// <summary>
-    /// Mode 0 succeeds inside the disk (every byte is already addressable); PUNCH_HOLE|KEEP_SIZE → WriteZeroes with unmap;
-    /// ZERO_RANGE(|KEEP_SIZE) → WriteZeroes without unmap. With KEEP_SIZE the range is clipped at the end of the disk;
-    /// without it a range past the end would grow the file: EFBIG. Other modes: EOPNOTSUPP.
+    /// PUNCH_HOLE|KEEP_SIZE → WriteZeroes with unmap; ZERO_RANGE(|KEEP_SIZE) → WriteZeroes without unmap. With KEEP_SIZE
+    /// the range is clipped at the end of the disk; without it a range past the end would grow the file: EFBIG.
+    /// Plain allocation (mode 0, or KEEP_SIZE alone) is EOPNOTSUPP, as on a block device: nothing can be reserved (an
+    /// overlay's clusters come from the host file system when written), and success would be a promise we cannot keep.
+    /// Other modes: EOPNOTSUPP.
     /// </summary>
     public int Allocate(ulong handle, int mode, long offset, long length)
     {
@@ -253,8 +307,13 @@ internal sealed class ImageFileSystem
             return -Errno.EFBIG;
         }
 
+        if (operation == 0)
+        {
+            return -Errno.EOPNOTSUPP;
+        }
+
         end = Math.Min(end, size);
-        if (operation == 0 || end <= offset)
+        if (end <= offset)
         {
             return 0;
         }
@@ -262,7 +321,7 @@ internal sealed class ImageFileSystem
         try
         {
             file.Disk.WriteZeroes(offset, end - offset, mayUnmap: operation == FALLOC_FL_PUNCH_HOLE);
-            file.ModifiedUtc = DateTime.UtcNow;
+            Modified(file);
             return 0;
         }
         catch (Exception e)
@@ -338,6 +397,45 @@ internal sealed class ImageFileSystem
     {
         long total = Files.Sum(f => f.Disk.Length);
         return ((ulong)((total + 4095) / 4096), (ulong)Files.Count, FileNameMax);
+    }
+
+    /// <summary>A write changes the modification and change times (the page cache survives it: no AUTO_INVAL_DATA).</summary>
+    private static void Modified(ImageFile file)
+    {
+        var now = DateTime.UtcNow;
+        file.ModifiedUtc = now;
+        file.ChangedUtc = now;
+    }
+
+    /// <summary>
+    /// The host files that hold an image's clusters: the image file, and a qcow2 image's external data file (whose
+    /// relative name is relative to the working directory, as the engine opened it).
+    /// </summary>
+    private static string[] HostFiles(ImageFile file) =>
+        file.Disk is Qcow2Image { Header.ExternalDataFile: { Length: > 0 } dataFile }
+            ? [file.SourcePath, Path.GetFullPath(dataFile)]
+            : [file.SourcePath];
+
+    /// <summary>
+    /// What an image really takes: the allocated bytes of its host files (their st_blocks, what QEMU's FUSE export
+    /// reports too), so du of a sparse image shows its use, not its virtual size. Backing files are not counted: they
+    /// belong to other images. One stat per file per getattr (the kernel caches attributes for a second); the
+    /// virtual size when no host file can be stat'ed.
+    /// </summary>
+    private long AllocatedBytes(int index)
+    {
+        long total = 0;
+        bool any = false;
+        foreach (string path in _hostFiles[index])
+        {
+            if (FileStatus.Get(path, followLinks: true, out var status) == 0)
+            {
+                total += status.AllocatedBytes;
+                any = true;
+            }
+        }
+
+        return any ? total : Files[index].Disk.Length;
     }
 
     /// <summary>The node itself when it names the root or a file; else −ENOENT (or the error it already is).</summary>

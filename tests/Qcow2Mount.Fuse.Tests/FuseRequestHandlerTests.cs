@@ -16,23 +16,23 @@ public sealed class FuseRequestHandlerTests
     private const int ORdwr = 2;
     private const uint KernelFlags = 0x7BFFFFFF; // what kernel 6.18 offered in fuse_init_in.flags (every bit but 26 and 31)
 
-    private static (FuseRequestHandler Handler, MemoryDisk Disk, List<string> Log) Create(bool readOnly = false, NodeOwner? owner = null, Action? onInit = null)
+    private static (FuseRequestHandler Handler, MemoryDisk Disk, List<string> Log) Create(bool readOnly = false, NodeOwner? owner = null)
     {
         var disk = new MemoryDisk(Size);
         var directory = new ImageDirectory();
         directory.Add("/images/disk.qcow2", disk);
         var log = new List<string>();
         var fs = new ImageFileSystem(directory, readOnly, log.Add);
-        return (new FuseRequestHandler(fs, owner ?? new NodeOwner(1000, 100), onInit), disk, log);
+        return (new FuseRequestHandler(fs, owner ?? new NodeOwner(1000, 100)), disk, log);
     }
 
     [Test]
     public void Init_OffersEverything_TakesOnlyWhatItWantsAndOneMegabyteRequests()
     {
-        bool initialized = false;
-        var (handler, _, _) = Create(onInit: () => initialized = true);
+        var (handler, _, _) = Create();
+        var request = Bytes(new FuseInitIn { Major = 7, Minor = 44, MaxReadahead = 131072, Flags = KernelFlags });
 
-        var reply = Send(handler, FuseOpcode.Init, 0, Bytes(new FuseInitIn { Major = 7, Minor = 44, MaxReadahead = 131072, Flags = KernelFlags }));
+        var reply = Send(handler, FuseOpcode.Init, 0, request);
 
         var init = Body<FuseInitOut>(reply);
         Assert.Multiple(() =>
@@ -44,9 +44,10 @@ public sealed class FuseRequestHandlerTests
             Assert.That(init.MaxPages, Is.EqualTo(256));
             Assert.That(init.MaxReadahead, Is.EqualTo(131072));
             Assert.That(init.Flags & (1u << 16), Is.Zero, "writeback cache stays off: errors must reach the writer");
+            Assert.That(init.Flags & (1u << 12), Is.Zero, "no AUTO_INVAL_DATA: our own writes change the mtime, and would drop the whole page cache");
             Assert.That(init.Flags & (1u << 0 | 1u << 15 | 1u << 22), Is.EqualTo(1u << 0 | 1u << 15 | 1u << 22), "async read, async DIO, max_pages");
             Assert.That(init.Flags & ~KernelFlags, Is.Zero, "nothing the kernel did not offer");
-            Assert.That(initialized, Is.True);
+            Assert.That(FuseRequestHandler.CompletesInit(Request(FuseOpcode.Init, 0, request), reply), Is.True, "the mount serves once this reply is written");
         });
     }
 
@@ -68,6 +69,8 @@ public sealed class FuseRequestHandlerTests
         {
             Assert.That((Body<FuseInitOut>(newer).Major, Body<FuseInitOut>(newer).Flags), Is.EqualTo((7u, 0u)));
             Assert.That(Error(older), Is.EqualTo(-Errno.EPROTO));
+            Assert.That(FuseRequestHandler.CompletesInit(Request(FuseOpcode.Init, 0, Bytes(new FuseInitIn { Major = 8 })), newer), Is.False, "the kernel asks again in our major");
+            Assert.That(FuseRequestHandler.CompletesInit(Request(FuseOpcode.Init, 0, Bytes(new FuseInitIn { Major = 6 })), older), Is.False);
         });
     }
 
@@ -87,7 +90,7 @@ public sealed class FuseRequestHandlerTests
             Assert.That(entry.Attr.Ino, Is.EqualTo(FileNode));
             Assert.That(entry.Attr.Size, Is.EqualTo((ulong)Size));
             Assert.That(entry.Attr.Blocks, Is.EqualTo((ulong)Size / 512));
-            Assert.That(entry.Attr.Mode, Is.EqualTo(LinuxConstants.S_IFREG | 0x1A4));
+            Assert.That(entry.Attr.Mode, Is.EqualTo(LinuxConstants.S_IFREG | 0x180));
             Assert.That((entry.Attr.Uid, entry.Attr.Gid), Is.EqualTo((1000u, 100u)));
             Assert.That(entry.EntryValid, Is.EqualTo(1ul));
             Assert.That(Error(missing), Is.EqualTo(-Errno.ENOENT));
@@ -237,6 +240,36 @@ public sealed class FuseRequestHandlerTests
             Assert.That(Body<FuseAttrOut>(same).Attr.Size, Is.EqualTo((ulong)Size));
             Assert.That(Error(other), Is.EqualTo(-Errno.EPERM));
         });
+    }
+
+    [Test]
+    public void SetAttr_Times_KeptAndReportedNowMeansTheServersClock()
+    {
+        var (handler, _, _) = Create();
+        var set = Send(handler, FuseOpcode.SetAttr, FileNode, Bytes(new FuseSetAttrIn
+        {
+            Valid = FuseSetAttrIn.ATime | FuseSetAttrIn.MTime, ATimeSeconds = 1_015_218_367, ATimeNanoseconds = 500_000_000, MTimeSeconds = 981_173_106,
+        }));
+        var later = Body<FuseAttrOut>(Send(handler, FuseOpcode.GetAttr, FileNode, new byte[16])).Attr;
+        long before = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var now = Body<FuseAttrOut>(Send(handler, FuseOpcode.SetAttr, FileNode, Bytes(new FuseSetAttrIn { Valid = FuseSetAttrIn.MTime | FuseSetAttrIn.MTimeNow }))).Attr;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Error(set), Is.Zero);
+            Assert.That((later.ATime, later.ATimeNsec, later.MTime, later.MTimeNsec), Is.EqualTo((1_015_218_367ul, 500_000_000u, 981_173_106ul, 0u)));
+            Assert.That(later.CTime, Is.GreaterThanOrEqualTo((ulong)before - 5), "the change time is when it was set");
+            Assert.That(now.MTime, Is.InRange((ulong)before, (ulong)before + 5));
+            Assert.That(now.ATime, Is.EqualTo(1_015_218_367ul), "access time untouched");
+        });
+    }
+
+    [Test]
+    public void SetAttr_TimesOnReadOnlyMount_Erofs()
+    {
+        var (handler, _, _) = Create(readOnly: true);
+        var reply = Send(handler, FuseOpcode.SetAttr, FileNode, Bytes(new FuseSetAttrIn { Valid = FuseSetAttrIn.MTime, MTimeSeconds = 1 }));
+        Assert.That(Error(reply), Is.EqualTo(-Errno.EROFS));
     }
 
     [Test]

@@ -31,7 +31,7 @@ public sealed class ImageFileSystemTests
             Assert.That(fs.GetAttributes(fs.Resolve("/"), out var root), Is.Zero);
             Assert.That(root.Mode, Is.EqualTo(LinuxConstants.S_IFDIR | 0x1ED));
             Assert.That(fs.GetAttributes(fs.Resolve("/disk.raw"), out var file), Is.Zero);
-            Assert.That(file.Mode, Is.EqualTo(LinuxConstants.S_IFREG | 0x1A4));
+            Assert.That(file.Mode, Is.EqualTo(LinuxConstants.S_IFREG | 0x180), "0600: the disk is the mounting user's alone (QEMU's FUSE export does the same)");
             Assert.That(file.Size, Is.EqualTo(Size));
             Assert.That(fs.GetAttributes(fs.Resolve("/other.raw"), out _), Is.EqualTo(-Errno.ENOENT));
             Assert.That(fs.GetAttributes(fs.Resolve("/disk.raw/x"), out _), Is.EqualTo(-Errno.ENOENT));
@@ -39,11 +39,44 @@ public sealed class ImageFileSystemTests
     }
 
     [Test]
+    public void GetAttributes_SparseImageFile_AllocatedBytesAreTheImageFilesNotTheDisksSize()
+    {
+        string image = Path.Combine(Path.GetTempPath(), $"qcow2mount-alloc-{Guid.NewGuid():N}.img");
+        try
+        {
+            using (var handle = File.OpenHandle(image, FileMode.CreateNew, FileAccess.Write))
+            {
+                RandomAccess.SetLength(handle, 64 << 20);
+                RandomAccess.Write(handle, new byte[1 << 20].Select(_ => (byte)1).ToArray(), 0);
+                RandomAccess.FlushToDisk(handle);
+            }
+
+            var directory = new ImageDirectory();
+            directory.Add(image, new MemoryDisk(Size));
+            directory.Add("/nonexistent/other.qcow2", new MemoryDisk(Size));
+            var fs = new ImageFileSystem(directory, false, _ => { });
+
+            fs.GetAttributes(1, out var sparse);
+            fs.GetAttributes(2, out var unknown);
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(sparse.AllocatedBytes, Is.InRange(1L << 20, 2L << 20), "the host file's st_blocks");
+                Assert.That(unknown.AllocatedBytes, Is.EqualTo(Size), "no host file to ask: the whole disk");
+            });
+        }
+        finally
+        {
+            File.Delete(image);
+        }
+    }
+
+    [Test]
     public void GetAttributes_ReadOnly_FileModeHasNoWriteBits()
     {
         var (fs, _, _) = Create(readOnly: true);
         fs.GetAttributes(fs.Resolve("/disk.raw"), out var file);
-        Assert.That(file.Mode & 0x1FF, Is.EqualTo(0x124));
+        Assert.That(file.Mode & 0x1FF, Is.EqualTo(0x100), "0400");
     }
 
     [Test]
@@ -135,7 +168,8 @@ public sealed class ImageFileSystemTests
 
     private static IEnumerable<TestCaseData> AllocateCases()
     {
-        yield return new TestCaseData(0, 0L, 4096L, 0, null).SetName("Allocate_Mode0InsideDisk_SucceedsWithoutWriting");
+        yield return new TestCaseData(0, 0L, 4096L, -Errno.EOPNOTSUPP, null).SetName("Allocate_Mode0InsideDisk_NotSupportedLikeABlockDevice");
+        yield return new TestCaseData(KeepSize, 0L, 4096L, -Errno.EOPNOTSUPP, null).SetName("Allocate_KeepSizeAlone_NotSupported");
         yield return new TestCaseData(0, Size - 4096L, 8192L, -Errno.EFBIG, null).SetName("Allocate_Mode0PastEnd_Efbig");
         yield return new TestCaseData(PunchHole | KeepSize, 4096L, 8192L, 0, (4096L, 8192L, true)).SetName("Allocate_PunchHole_WriteZeroesMayUnmap");
         yield return new TestCaseData(PunchHole | KeepSize, Size - 4096L, 65536L, 0, (Size - 4096L, 4096L, true)).SetName("Allocate_PunchHolePastEnd_Clipped");

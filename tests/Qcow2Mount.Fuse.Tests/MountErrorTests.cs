@@ -48,6 +48,47 @@ public sealed class MountErrorTests : ScratchFixture
         });
     }
 
+    /// <summary>After kill -9 the mount point answers ENOTCONN: the error says so and what to run, not "does not exist".</summary>
+    [Test]
+    public void Mount_OverAMountWhoseServerWasKilled_SaysStaleAndWhatToRun()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount(image, mnt);
+        using (var server = System.Diagnostics.Process.GetProcessById(Scratch.ServerPid(mnt)!.Value))
+        {
+            server.Kill();
+            server.WaitForExit(10_000);
+        }
+
+        var result = Cli.Run(image, mnt);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+            Assert.That(result.StandardError.TrimEnd('\n').Split('\n'), Has.Length.EqualTo(1), result.ToString());
+            Assert.That(result.StandardError, Does.StartWith($"qcow2mount: {mnt}: stale mount").And.Contain($"qcow2mount unmount {mnt}").And.Contain($"fusermount3 -u {mnt}"));
+        });
+        Cli.Unmount(mnt);
+        Cli.Mount(image, mnt);
+    }
+
+    /// <summary>A log file that cannot be opened fails the mount before anything is mounted or locked (it reported success with a dead mount).</summary>
+    [TestCase("--log")]
+    [TestCase("-o")]
+    public void Mount_LogFileCannotBeOpened_RefusedAndTheImageStaysFree(string form)
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        string log = Scratch.PathOf("missing/server.log");
+
+        var result = form == "-o" ? Cli.Run(image, mnt, "-o", "log=" + log) : Cli.Run("--log", log, image, mnt);
+
+        AssertRefused(result, 2, $"log file {log}");
+        Cli.Mount(image, mnt);
+        Cli.Unmount(mnt);
+    }
+
     [Test]
     public void Mount_ImageMissing_Refused()
     {

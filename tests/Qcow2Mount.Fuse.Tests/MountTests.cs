@@ -125,6 +125,112 @@ public sealed class MountTests : ScratchFixture
         Assert.That(result.StandardError, Does.Contain("File too large"));
     }
 
+    /// <summary>A block device cannot reserve space: plain fallocate (with or without KEEP_SIZE) is refused, not faked.</summary>
+    [TestCase("--length")]
+    [TestCase("--keep-size")]
+    public void Fallocate_PlainReservation_NotSupportedAsOnABlockDevice(string option)
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount(image, mnt);
+
+        string[] args = option == "--keep-size" ? ["--keep-size", "--length", "512KiB"] : ["--length", "512KiB"];
+        var result = Tool.Run("fallocate", [.. args, Path.Combine(mnt, "disk.img.raw")]);
+
+        Assert.That(result.ExitCode, Is.Not.Zero, result.ToString());
+        Assert.That(result.StandardError, Does.Contain("Operation not supported").Or.Contain("mode is unsupported"), "EOPNOTSUPP (util-linux words it per mode)");
+    }
+
+    /// <summary>
+    /// Our own writes keep the raw file's page cache: a 4 KiB write used to change the mtime, and with AUTO_INVAL_DATA
+    /// the next attribute check dropped every cached page of the file (16,384 pages fell to 1).
+    /// </summary>
+    [Test]
+    public void Write_ThroughTheMount_KeepsTheFilesPageCache()
+    {
+        Tool.Require("fincore", "util-linux");
+        string image = Scratch.RawImage("disk.img", 64 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        string raw = Path.Combine(mnt, "disk.img.raw");
+        var data = RandomNumberGenerator.GetBytes(4096);
+        string source = Scratch.PathOf("page.bin");
+        File.WriteAllBytes(source, data);
+        Cli.Mount(image, mnt);
+        Tool.Check("dd", $"if={raw}", "of=/dev/null", "bs=1M", "status=none");
+        long cached = CachedPages(raw);
+
+        Tool.Check("dd", $"if={source}", $"of={raw}", "bs=4k", "seek=100", "conv=notrunc", "status=none");
+        Thread.Sleep(1500); // past the attribute timeout (1 s): the next stat asks the server
+        Tool.Check("stat", raw);
+        long after = CachedPages(raw);
+        Tool.Check("fallocate", "--zero-range", "--offset", "2MiB", "--length", "64KiB", raw);
+        Tool.Check("fallocate", "--punch-hole", "--offset", "3MiB", "--length", "64KiB", raw);
+        var back = new byte[4096];
+        var zeroed = new byte[64 << 10];
+        var punched = new byte[64 << 10];
+        using (var file = File.OpenHandle(raw))
+        {
+            RandomAccess.Read(file, back, 100 * 4096);
+            RandomAccess.Read(file, zeroed, 2 << 20);
+            RandomAccess.Read(file, punched, 3 << 20);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(cached, Is.GreaterThan(16_000), "pages cached after reading the file");
+            Assert.That(after, Is.GreaterThan(cached - 64), "pages still cached after one 4 KiB write");
+            Assert.That(back, Is.EqualTo(data), "the cache holds the written page");
+            Assert.That(zeroed.Concat(punched), Is.All.Zero, "zero-range and punch-hole drop the cached pages they cover");
+        });
+        Cli.Unmount(mnt);
+        Images.AssertSameBytes(File.ReadAllBytes(image).AsSpan(100 * 4096, 4096).ToArray(), data, "in the image");
+    }
+
+    private static long CachedPages(string path) =>
+        long.Parse(Tool.Check("fincore", "--noheadings", "--output", "PAGES", path).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>touch -d and cp -p expect the time they set to stick: it is kept for the mount's life.</summary>
+    [Test]
+    public void Touch_WithDate_TimesKeptForTheMountsLife()
+    {
+        string image = Scratch.RawImage("disk.img", 1 << 20);
+        string mnt = Scratch.NewDirectory("mnt");
+        string raw = Path.Combine(mnt, "disk.img.raw");
+        Cli.Mount(image, mnt);
+
+        Tool.Check("touch", "-d", "2001-02-03 04:05:06 UTC", raw);
+        string both = Tool.Check("stat", "-c", "%X %Y", raw).Trim();
+        Tool.Check("touch", "-a", "-d", "2002-03-04 05:06:07.5 UTC", raw);
+        string accessOnly = Tool.Check("stat", "-c", "%.9X %Y", raw).Trim();
+        Thread.Sleep(1100); // the kernel's attribute cache ends: the server's own values
+        string later = Tool.Check("stat", "-c", "%X %Y", raw).Trim();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(both, Is.EqualTo("981173106 981173106"));
+            Assert.That(accessOnly, Is.EqualTo("1015218367.500000000 981173106"));
+            Assert.That(later, Is.EqualTo("1015218367 981173106"));
+        });
+    }
+
+    /// <summary>du of a sparse image shows what the image file really uses, not the virtual size.</summary>
+    [Test]
+    public void Stat_SparseQcow2_BlocksAreWhatTheImageFileUses()
+    {
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "1G", "write -P 1 0 1M");
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount("-r", image, mnt);
+
+        long blocks = long.Parse(Tool.Check("stat", "-c", "%b", Path.Combine(mnt, "disk.raw")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        long imageBlocks = long.Parse(Tool.Check("stat", "-c", "%b", image).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(blocks, Is.EqualTo(imageBlocks));
+            Assert.That(blocks, Is.LessThan(8 << 10), "under 4 MiB, not 1 GiB");
+        });
+    }
+
     [Test]
     public void Lseek_SeekDataAndSeekHole_FollowQcow2Allocation()
     {

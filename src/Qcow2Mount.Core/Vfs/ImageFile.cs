@@ -8,7 +8,10 @@ public sealed class ImageFile
         Name = name;
         SourcePath = sourcePath;
         Disk = disk;
-        ModifiedUtc = File.Exists(sourcePath) ? File.GetLastWriteTimeUtc(sourcePath) : DateTime.UtcNow;
+        bool exists = File.Exists(sourcePath);
+        ModifiedUtc = exists ? File.GetLastWriteTimeUtc(sourcePath) : DateTime.UtcNow;
+        AccessedUtc = exists ? File.GetLastAccessTimeUtc(sourcePath) : ModifiedUtc;
+        ChangedUtc = ModifiedUtc;
     }
 
     /// <summary>File name inside the mount directory, e.g. <c>disk.raw</c>.</summary>
@@ -19,5 +22,13 @@ public sealed class ImageFile
 
     public IVirtualDisk Disk { get; }
 
+    /// <summary>
+    /// The raw file's times: at first the image file's; writes set the modification and change times, and times a user
+    /// sets (touch, cp -p) are kept for the life of the mount. They are never written back to the image file.
+    /// </summary>
     public DateTime ModifiedUtc { get; set; }
+
+    public DateTime AccessedUtc { get; set; }
+
+    public DateTime ChangedUtc { get; set; }
 }

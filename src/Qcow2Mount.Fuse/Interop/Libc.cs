@@ -23,8 +23,22 @@ internal static partial class Libc
     [LibraryImport(LibraryName, EntryPoint = "setsid", SetLastError = true)]
     public static partial int SetSid();
 
-    [LibraryImport(LibraryName, EntryPoint = "dup", SetLastError = true)]
-    public static partial int Dup(int fd);
+    /// <summary>fcntl commands and flags used here (asm-generic/fcntl.h, the same on x86_64 and aarch64).</summary>
+    public const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_DUPFD_CLOEXEC = 1030;
+
+    /// <summary>
+    /// <c>int fcntl(int, int, ...)</c> with one int argument. Bound with a fixed signature: every fcntl command used
+    /// here takes an int, which the Linux calling conventions pass like a fixed argument.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int Fcntl(int fd, int command, int argument);
+
+    /// <summary>poll revents bit: the descriptor is in error (on /dev/fuse: the connection has ended).</summary>
+    public const short POLLERR = 0x8;
+
+    /// <summary><c>int poll(struct pollfd*, nfds_t, int timeout)</c>; <see cref="PollFd"/> is <c>struct pollfd</c>.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "poll", SetLastError = true)]
+    public static unsafe partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
 
     [LibraryImport(LibraryName, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
@@ -43,4 +57,8 @@ internal static partial class Libc
     /// <summary><c>int stat(const char*, struct stat*)</c> (an exported symbol since glibc 2.33); the buffer must hold the architecture's struct.</summary>
     [LibraryImport(LibraryName, EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static unsafe partial int Stat(string path, void* buffer);
+
+    /// <summary><c>int lstat(const char*, struct stat*)</c>: like <see cref="Stat"/> but about a symbolic link itself.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "lstat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static unsafe partial int LStat(string path, void* buffer);
 }

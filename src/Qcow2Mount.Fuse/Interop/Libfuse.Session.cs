@@ -24,9 +24,6 @@ internal static unsafe partial class Libfuse
     [LibraryImport(LibraryName, EntryPoint = "fuse_session_fd")]
     public static partial int FuseSessionFd(nint session);
 
-    [LibraryImport(LibraryName, EntryPoint = "fuse_session_unmount")]
-    public static partial void FuseSessionUnmount(nint session);
-
     [LibraryImport(LibraryName, EntryPoint = "fuse_session_destroy")]
     public static partial void FuseSessionDestroy(nint session);
 

@@ -16,17 +16,25 @@ internal sealed class ForegroundServer : IDisposable
 
     public int Pid => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
     /// <summary>Starts the server and returns once it printed the mounted file (it serves from then on).</summary>
-    public static ForegroundServer Start(params string[] args)
+    public static ForegroundServer Start(params string[] args) => StartCommand("dotnet", [Cli.DllPath, "-f", .. args]);
+
+    /// <summary>Like <see cref="Start"/>, with <paramref name="file"/> open (for reading) as an inherited descriptor 7.</summary>
+    public static ForegroundServer StartHolding(string file, params string[] args) =>
+        StartCommand("sh", ["-c", "exec 7<\"$0\"; exec dotnet \"$@\"", file, Cli.DllPath, "-f", .. args]);
+
+    private static ForegroundServer StartCommand(string program, string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (string a in (string[])[Cli.DllPath, "-f", .. args])
+        foreach (string a in args)
         {
             start.ArgumentList.Add(a);
         }

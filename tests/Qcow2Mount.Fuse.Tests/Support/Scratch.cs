@@ -93,11 +93,14 @@ internal sealed class Scratch : IDisposable
             .Reverse()
             .ToArray();
 
+    /// <summary>The name of the pid file our server writes for <paramref name="mountPoint"/> (in the pid file directory).</summary>
+    public static string PidFileName(string mountPoint) =>
+        mountPoint.TrimStart('/').Replace("%", "%25", StringComparison.Ordinal).Replace("/", "%2F", StringComparison.Ordinal) + ".pid";
+
     /// <summary>The pid our server recorded for <paramref name="mountPoint"/> (root's pid file directory).</summary>
     public static int? ServerPid(string mountPoint)
     {
-        string escaped = mountPoint.TrimStart('/').Replace("%", "%25", StringComparison.Ordinal).Replace("/", "%2F", StringComparison.Ordinal);
-        string file = Path.Combine("/run/qcow2mount", escaped + ".pid");
+        string file = Path.Combine("/run/qcow2mount", PidFileName(mountPoint));
         return File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) ? pid : null;
     }
 }

@@ -1,0 +1,119 @@
+using Qcow2Mount.Core.Vfs;
+using Qcow2Mount.Fuse.Tests.Support;
+
+namespace Qcow2Mount.Fuse.Tests;
+
+/// <summary><see cref="FuseHost"/> in this process (as root) over a memory disk: readiness, detaching and stopping.</summary>
+public sealed class FuseHostTests : ScratchFixture
+{
+    private readonly List<string> _log = [];
+
+    private FuseHost Mount(string mnt, Action<FuseHost>? onReady = null)
+    {
+        var directory = new ImageDirectory();
+        directory.Add(Scratch.PathOf("disk.qcow2"), new MemoryDisk(1 << 20));
+        var fileSystem = new ImageFileSystem(directory, readOnly: false, message =>
+        {
+            lock (_log)
+            {
+                _log.Add(message);
+            }
+        });
+        return FuseHost.Mount(fileSystem, new FuseMountSettings { MountPoint = mnt, FsName = "fuse-host-test" }, onReady);
+    }
+
+    private static (Thread Thread, Func<int> Result) RunInBackground(FuseHost host)
+    {
+        int result = int.MinValue;
+        var thread = new Thread(() => result = host.Run()) { IsBackground = true };
+        thread.Start();
+        return (thread, () => result);
+    }
+
+    /// <summary>A detach with nothing open ends the connection at once: Run returns 0 and the mount point is free.</summary>
+    [Test]
+    public void Detach_NothingOpen_RunReturnsZeroAndNothingMounted()
+    {
+        string mnt = Scratch.NewDirectory("mnt");
+        using var ready = new ManualResetEventSlim();
+        using var host = Mount(mnt, _ => ready.Set());
+        var (thread, result) = RunInBackground(host);
+        Assert.That(ready.Wait(TimeSpan.FromSeconds(20)), Is.True, "INIT was not answered");
+
+        host.Detach();
+        bool connected = host.Connected;
+
+        Assert.That(thread.Join(TimeSpan.FromSeconds(20)), Is.True, "Run did not end");
+        Assert.Multiple(() =>
+        {
+            Assert.That(connected, Is.False, "the connection ended before the unmount returned");
+            Assert.That(result(), Is.Zero);
+            Assert.That(Scratch.MountsUnder(mnt), Is.Empty);
+            Assert.That(_log, Is.Empty);
+        });
+    }
+
+    /// <summary>A detached mount serves the file that is open until it is closed; then Run returns.</summary>
+    [Test]
+    public void Detach_FileOpen_ServedUntilClosed()
+    {
+        string mnt = Scratch.NewDirectory("mnt");
+        using var host = Mount(mnt);
+        var (thread, result) = RunInBackground(host);
+        using (var file = File.OpenHandle(Path.Combine(mnt, "disk.raw"), FileMode.Open, FileAccess.ReadWrite))
+        {
+            host.Detach();
+            Assert.That(Scratch.MountsUnder(mnt), Is.Empty, "detached at once");
+            Assert.That(host.Connected, Is.True, "the open file holds the connection");
+            RandomAccess.Write(file, new byte[] { 7, 8, 9 }, 4096);
+            var back = new byte[3];
+            RandomAccess.Read(file, back, 4096);
+            Assert.Multiple(() =>
+            {
+                Assert.That(back, Is.EqualTo(new byte[] { 7, 8, 9 }));
+                Assert.That(thread.Join(TimeSpan.FromMilliseconds(300)), Is.False, "Run ended while the file was open");
+            });
+        }
+
+        Assert.That(thread.Join(TimeSpan.FromSeconds(20)), Is.True, "Run did not end after the file was closed");
+        Assert.That(result(), Is.Zero);
+    }
+
+    /// <summary>A host disposed without running (a failure between mount and serve) unmounts once, without a word.</summary>
+    [Test]
+    public void Dispose_MountedNeverRun_UnmountedQuietly()
+    {
+        string mnt = Scratch.NewDirectory("mnt");
+        var host = Mount(mnt);
+        Assert.That(Scratch.MountsUnder(mnt), Has.Count.EqualTo(1));
+
+        host.Dispose();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Scratch.MountsUnder(mnt), Is.Empty);
+            Assert.That(_log, Is.Empty);
+        });
+    }
+
+    /// <summary>
+    /// The ready callback runs after the INIT reply and cannot fail it: a throwing callback is logged and ends the mount
+    /// with an error (it used to turn the INIT reply into EIO: a dead mount, and a server that never ended).
+    /// </summary>
+    [Test]
+    public void Run_ReadyCallbackThrows_EndsWithAnErrorLoggedAndNothingMounted()
+    {
+        string mnt = Scratch.NewDirectory("mnt");
+        using var host = Mount(mnt, _ => throw new IOException("cannot tell the parent"));
+
+        var (thread, result) = RunInBackground(host);
+
+        Assert.That(thread.Join(TimeSpan.FromSeconds(20)), Is.True, "Run did not end");
+        Assert.Multiple(() =>
+        {
+            Assert.That(result(), Is.Not.Zero);
+            Assert.That(_log, Has.Some.Contains("cannot tell the parent"));
+            Assert.That(Scratch.MountsUnder(mnt), Is.Empty);
+        });
+    }
+}
