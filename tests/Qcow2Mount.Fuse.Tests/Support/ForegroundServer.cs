@@ -25,15 +25,22 @@ internal sealed class ForegroundServer : IDisposable
     public static ForegroundServer StartHolding(string file, params string[] args) =>
         StartCommand("sh", ["-c", "exec 7<\"$0\"; exec dotnet \"$@\"", file, Cli.DllPath, "-f", .. args]);
 
+    /// <remarks>
+    /// The server runs under <c>env --default-signal=INT</c>: a test run started in the background of a
+    /// non-interactive shell inherits SIGINT as ignored (POSIX), the runtime then keeps ignoring it, and the INT
+    /// cases would test the caller's shell rather than the server.
+    /// </remarks>
     private static ForegroundServer StartCommand(string program, string[] args)
     {
-        var start = new ProcessStartInfo(program)
+        var start = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add(program);
         foreach (string a in args)
         {
             start.ArgumentList.Add(a);
