@@ -1,5 +1,6 @@
 using System.Globalization;
 using Qcow2Mount.Fuse;
+using FileStatus = Qcow2Mount.Core.Interop.FileStatus;
 using Qcow2Mount.Fuse.Interop;
 
 namespace Qcow2Mount.Cli;

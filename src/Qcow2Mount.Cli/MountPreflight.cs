@@ -1,4 +1,5 @@
 using Qcow2Mount.Fuse;
+using FileStatus = Qcow2Mount.Core.Interop.FileStatus;
 using Qcow2Mount.Fuse.Interop;
 
 namespace Qcow2Mount.Cli;

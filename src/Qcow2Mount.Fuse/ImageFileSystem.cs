@@ -1,6 +1,7 @@
 using Qcow2Mount.Core;
 using Qcow2Mount.Core.Qcow2;
 using Qcow2Mount.Core.Vfs;
+using FileStatus = Qcow2Mount.Core.Interop.FileStatus;
 using Qcow2Mount.Fuse.Interop;
 using static Qcow2Mount.Fuse.Interop.LinuxConstants;
 

@@ -53,12 +53,4 @@ internal static partial class Libc
 
     [LibraryImport(LibraryName, EntryPoint = "dup2", SetLastError = true)]
     public static partial int Dup2(int oldFd, int newFd);
-
-    /// <summary><c>int stat(const char*, struct stat*)</c> (an exported symbol since glibc 2.33); the buffer must hold the architecture's struct.</summary>
-    [LibraryImport(LibraryName, EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    public static unsafe partial int Stat(string path, void* buffer);
-
-    /// <summary><c>int lstat(const char*, struct stat*)</c>: like <see cref="Stat"/> but about a symbolic link itself.</summary>
-    [LibraryImport(LibraryName, EntryPoint = "lstat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    public static unsafe partial int LStat(string path, void* buffer);
 }

@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 
-namespace Qcow2Mount.Fuse.Interop;
+namespace Qcow2Mount.Core.Interop;
 
-/// <summary>glibc <c>struct stat</c> on x86_64 (144 bytes; fuse-notes §3).</summary>
+/// <summary>glibc <c>struct stat</c> on x86_64 (144 bytes; fuse-notes §3). The times (72, 88, 104) are not read.</summary>
 [StructLayout(LayoutKind.Explicit, Size = 144)]
 internal struct StatX64
 {
@@ -16,7 +16,4 @@ internal struct StatX64
     [FieldOffset(48)] public long Size;
     [FieldOffset(56)] public long BlkSize;
     [FieldOffset(64)] public long Blocks;
-    [FieldOffset(72)] public Timespec ATime;
-    [FieldOffset(88)] public Timespec MTime;
-    [FieldOffset(104)] public Timespec CTime;
 }

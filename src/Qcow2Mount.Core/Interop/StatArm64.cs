@@ -1,8 +1,11 @@
 using System.Runtime.InteropServices;
 
-namespace Qcow2Mount.Fuse.Interop;
+namespace Qcow2Mount.Core.Interop;
 
-/// <summary>glibc <c>struct stat</c> on aarch64 (128 bytes; mode before a 32-bit nlink, 32-bit blksize; fuse-notes §3).</summary>
+/// <summary>
+/// glibc <c>struct stat</c> on aarch64 (128 bytes; mode before a 32-bit nlink, 32-bit blksize; fuse-notes §3). The
+/// times (72, 88, 104) are not read.
+/// </summary>
 [StructLayout(LayoutKind.Explicit, Size = 128)]
 internal struct StatArm64
 {
@@ -16,7 +19,4 @@ internal struct StatArm64
     [FieldOffset(48)] public long Size;
     [FieldOffset(56)] public int BlkSize;
     [FieldOffset(64)] public long Blocks;
-    [FieldOffset(72)] public Timespec ATime;
-    [FieldOffset(88)] public Timespec MTime;
-    [FieldOffset(104)] public Timespec CTime;
 }
