@@ -47,7 +47,7 @@ internal sealed class MountDemoCommand : ICommand
             return code;
         }
 
-        string raw = Path.Combine(mountPoint, Core.Vfs.ImageDirectory.RawNameFor(image));
+        string raw = Path.Combine(mountPoint, Core.Vfs.RawNames.For(image));
         Console.WriteLine($"""
 
             The demo image {image} is mounted: {raw} is its raw disk. Try:

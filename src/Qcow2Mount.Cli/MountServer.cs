@@ -1,3 +1,4 @@
+using Qcow2Mount.Core.Vfs;
 using Qcow2Mount.Fuse;
 
 namespace Qcow2Mount.Cli;
@@ -20,11 +21,11 @@ internal static class MountServer
         MountPreflight.Check(request);
         using var stop = new MountStopSignal(log);
         using var pidFile = MountPidFile.Write(request.MountPoint);
-        var images = MountedImages.Open(request);
+        var images = ImageDirectory.Open(request.Images, request.Format, request.ImageOptions, caseSensitiveNames: true);
         FuseHost host;
         try
         {
-            var fileSystem = new ImageFileSystem(images.Directory, request.ReadOnly, log);
+            var fileSystem = new FuseFileSystem(images, log);
             beforeMount?.Invoke();
             host = FuseHost.Mount(fileSystem, Settings(request), onReady);
         }

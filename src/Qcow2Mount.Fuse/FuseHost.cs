@@ -5,7 +5,7 @@ using Qcow2Mount.Fuse.Interop;
 namespace Qcow2Mount.Fuse;
 
 /// <summary>
-/// One mounted FUSE file system over an <see cref="ImageFileSystem"/>. libfuse mounts and unmounts (options,
+/// One mounted FUSE file system over an <see cref="FuseFileSystem"/>. libfuse mounts and unmounts (options,
 /// fusermount3); the requests are served by our own loop: <see cref="FuseMountSettings.MaxThreads"/> workers each read
 /// one request from /dev/fuse, answer it through <see cref="FuseRequestHandler"/> and write the reply, with no lock
 /// between them (libfuse's loop takes its mutexes several times per request: waits of milliseconds when a holder was
@@ -37,7 +37,7 @@ internal sealed unsafe class FuseHost : IDisposable
     private bool _detached;
     private bool _stopRequested;
 
-    private FuseHost(ImageFileSystem fileSystem, FuseMountSettings settings, NodeOwner owner, Action<FuseHost>? onInitialized)
+    private FuseHost(FuseFileSystem fileSystem, FuseMountSettings settings, NodeOwner owner, Action<FuseHost>? onInitialized)
     {
         FileSystem = fileSystem;
         _settings = settings;
@@ -45,7 +45,7 @@ internal sealed unsafe class FuseHost : IDisposable
         _onInitialized = onInitialized;
     }
 
-    public ImageFileSystem FileSystem { get; }
+    public FuseFileSystem FileSystem { get; }
 
     public string MountPoint => _settings.MountPoint;
 
@@ -76,7 +76,7 @@ internal sealed unsafe class FuseHost : IDisposable
     /// INIT has been answered, i.e. when the mount serves requests (the readiness signal of a background mount); it
     /// cannot fail the INIT reply: if it throws, the error is logged and the mount stops with an error.
     /// </summary>
-    public static FuseHost Mount(ImageFileSystem fileSystem, FuseMountSettings settings, Action<FuseHost>? onInitialized = null)
+    public static FuseHost Mount(FuseFileSystem fileSystem, FuseMountSettings settings, Action<FuseHost>? onInitialized = null)
     {
         Libfuse.Load(settings.LibraryPath);
         var owner = NodeOwner.FromOptions(settings.Options, Libc.GetEUid(), Libc.GetEGid(), out var mountOptions);

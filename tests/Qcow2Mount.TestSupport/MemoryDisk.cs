@@ -1,12 +1,12 @@
 using Qcow2Mount.Core;
 
-namespace Qcow2Mount.Fuse.Tests.Support;
+namespace Qcow2Mount.TestSupport;
 
 /// <summary>
 /// An in-memory disk with block status at <see cref="Granularity"/>: a chunk of zeros reports Zero (a hole), anything
-/// else Data. Records zero-writes so tests can see which IVirtualDisk call a FUSE operation became.
+/// else Data. Records zero-writes so tests can see which IVirtualDisk call a file operation became.
 /// </summary>
-internal sealed class MemoryDisk : IVirtualDisk
+public sealed class MemoryDisk : IVirtualDisk
 {
     public const int Granularity = 64 * 1024;
 
@@ -24,6 +24,11 @@ internal sealed class MemoryDisk : IVirtualDisk
 
     public Exception? Failure { get; set; }
 
+    /// <summary>At most this many bytes per Read call (0: all that is asked), to test callers that must loop.</summary>
+    public int ReadChunk { get; set; }
+
+    public bool Disposed { get; private set; }
+
     public long Length => _data.Length;
 
     public bool IsReadOnly { get; }
@@ -33,7 +38,7 @@ internal sealed class MemoryDisk : IVirtualDisk
     public int Read(long offset, Span<byte> buffer)
     {
         ThrowIfFailing();
-        int n = (int)Math.Clamp(_data.Length - offset, 0, buffer.Length);
+        int n = (int)Math.Clamp(_data.Length - offset, 0, ReadChunk > 0 ? Math.Min(ReadChunk, buffer.Length) : buffer.Length);
         _data.AsSpan((int)offset, n).CopyTo(buffer);
         return n;
     }
@@ -73,9 +78,7 @@ internal sealed class MemoryDisk : IVirtualDisk
         return new BlockStatus(Math.Min(end, offset + maxLength) - offset, zero ? BlockStatusFlags.Zero : BlockStatusFlags.Data | BlockStatusFlags.Allocated);
     }
 
-    public void Dispose()
-    {
-    }
+    public void Dispose() => Disposed = true;
 
     private bool IsZero(long offset)
     {

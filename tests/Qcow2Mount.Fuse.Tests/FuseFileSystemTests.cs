@@ -1,25 +1,25 @@
 using Qcow2Mount.Core.Errors;
 using Qcow2Mount.Core.Vfs;
 using Qcow2Mount.Fuse.Interop;
-using Qcow2Mount.Fuse.Tests.Support;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>The FUSE semantics without a kernel: what each operation returns and which disk call it makes.</summary>
-public sealed class ImageFileSystemTests
+public sealed class FuseFileSystemTests
 {
     private const int Size = 1 << 20;
     private const int KeepSize = 0x1, PunchHole = 0x2, ZeroRange = 0x10, CollapseRange = 0x8;
     private const int SeekData = 3, SeekHole = 4;
     private const int OWronly = 1, ORdwr = 2, OTrunc = 0x200;
 
-    private static (ImageFileSystem Fs, MemoryDisk Disk, List<string> Log) Create(bool readOnly = false)
+    private static (FuseFileSystem Fs, MemoryDisk Disk, List<string> Log) Create(bool readOnly = false)
     {
         var disk = new MemoryDisk(Size);
-        var directory = new ImageDirectory();
+        var directory = new ImageDirectory(readOnly: readOnly);
         directory.Add("/images/disk.qcow2", disk);
         var log = new List<string>();
-        return (new ImageFileSystem(directory, readOnly, log.Add), disk, log);
+        return (new FuseFileSystem(directory, log.Add), disk, log);
     }
 
     [Test]
@@ -54,7 +54,7 @@ public sealed class ImageFileSystemTests
             var directory = new ImageDirectory();
             directory.Add(image, new MemoryDisk(Size));
             directory.Add("/nonexistent/other.qcow2", new MemoryDisk(Size));
-            var fs = new ImageFileSystem(directory, false, _ => { });
+            var fs = new FuseFileSystem(directory, _ => { });
 
             fs.GetAttributes(1, out var sparse);
             fs.GetAttributes(2, out var unknown);
@@ -85,7 +85,7 @@ public sealed class ImageFileSystemTests
         var directory = new ImageDirectory();
         directory.Add("/a/disk.qcow2", new MemoryDisk(4096));
         directory.Add("/b/disk.qcow2", new MemoryDisk(4096));
-        var fs = new ImageFileSystem(directory, false, _ => { });
+        var fs = new FuseFileSystem(directory, _ => { });
         Assert.That(fs.ListDirectory(fs.Resolve("/"), out var names), Is.Zero);
         Assert.That(string.Join(",", names), Is.EqualTo("disk.raw,disk-2.raw"));
     }
