@@ -1,3 +1,4 @@
+using Qcow2Mount.Cli.Mount;
 using Qcow2Mount.Core.Errors;
 
 namespace Qcow2Mount.Cli;

@@ -32,6 +32,8 @@ internal sealed class FuseFileSystem
 
     public IReadOnlyList<RawFile> Files => _vfs.Files;
 
+    public IVirtualFileSystem Vfs => _vfs;
+
     /// <summary>Resolves "/" to node 0 (the root) or "/NAME" to the file's node; −ENOENT for anything else.</summary>
     public long Resolve(string path)
     {

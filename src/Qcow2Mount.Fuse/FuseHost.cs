@@ -1,5 +1,8 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Qcow2Mount.Core.Hosting;
+using Qcow2Mount.Core.Vfs;
+using Qcow2Mount.Fuse.Hosting;
 using Qcow2Mount.Fuse.Interop;
 
 namespace Qcow2Mount.Fuse;
@@ -16,8 +19,9 @@ namespace Qcow2Mount.Fuse;
 /// mount that is still attached (never after the kernel ended the connection, never through libfuse's unmount).
 /// Every descriptor is close-on-exec, so children (fusermount3) never hold /dev/fuse.
 /// The host does not own the file system's disks: the caller flushes and disposes them after <see cref="Run"/>.
+/// As an <see cref="IMount"/>: Serve is <see cref="Run"/>, Release is <see cref="Detach"/>.
 /// </summary>
-internal sealed unsafe class FuseHost : IDisposable
+internal sealed unsafe class FuseHost : IMount
 {
     private readonly object _gate = new();
     private readonly FuseMountSettings _settings;
@@ -48,6 +52,10 @@ internal sealed unsafe class FuseHost : IDisposable
     public FuseFileSystem FileSystem { get; }
 
     public string MountPoint => _settings.MountPoint;
+
+    IVirtualFileSystem IMount.FileSystem => FileSystem.Vfs;
+
+    bool IMount.IsServing => Connected;
 
     /// <summary>
     /// True while the kernel's connection lives: the mount, or the open files of a detached one, can still send
@@ -189,6 +197,17 @@ internal sealed unsafe class FuseHost : IDisposable
     }
 
     public void Dispose() => Destroy();
+
+    void IMount.Serve()
+    {
+        int result = Run();
+        if (result != 0)
+        {
+            throw new MountFailedException($"{MountPoint}: serving the mount failed ({Marshal.GetPInvokeErrorMessage(-result)})");
+        }
+    }
+
+    void IMount.Release() => Detach();
 
     /// <summary>
     /// One worker: read a request, answer it, until the connection ends (ENODEV). The last worker out closes the

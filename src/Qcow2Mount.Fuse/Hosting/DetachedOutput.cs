@@ -1,14 +1,15 @@
 using Microsoft.Win32.SafeHandles;
+using Qcow2Mount.Core.Hosting;
 using Qcow2Mount.Fuse.Interop;
 
-namespace Qcow2Mount.Cli;
+namespace Qcow2Mount.Fuse.Hosting;
 
 /// <summary>
 /// Where a background server's stdin, stdout and stderr go once it serves: /dev/null, and the log file for stdout and
 /// stderr when there is one. Opened before the mount, so nothing that can fail is left for the ready report:
 /// <see cref="ReportReady"/> only writes the ready line and moves descriptors that are already open.
 /// </summary>
-internal sealed class DetachedOutput : IDisposable
+internal sealed class DetachedOutput : IBackgroundServer
 {
     private readonly SafeFileHandle _null;
     private readonly SafeFileHandle? _log;
@@ -42,7 +43,7 @@ internal sealed class DetachedOutput : IDisposable
     /// <summary>Tells the parent the mount serves (the lines before it name the raw files), then drops the pipes.</summary>
     public void ReportReady()
     {
-        Console.Out.WriteLine(MountBackground.ReadyLine);
+        Console.Out.WriteLine(BackgroundMounting.ReadyLine);
         Console.Out.Flush();
         int nul = (int)_null.DangerousGetHandle();
         int output = _log is null ? nul : (int)_log.DangerousGetHandle();
@@ -51,6 +52,9 @@ internal sealed class DetachedOutput : IDisposable
         _ = Libc.Dup2(output, 2);
         Dispose();
     }
+
+    /// <summary>"/": the command's working directory may be on a file system someone wants to unmount.</summary>
+    public void LeaveWorkingDirectory() => Directory.SetCurrentDirectory("/");
 
     public void Dispose()
     {

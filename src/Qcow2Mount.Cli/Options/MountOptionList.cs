@@ -1,23 +1,15 @@
-using Qcow2Mount.Fuse;
+using Qcow2Mount.Core.Hosting;
 
-namespace Qcow2Mount.Cli;
+namespace Qcow2Mount.Cli.Options;
 
 /// <summary>
-/// Sorts the items of a <c>-o</c> list (fstab form, fuse-notes §8) into our own settings, libfuse options passed on,
-/// and items ignored because they do not apply to a FUSE image mount. Unknown items are a usage error, so a typo
-/// fails before anything is opened rather than as libfuse's "unknown option".
+/// Sorts the items of a <c>-o</c> list (fstab form, fuse-notes §8) into our own settings, the platform's mount options
+/// passed on (which ones, the <see cref="IMountHost"/> says), and items ignored because they do not apply to an image
+/// mount. Unknown items are a usage error, so a typo fails before anything is opened rather than as the platform's
+/// "unknown option".
 /// </summary>
 internal static class MountOptionList
 {
-    /// <summary>Accepted by fuse_new in libfuse 3.14 and meaningful here (fuse-notes §7).</summary>
-    private static readonly HashSet<string> FuseFlags = new(StringComparer.Ordinal)
-    {
-        "allow_other", "allow_root", "auto_unmount", "default_permissions",
-        "atime", "noatime", "sync", "async", "dirsync", "nodev", "nosuid", "exec", "noexec",
-    };
-
-    private static readonly HashSet<string> FuseValued = new(StringComparer.Ordinal) { "uid", "gid", "umask", "max_read" };
-
     /// <summary>What mount(8)/mount.fuse3 may add that means nothing here (dev/suid come from mount.fuse3 as root).</summary>
     private static readonly HashSet<string> Ignored = new(StringComparer.Ordinal)
     {
@@ -40,9 +32,9 @@ internal static class MountOptionList
 
     /// <summary>
     /// Splits <paramref name="list"/>: our settings go to <paramref name="settings"/> as configuration key → value,
-    /// libfuse options to <paramref name="fuseOptions"/>. "rw" sets ReadOnly to false.
+    /// the platform's options to <paramref name="platformOptions"/>. "rw" sets ReadOnly to false.
     /// </summary>
-    public static void Split(string? list, IDictionary<string, string> settings, ICollection<string> fuseOptions)
+    public static void Split(string? list, IDictionary<string, string> settings, ICollection<string> platformOptions, IMountHost host)
     {
         foreach (string raw in (list ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
@@ -68,10 +60,9 @@ internal static class MountOptionList
             {
                 // Meaningful to mount(8) or systemd only.
             }
-            else if ((value is null && FuseFlags.Contains(name)) || (value is not null && FuseValued.Contains(name)))
+            else if (IsPlatformOption(raw, host))
             {
-                CheckOwnerOption(raw, name);
-                fuseOptions.Add(raw);
+                platformOptions.Add(raw);
             }
             else
             {
@@ -80,19 +71,16 @@ internal static class MountOptionList
         }
     }
 
-    /// <summary>uid=, gid= and umask= are applied by the FUSE host; a bad value is a usage error here, before anything is opened.</summary>
-    private static void CheckOwnerOption(string option, string name)
+    /// <summary>A platform option with a bad value (uid=x) is a usage error here, before anything is opened.</summary>
+    private static bool IsPlatformOption(string option, IMountHost host)
     {
-        if (name is "uid" or "gid" or "umask")
+        try
         {
-            try
-            {
-                _ = NodeOwner.FromOptions([option], 0, 0, out _);
-            }
-            catch (FuseMountException e)
-            {
-                throw new UsageException(e.Message);
-            }
+            return host.AcceptsOption(option);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
         }
     }
 }

@@ -1,19 +1,20 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Qcow2Mount.Core.Hosting;
 using Qcow2Mount.Fuse.Interop;
 
-namespace Qcow2Mount.Cli;
+namespace Qcow2Mount.Fuse.Hosting;
 
 /// <summary>
-/// Background mounting without fork (the .NET runtime does not survive it): the command re-runs itself with
-/// <see cref="MountArguments.DaemonChildFlag"/>. The child starts a new session, closes what it inherited, opens
+/// Background mounting without fork (the .NET runtime does not survive it): the command re-runs itself with the
+/// server's arguments. The child (<see cref="Detach"/>) starts a new session, closes what it inherited, opens
 /// /dev/null and the log file, mounts, and when the kernel's INIT is answered writes <see cref="ReadyLine"/> to its
 /// stdout (a pipe to the parent), then points stdin/stdout/stderr at /dev/null (or the log file) and serves. The
 /// parent forwards the child's stderr until then and exits 0 on the ready line (forwarding the lines before it, which
 /// name the raw files), or with the child's exit code (and its one-line error already forwarded) when the pipe closes
 /// without it.
 /// </summary>
-internal static class MountBackground
+internal sealed class BackgroundMounting : IBackgroundMounting
 {
     public const string ReadyLine = "qcow2mount-ready";
 
@@ -21,7 +22,7 @@ internal static class MountBackground
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromMinutes(2);
 
     /// <summary>Runs in the parent: starts the server and waits until it serves or fails.</summary>
-    public static int Start(IReadOnlyList<string> mountArgs)
+    public int Start(IReadOnlyList<string> arguments)
     {
         InheritedDescriptors.MarkCloseOnExec();
         var start = new ProcessStartInfo(Environment.ProcessPath!)
@@ -35,12 +36,10 @@ internal static class MountBackground
         // Under "dotnet qcow2mount.dll" the process is the host: name the assembly. A NativeAOT or apphost binary is itself.
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
         {
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "qcow2mount.dll"));
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, AppDomain.CurrentDomain.FriendlyName + ".dll"));
         }
 
-        start.ArgumentList.Add("mount");
-        start.ArgumentList.Add(MountArguments.DaemonChildFlag);
-        foreach (string arg in mountArgs)
+        foreach (string arg in arguments)
         {
             start.ArgumentList.Add(arg);
         }
@@ -91,12 +90,13 @@ internal static class MountBackground
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     /// <summary>
-    /// Runs first in the child: leave the parent's session so its terminal and signals no longer reach us, and close
-    /// the descriptors inherited from whoever started the parent.
+    /// Runs first in the child: leave the parent's session so its terminal and signals no longer reach us, close the
+    /// descriptors inherited from whoever started the parent, and open where the output goes once it serves.
     /// </summary>
-    public static void DetachSession()
+    public IBackgroundServer Detach(string? logFile)
     {
         _ = Libc.SetSid();
         InheritedDescriptors.Close();
+        return DetachedOutput.Open(logFile);
     }
 }

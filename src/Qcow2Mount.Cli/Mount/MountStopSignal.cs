@@ -1,21 +1,22 @@
 using System.Runtime.InteropServices;
-using Qcow2Mount.Fuse;
+using Qcow2Mount.Core.Hosting;
 
-namespace Qcow2Mount.Cli;
+namespace Qcow2Mount.Cli.Mount;
 
 /// <summary>
-/// SIGINT, SIGTERM and SIGHUP end a mount without pulling the disk from under its users (the runtime's default kills
-/// the process and leaves a dead ENOTCONN mount; fuse-notes §9). The first signal detaches the mount lazily: the mount
-/// point is free at once, files that are open — a loop device over the raw file counts — are served until the last
-/// is closed, then the server flushes and exits. A second signal stops at once: flush, exit; requests still arriving
-/// on open files get ENOTCONN. A signal that arrives before the host exists is applied when it is attached.
+/// SIGINT, SIGTERM and SIGHUP (Ctrl-C, Ctrl-Break and closing the console on Windows) end a mount without pulling the
+/// disk from under its users (the runtime's default kills the process and leaves a dead ENOTCONN mount; fuse-notes §9).
+/// The first signal releases the mount (<see cref="IMount.Release"/>): the mount point is free at once, files that are
+/// open — a loop device over the raw file counts — are served until the last is closed, then the server flushes and
+/// exits. A second signal stops at once: flush, exit; requests still arriving on open files fail. A signal that
+/// arrives before the mount exists is applied when it is attached.
 /// </summary>
 internal sealed class MountStopSignal : IDisposable
 {
     private readonly object _gate = new();
     private readonly Action<string> _log;
     private readonly PosixSignalRegistration[] _registrations;
-    private FuseHost? _host;
+    private IMount? _mount;
     private int _signals;
 
     public MountStopSignal(Action<string> log)
@@ -29,18 +30,18 @@ internal sealed class MountStopSignal : IDisposable
         ];
     }
 
-    public void Attach(FuseHost host)
+    public void Attach(IMount mount)
     {
         int signals;
         lock (_gate)
         {
-            _host = host;
+            _mount = mount;
             signals = _signals;
         }
 
         for (int i = 1; i <= Math.Min(signals, 2); i++)
         {
-            Apply(host, i);
+            Apply(mount, i);
         }
     }
 
@@ -55,32 +56,32 @@ internal sealed class MountStopSignal : IDisposable
     private void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true;
-        FuseHost? host;
+        IMount? mount;
         int signals;
         lock (_gate)
         {
             signals = ++_signals;
-            host = _host;
+            mount = _mount;
         }
 
-        if (host is not null)
+        if (mount is not null)
         {
-            Apply(host, signals);
+            Apply(mount, signals);
         }
     }
 
-    private void Apply(FuseHost host, int signal)
+    private void Apply(IMount mount, int signal)
     {
         if (signal >= 2)
         {
-            host.Stop();
+            mount.Stop();
             return;
         }
 
-        host.Detach();
-        if (host.Connected)
+        mount.Release();
+        if (mount.IsServing)
         {
-            _log($"{host.MountPoint}: unmounted; still serving the files that are open (a loop device counts) until they are closed; signal again to stop now");
+            _log($"{mount.MountPoint}: unmounted; still serving the files that are open (a loop device counts) until they are closed; signal again to stop now");
         }
     }
 }

@@ -1,9 +1,9 @@
-namespace Qcow2Mount.Cli;
+namespace Qcow2Mount.Cli.Options;
 
 /// <summary>
 /// The mount settings as bound from configuration (command line over QCOW2MOUNT_* environment variables over
 /// /etc/qcow2mount.json and ~/.config/qcow2mount/config.json). Property names are the configuration keys
-/// (case-insensitive); values stay strings where the user may write suffixes, and are checked in <see cref="MountRequest"/>.
+/// (case-insensitive); values stay strings where the user may write suffixes, and are checked in <see cref="Mount.MountRequest"/>.
 /// </summary>
 internal sealed class MountConfig
 {

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Qcow2Mount.Fuse.Interop;
 
-namespace Qcow2Mount.Fuse;
+namespace Qcow2Mount.Fuse.Hosting;
 
 /// <summary>Unmounts a FUSE mount point: umount2(2) as root, else the setuid helper <c>fusermount3 -u</c>.</summary>
 internal static class Unmounter

@@ -1,9 +1,11 @@
 using System.Globalization;
+using Qcow2Mount.Cli.Options;
 using Qcow2Mount.Core;
+using Qcow2Mount.Core.Hosting;
 
-namespace Qcow2Mount.Cli;
+namespace Qcow2Mount.Cli.Mount;
 
-/// <summary>A checked mount request: absolute paths, parsed sizes, the image open options and the libfuse options.</summary>
+/// <summary>A checked mount request: absolute image paths, parsed sizes, the image open options and the platform's <see cref="MountSpec"/>.</summary>
 internal sealed record MountRequest
 {
     public required IReadOnlyList<string> Images { get; init; }
@@ -11,24 +13,20 @@ internal sealed record MountRequest
     /// <summary>Format of every image ("qcow2" or "raw"); null = probe each (a probed raw image gets first-sector protection).</summary>
     public string? Format { get; init; }
 
-    public required string MountPoint { get; init; }
-
     public required ImageOpenOptions ImageOptions { get; init; }
 
-    public required IReadOnlyList<string> FuseOptions { get; init; }
+    public required MountSpec Spec { get; init; }
 
     public bool Foreground { get; init; }
 
     public string? LogFile { get; init; }
 
-    public string? LibfusePath { get; init; }
-
-    public uint MaxThreads { get; init; } = 10;
+    public string MountPoint => Spec.MountPoint;
 
     public bool ReadOnly => ImageOptions.ReadOnly;
 
-    /// <summary>IMAGE... MOUNTDIR plus the bound configuration.</summary>
-    public static MountRequest From(IReadOnlyList<string> positionals, MountConfig config)
+    /// <summary>IMAGE... MOUNTDIR plus the bound configuration; <paramref name="host"/> names the mount point and takes the platform options.</summary>
+    public static MountRequest From(IReadOnlyList<string> positionals, MountConfig config, IMountHost host)
     {
         if (positionals.Count < 2)
         {
@@ -36,8 +34,8 @@ internal sealed record MountRequest
         }
 
         var own = new Dictionary<string, string>(StringComparer.Ordinal);
-        var fuseOptions = new List<string>();
-        MountOptionList.Split(config.Options, own, fuseOptions);
+        var platformOptions = new List<string>();
+        MountOptionList.Split(config.Options, own, platformOptions, host);
         bool readOnly = own.TryGetValue("ReadOnly", out string? ro) ? ro == "true" || config.ReadOnly : config.ReadOnly;
 
         int cleanInterval = config.CacheCleanInterval ?? 600;
@@ -58,12 +56,16 @@ internal sealed record MountRequest
         {
             Images = images,
             Format = config.Format,
-            MountPoint = Path.TrimEndingDirectorySeparator(Path.GetFullPath(positionals[^1])) is { Length: > 0 } mp ? mp : "/",
-            FuseOptions = fuseOptions.Distinct(StringComparer.Ordinal).ToArray(),
             Foreground = config.Foreground,
             LogFile = config.Log is { Length: > 0 } log ? Path.GetFullPath(log) : null,
-            LibfusePath = config.Libfuse is { Length: > 0 } lib ? lib : null,
-            MaxThreads = config.MaxThreads is > 0 and uint threads ? threads : 10,
+            Spec = new MountSpec
+            {
+                MountPoint = host.NormalizeMountPoint(positionals[^1]),
+                ReadOnly = readOnly,
+                Options = platformOptions.Distinct(StringComparer.Ordinal).ToArray(),
+                Threads = config.MaxThreads is > 0 and uint threads ? threads : 10,
+                NativeLibrary = config.Libfuse is { Length: > 0 } lib ? lib : null,
+            },
             ImageOptions = new ImageOpenOptions
             {
                 ReadOnly = readOnly,

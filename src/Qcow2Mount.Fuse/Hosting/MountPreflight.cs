@@ -1,37 +1,25 @@
-using Qcow2Mount.Fuse;
-using FileStatus = Qcow2Mount.Core.Interop.FileStatus;
+using Qcow2Mount.Core.Hosting;
 using Qcow2Mount.Fuse.Interop;
+using FileStatus = Qcow2Mount.Core.Interop.FileStatus;
 
-namespace Qcow2Mount.Cli;
+namespace Qcow2Mount.Fuse.Hosting;
 
-/// <summary>Checks everything that can be checked before an image is opened, so failures leave nothing behind.</summary>
+/// <summary>Checks everything about FUSE that can be checked before an image is opened, so failures leave nothing behind.</summary>
 internal static class MountPreflight
 {
     public const string FuseDevice = "/dev/fuse";
 
-    public static void Check(MountRequest request)
+    /// <summary>libfuse, /dev/fuse and the user's access to it, the mount point, the pid-file directory.</summary>
+    public static void Check(MountSpec spec)
     {
-        Libfuse.Load(request.LibfusePath);
+        Libfuse.Load(spec.NativeLibrary);
         if (!FileStatus.IsCharacterDevice(FuseDevice))
         {
             throw new FuseUnavailableException($"{FuseDevice} is missing or not a device: load the fuse module (modprobe fuse) or, in a container, pass the device in");
         }
 
         CheckDeviceAccess();
-        CheckMountPoint(request.MountPoint);
-        foreach (string image in request.Images)
-        {
-            if (Directory.Exists(image))
-            {
-                throw new MountFailedException($"{image}: is a directory, not an image file");
-            }
-
-            if (!File.Exists(image))
-            {
-                throw new MountFailedException($"{image}: no such image file");
-            }
-        }
-
+        CheckMountPoint(spec.MountPoint);
         MountPidFile.CheckDirectory();
     }
 

@@ -1,6 +1,6 @@
 using Qcow2Mount.Core.Qcow2.Create;
 
-namespace Qcow2Mount.Cli;
+namespace Qcow2Mount.Cli.Mount;
 
 /// <summary>
 /// <c>qcow2mount demo [MOUNTDIR]</c> (also a bare <c>qcow2mount MOUNTDIR</c>): the quick start. Creates a small demo

@@ -1,4 +1,6 @@
-namespace Qcow2Mount.Cli;
+using Qcow2Mount.Core.Hosting;
+
+namespace Qcow2Mount.Cli.Options;
 
 /// <summary>
 /// The mount command line split into positional arguments and settings. Settings are normalised to
@@ -36,7 +38,8 @@ internal sealed class MountArguments
 
     public bool DaemonChild { get; private set; }
 
-    public static MountArguments Parse(IReadOnlyList<string> args)
+    /// <summary>Splits <paramref name="args"/>; <paramref name="host"/> says which <c>-o</c> items are platform mount options.</summary>
+    public static MountArguments Parse(IReadOnlyList<string> args, IMountHost host)
     {
         var result = new MountArguments();
         var fuseOptions = new List<string>();
@@ -83,7 +86,7 @@ internal sealed class MountArguments
             {
                 string list = arg.Length > 2 ? arg[2..] : (i + 1 < args.Count ? args[++i] : throw new UsageException("option '-o' needs a value"));
                 var own = new Dictionary<string, string>(StringComparer.Ordinal);
-                MountOptionList.Split(list, own, fuseOptions);
+                MountOptionList.Split(list, own, fuseOptions, host);
                 result.Settings.AddRange(own.Select(kv => $"--{kv.Key}={kv.Value}"));
             }
             else

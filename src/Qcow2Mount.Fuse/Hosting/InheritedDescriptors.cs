@@ -1,6 +1,6 @@
 using Qcow2Mount.Fuse.Interop;
 
-namespace Qcow2Mount.Cli;
+namespace Qcow2Mount.Fuse.Hosting;
 
 /// <summary>
 /// Descriptors above stderr that this process inherited from its caller. The runtime and this program open every

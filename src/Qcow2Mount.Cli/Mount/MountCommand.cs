@@ -1,6 +1,7 @@
-using Qcow2Mount.Fuse;
+using Qcow2Mount.Cli.Options;
+using Qcow2Mount.Core.Hosting;
 
-namespace Qcow2Mount.Cli;
+namespace Qcow2Mount.Cli.Mount;
 
 /// <summary><c>qcow2mount [mount] [options] IMAGE [IMAGE...] MOUNTDIR</c>: shows each image as a raw file in MOUNTDIR.</summary>
 internal sealed class MountCommand : ICommand
@@ -66,47 +67,47 @@ internal sealed class MountCommand : ICommand
 
     public int Run(string[] args)
     {
-        var parsed = MountArguments.Parse(args);
+        var host = MountHosts.ForThisPlatform();
+        var parsed = MountArguments.Parse(args, host);
         if (parsed.Help)
         {
             Console.WriteLine(Help);
             return 0;
         }
 
-        var request = MountRequest.From(parsed.Positionals, ConfigLoader.Load(parsed.Settings));
+        var request = MountRequest.From(parsed.Positionals, ConfigLoader.Load(parsed.Settings), host);
         if (parsed.DaemonChild)
         {
-            MountBackground.DetachSession();
-            using var output = DetachedOutput.Open(request.LogFile);
+            var background = host.Background ?? throw new UsageException($"{MountArguments.DaemonChildFlag}: this platform has no background mounts");
+            using var server = background.Detach(request.LogFile);
 
-            // Not the caller's working directory: it may be on a file system someone wants to unmount. Changed once
-            // the images are open (a relative data file name is relative to it).
+            // The working directory is left once the images are open (a relative data file name is relative to it).
             return MountServer.Serve(
+                host,
                 request,
-                host =>
+                mount =>
                 {
-                    PrintMounted(request, host);
-                    output.ReportReady();
+                    PrintMounted(mount);
+                    server.ReportReady();
                 },
-                beforeMount: () => Directory.SetCurrentDirectory("/"));
+                beforeMount: server.LeaveWorkingDirectory);
         }
 
-        if (request.Foreground)
+        if (request.Foreground || host.Background is null)
         {
-            InheritedDescriptors.MarkCloseOnExec();
-            return MountServer.Serve(request, host => PrintMounted(request, host));
+            return MountServer.Serve(host, request, PrintMounted);
         }
 
-        MountPreflight.Check(request);
-        return MountBackground.Start(args);
+        MountServer.Check(host, request);
+        return host.Background.Start(["mount", MountArguments.DaemonChildFlag, .. args]);
     }
 
     /// <summary>One line per raw file: where it is and which image it shows.</summary>
-    private static void PrintMounted(MountRequest request, FuseHost host)
+    private static void PrintMounted(IMount mount)
     {
-        foreach (var file in host.FileSystem.Files)
+        foreach (var file in mount.FileSystem.Files)
         {
-            Console.WriteLine($"{Path.Combine(request.MountPoint, file.Name)}  ({file.SourcePath}{(host.FileSystem.ReadOnly ? ", read-only" : "")})");
+            Console.WriteLine($"{Path.Combine(mount.MountPoint, file.Name)}  ({file.SourcePath}{(mount.FileSystem.IsReadOnly ? ", read-only" : "")})");
         }
 
         Console.Out.Flush();

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Qcow2Mount.Fuse;
+namespace Qcow2Mount.Fuse.Hosting;
 
 /// <summary>Reads /proc/self/mountinfo: which directories are mount points, and of which file system type.</summary>
 internal static class MountTable

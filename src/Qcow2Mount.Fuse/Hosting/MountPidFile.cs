@@ -1,9 +1,9 @@
 using System.Globalization;
-using Qcow2Mount.Fuse;
-using FileStatus = Qcow2Mount.Core.Interop.FileStatus;
+using Qcow2Mount.Core.Hosting;
 using Qcow2Mount.Fuse.Interop;
+using FileStatus = Qcow2Mount.Core.Interop.FileStatus;
 
-namespace Qcow2Mount.Cli;
+namespace Qcow2Mount.Fuse.Hosting;
 
 /// <summary>
 /// How <c>unmount</c> finds the server of a mount: the server writes its pid to

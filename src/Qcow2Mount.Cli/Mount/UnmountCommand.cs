@@ -1,12 +1,11 @@
-using System.Diagnostics;
-using Qcow2Mount.Fuse;
+using Qcow2Mount.Core.Hosting;
 
-namespace Qcow2Mount.Cli;
+namespace Qcow2Mount.Cli.Mount;
 
 /// <summary>
-/// <c>qcow2mount unmount MOUNTDIR</c>: unmounts, then waits until the serving process (found through its pid file, see
-/// <see cref="MountPidFile"/>) has exited, i.e. has flushed and closed its images — so an image is consistent for
-/// <c>qemu-img check</c> as soon as this returns.
+/// <c>qcow2mount unmount MOUNTDIR</c>: unmounts, then waits until the serving process has exited, i.e. has flushed and
+/// closed its images (<see cref="IMountHost.Unmount"/>) — so an image is consistent for <c>qemu-img check</c> as soon
+/// as this returns.
 /// </summary>
 internal sealed class UnmountCommand : ICommand
 {
@@ -62,38 +61,15 @@ internal sealed class UnmountCommand : ICommand
             throw new UsageException("expected one MOUNTDIR (see 'qcow2mount unmount --help')");
         }
 
-        Unmount(Path.TrimEndingDirectorySeparator(Path.GetFullPath(positionals[0])), lazy, TimeSpan.FromSeconds(timeoutSeconds));
+        var host = MountHosts.ForThisPlatform();
+        string mountPoint = host.NormalizeMountPoint(positionals[0]);
+        var entry = host.Find(mountPoint) ?? throw new MountFailedException($"{mountPoint}: not mounted");
+        if (!entry.IsOurs)
+        {
+            throw new MountFailedException($"{mountPoint}: not a qcow2mount mount ({entry.FileSystemType})");
+        }
+
+        host.Unmount(mountPoint, lazy, TimeSpan.FromSeconds(timeoutSeconds));
         return 0;
-    }
-
-    public static void Unmount(string mountPoint, bool lazy, TimeSpan timeout)
-    {
-        var entry = MountTable.Find(mountPoint) ?? throw new MountFailedException($"{mountPoint}: not mounted");
-        if (entry.Type != MountTable.OurType)
-        {
-            throw new MountFailedException($"{mountPoint}: not a qcow2mount mount ({entry.Type})");
-        }
-
-        int? server = MountPidFile.ReadLive(mountPoint);
-        if (Unmounter.Unmount(mountPoint, lazy) is { } error)
-        {
-            throw new MountFailedException(error);
-        }
-
-        if (server is null || lazy)
-        {
-            return;
-        }
-
-        var clock = Stopwatch.StartNew();
-        while (MountPidFile.IsRunning(server.Value))
-        {
-            if (clock.Elapsed > timeout)
-            {
-                throw new MountFailedException($"{mountPoint}: unmounted, but server {server} has not exited after {timeout.TotalSeconds} s");
-            }
-
-            Thread.Sleep(20);
-        }
     }
 }
