@@ -25,12 +25,7 @@ internal sealed class FuseFileSystem
         Log = log;
     }
 
-    /// <summary>True when the mount refuses every change (EROFS).</summary>
-    public bool ReadOnly => _vfs.IsReadOnly;
-
     public Action<string> Log { get; }
-
-    public IReadOnlyList<RawFile> Files => _vfs.Files;
 
     public IVirtualFileSystem Vfs => _vfs;
 
@@ -190,22 +185,16 @@ internal sealed class FuseFileSystem
             return -Errno.EBADF;
         }
 
-        int operation = mode & ~FALLOC_FL_KEEP_SIZE;
-        SpaceOperation? decoded = operation switch
+        SpaceOperation? decoded = (mode & ~FALLOC_FL_KEEP_SIZE) switch
         {
             0 => SpaceOperation.Reserve,
             FALLOC_FL_ZERO_RANGE => SpaceOperation.Zero,
             FALLOC_FL_PUNCH_HOLE => SpaceOperation.PunchHole,
             _ => null,
         };
-        if (offset < 0 || length <= 0 || offset > long.MaxValue - length)
-        {
-            return -Errno.EINVAL;
-        }
-
         if (decoded is not { } space)
         {
-            return -Errno.EOPNOTSUPP;
+            return -Errno.EOPNOTSUPP; // collapse, insert, unshare: no such request on a fixed-size disk
         }
 
         try

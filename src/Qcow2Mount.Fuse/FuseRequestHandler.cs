@@ -216,7 +216,8 @@ internal sealed class FuseRequestHandler
     {
         if (parent != 0)
         {
-            return _fs.GetAttributes(parent, out _) < 0 ? -Errno.ENOENT : -Errno.ENOTDIR;
+            int notADirectory = _fs.ListDirectory(parent, out _);
+            return notADirectory < 0 ? notADirectory : -Errno.ENOENT; // only the root holds names
         }
 
         int end = body.IndexOf((byte)0);

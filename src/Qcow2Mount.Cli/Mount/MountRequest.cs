@@ -21,10 +21,6 @@ internal sealed record MountRequest
 
     public string? LogFile { get; init; }
 
-    public string MountPoint => Spec.MountPoint;
-
-    public bool ReadOnly => ImageOptions.ReadOnly;
-
     /// <summary>IMAGE... MOUNTDIR plus the bound configuration; <paramref name="host"/> names the mount point and takes the platform options.</summary>
     public static MountRequest From(IReadOnlyList<string> positionals, MountConfig config, IMountHost host)
     {

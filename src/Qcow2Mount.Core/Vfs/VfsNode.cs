@@ -32,6 +32,7 @@ public abstract class VfsNode
 
     public NodeTimes Times => new(Read(ref _created), Read(ref _accessed), Read(ref _modified), Read(ref _changed));
 
+    /// <summary>A local time is converted; an unspecified one is taken as UTC.</summary>
     internal void Update(TimesUpdate update, DateTime now)
     {
         Set(ref _created, update.Created);
@@ -53,7 +54,7 @@ public abstract class VfsNode
     {
         if (value is { } v)
         {
-            Volatile.Write(ref ticks, v.ToUniversalTime().Ticks);
+            Volatile.Write(ref ticks, (v.Kind == DateTimeKind.Local ? v.ToUniversalTime() : v).Ticks);
         }
     }
 }
