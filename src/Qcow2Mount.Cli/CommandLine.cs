@@ -17,6 +17,8 @@ internal static class CommandLine
         new ConvertCommand(),
         new ResizeCommand(),
         new BenchCommand(),
+        new CompareCommand(),
+        new MeasureCommand(),
     ];
 
     public static int Run(string[] args)
