@@ -19,6 +19,7 @@ internal static class CommandLine
         new BenchCommand(),
         new CompareCommand(),
         new MeasureCommand(),
+        new AdviseCommand(),
     ];
 
     public static int Run(string[] args)

@@ -166,18 +166,18 @@ internal sealed class MeasureCommand : ICommand
             }
         }
 
+        if (format == "raw")
+        {
+            // A raw target's size is its virtual size whatever the preallocation (qemu-img does not read the value).
+            return new MeasureTarget { Format = "raw" };
+        }
+
         bool preallocateData = o.Get("preallocation") switch
         {
-            null or "off" or "metadata" when format == "qcow2" => false,
-            null or "off" => false,
+            null or "off" or "metadata" => false,
             "falloc" or "full" => true,
             var v => throw new UsageException($"measure: invalid parameter value: {v}"),
         };
-        if (format == "raw")
-        {
-            return new MeasureTarget { Format = "raw", PreallocateData = preallocateData };
-        }
-
         int version = o.Get("compat") switch
         {
             null or "1.1" or "v3" => 3,
