@@ -117,6 +117,10 @@ internal sealed class MeasureCommand : ICommand
             {
                 result = ImageMeasure.ForImage(image!, a.Last("-f"), target, lockImage: !a.HasAny("-U", "--force-share"));
             }
+            catch (MeasureFailedException e)
+            {
+                throw new UsageException($"{Name}: {image}: {e.Message}");
+            }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
             {
                 // qemu-img measure exits 1 for every failure, an image it cannot open included.

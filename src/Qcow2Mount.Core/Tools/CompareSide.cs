@@ -21,7 +21,11 @@ internal sealed class CompareSide : IDisposable
 
     public string Name { get; }
 
-    public long Length => _disk.Length;
+    /// <summary>The length qemu-img compares: whole 512-byte sectors (the tail of the last one reads as zeros).</summary>
+    public long Length => BlockStatus.HostFileStatus.SectorAligned(_disk.Length);
+
+    /// <summary>Guest bytes read so far.</summary>
+    public long BytesRead { get; private set; }
 
     public static CompareSide Open(string path, string? format, bool lockImage)
     {
@@ -65,6 +69,7 @@ internal sealed class CompareSide : IDisposable
         {
             int n = _disk.Read(offset, buffer);
             buffer[n..].Clear();
+            BytesRead += buffer.Length;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

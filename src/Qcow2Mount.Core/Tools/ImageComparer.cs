@@ -45,7 +45,7 @@ public static class ImageComparer
         if (options.Strict && size1 != size2)
         {
             lines.Add("Strict mode: Image size mismatch!");
-            return new CompareResult(false, lines);
+            return new CompareResult(false, lines, a.BytesRead + b.BytesRead);
         }
 
         long offset = 0;
@@ -58,7 +58,7 @@ public static class ImageComparer
             if (options.Strict && s1.Flags != s2.Flags)
             {
                 lines.Add(string.Create(CultureInfo.InvariantCulture, $"Strict mode: Offset {offset} block status mismatch!"));
-                return new CompareResult(false, lines);
+                return new CompareResult(false, lines, a.BytesRead + b.BytesRead);
             }
 
             if (s1.IsZero && s2.IsZero)
@@ -77,7 +77,7 @@ public static class ImageComparer
                     if (same < n)
                     {
                         lines.Add(Mismatch(offset, same));
-                        return new CompareResult(false, lines);
+                        return new CompareResult(false, lines, a.BytesRead + b.BytesRead);
                     }
                 }
             }
@@ -87,7 +87,7 @@ public static class ImageComparer
                 if (FirstNonZero(s1.IsAllocated ? a : b, offset, (int)chunk, buf1) is { } at)
                 {
                     lines.Add(Mismatch(offset, at));
-                    return new CompareResult(false, lines);
+                    return new CompareResult(false, lines, a.BytesRead + b.BytesRead);
                 }
             }
 
@@ -110,7 +110,7 @@ public static class ImageComparer
                     if (FirstNonZero(longer, offset, (int)chunk, buf1) is { } at)
                     {
                         lines.Add(Mismatch(offset, at));
-                        return new CompareResult(false, lines);
+                        return new CompareResult(false, lines, a.BytesRead + b.BytesRead);
                     }
                 }
 
@@ -121,7 +121,7 @@ public static class ImageComparer
 
         options.Progress?.Invoke(1);
         lines.Add("Images are identical.");
-        return new CompareResult(true, lines);
+        return new CompareResult(true, lines, a.BytesRead + b.BytesRead);
     }
 
     /// <summary>Index of the first non-zero byte of the piece, or null when it reads as zeros.</summary>

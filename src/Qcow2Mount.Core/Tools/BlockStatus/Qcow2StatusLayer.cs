@@ -41,7 +41,7 @@ internal sealed class Qcow2StatusLayer : StatusLayer
 
     public override string Identity { get; }
 
-    public override long Length => _image.Length;
+    public override long Length => HostFileStatus.SectorAligned(_image.Length);
 
     public override bool SupportsBacking => true;
 

@@ -15,7 +15,7 @@ internal sealed class RawStatusLayer : StatusLayer
 
     public override string Identity { get; }
 
-    public override long Length => RandomAccess.GetLength(_handle);
+    public override long Length => HostFileStatus.SectorAligned(RandomAccess.GetLength(_handle));
 
     public override bool SupportsBacking => false;
 

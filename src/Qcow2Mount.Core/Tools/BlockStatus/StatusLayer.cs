@@ -9,6 +9,7 @@ internal abstract class StatusLayer : IDisposable
     /// <summary>Format and real path of the file this layer reads, to tell when two chains share a layer.</summary>
     public abstract string Identity { get; }
 
+    /// <summary>The length QEMU reports: the virtual size rounded up to whole 512-byte sectors.</summary>
     public abstract long Length { get; }
 
     /// <summary>True for formats that defer unallocated ranges to a backing file (qcow2); false for raw.</summary>

@@ -23,12 +23,16 @@ public static class ImageMeasure
         return Qcow2(virtualSize, target.PreallocateData ? virtualSize : 0, target, null);
     }
 
-    /// <summary>Measure for a copy of <paramref name="path"/> (format <paramref name="format"/>, null = probe).</summary>
+    /// <summary>
+    /// Measure for a copy of <paramref name="path"/> (format <paramref name="format"/>, null = probe). An image that
+    /// cannot be opened throws the engine's exception; one whose mapping breaks during the walk throws
+    /// <see cref="MeasureFailedException"/>.
+    /// </summary>
     public static MeasureResult ForImage(string path, string? format, MeasureTarget target, bool lockImage = true)
     {
         // Opening through the engine applies the backing-file policy and takes the read lock.
         using var disk = DiskImage.Open(path, format, new ImageOpenOptions { ReadOnly = true, Lock = lockImage });
-        long sourceSize = disk.Length;
+        long sourceSize = HostFileStatus.SectorAligned(disk.Length);
         if (target.Format == "raw")
         {
             long raw = Qcow2Layout.AlignUp(sourceSize, 512);
@@ -39,8 +43,15 @@ public static class ImageMeasure
         long data = virtualSize;
         if (!target.HasBackingFile && !target.PreallocateData)
         {
-            using var chain = ChainStatus.Open(path, format);
-            data = DataClusterBytes(chain, sourceSize, target.ClusterSize);
+            try
+            {
+                using var chain = ChainStatus.Open(path, format);
+                data = DataClusterBytes(chain, sourceSize, target.ClusterSize);
+            }
+            catch (IOException e)
+            {
+                throw new MeasureFailedException($"Unable to get block status: {e.Message}", e);
+            }
         }
 
         long? bitmaps = null;
