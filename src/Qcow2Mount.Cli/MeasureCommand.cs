@@ -201,7 +201,17 @@ internal sealed class MeasureCommand : ICommand
             throw new UsageException("measure: Parameter 'refcount_bits' expects a number");
         }
 
-        var defaults = new Qcow2CreateOptions { ClusterSize = clusterSize, ExtendedL2 = o.GetBool("extended_l2"), Version = version };
+        bool? extendedL2Option;
+        try
+        {
+            extendedL2Option = o.GetBool("extended_l2");
+        }
+        catch (UsageException e)
+        {
+            throw new UsageException($"measure: {e.Message}");
+        }
+
+        var defaults = new Qcow2CreateOptions { ClusterSize = clusterSize, ExtendedL2 = extendedL2Option, Version = version };
         int effectiveCluster = defaults.EffectiveClusterSize;
         bool extendedL2 = defaults.EffectiveExtendedL2;
         if (effectiveCluster is < 512 or > 2 * 1024 * 1024 || (effectiveCluster & (effectiveCluster - 1)) != 0)
