@@ -19,17 +19,17 @@ internal sealed class CompareCommand : ICommand
         same backing file, and reads data only where it must.
 
         Options:
-          -f FMT            format of IMAGE1: qcow2 or raw (default: probe the magic)
-          -F FMT            format of IMAGE2: qcow2 or raw (default: probe the magic)
-          -s, --strict      strict mode: also fail when the sizes differ, or at the first offset
-                            whose allocation status differs (data/zero/allocated/host offset, as
-                            qemu-img's block status reports them)
-          -p, --progress    show progress (on a terminal only)
-          -q, --quiet       print nothing; the exit status is the verdict
-          -U, --force-share open the images without taking locks
-          -T CACHE          accepted for compatibility (none, writeback, writethrough,
-                            directsync, unsafe); reads go through the page cache
-          -h, --help        show this help
+          -f, --a-format FMT   format of IMAGE1: qcow2 or raw (default: probe the magic)
+          -F, --b-format FMT   format of IMAGE2: qcow2 or raw (default: probe the magic)
+          -s, --strict         strict mode: also fail when the sizes differ, or at the first
+                               offset whose allocation status differs (data/zero/allocated/
+                               host offset, as qemu-img's block status reports them)
+          -p, --progress       show progress (on a terminal only)
+          -q, --quiet          print nothing; the exit status is the verdict
+          -U, --force-share    open the images without taking locks
+          -T, --cache CACHE    accepted for compatibility (none, writeback, writethrough,
+                               directsync, unsafe); reads go through the page cache
+          -h, --help           show this help
 
         Output: "Images are identical.", "Content mismatch at offset N!" (N is the start of
         the first differing 512-byte sector), "Warning: Image size mismatch!",
@@ -41,7 +41,7 @@ internal sealed class CompareCommand : ICommand
 
     private static readonly Dictionary<string, bool> Spec = new()
     {
-        ["-f"] = true, ["-F"] = true, ["-s"] = false, ["--strict"] = false, ["-p"] = false, ["--progress"] = false,
+        ["-f"] = true, ["--a-format"] = true, ["-F"] = true, ["--b-format"] = true, ["-s"] = false, ["--strict"] = false, ["-p"] = false, ["--progress"] = false,
         ["-q"] = false, ["--quiet"] = false, ["-U"] = false, ["--force-share"] = false, ["-T"] = true, ["--cache"] = true,
         ["--image-opts"] = false, ["--object"] = true, ["-h"] = false, ["--help"] = false,
     };
@@ -79,8 +79,8 @@ internal sealed class CompareCommand : ICommand
         using var interrupt = new InterruptSignal();
         var options = new CompareOptions
         {
-            FirstFormat = a.Last("-f"),
-            SecondFormat = a.Last("-F"),
+            FirstFormat = a.Last("-f", "--a-format"),
+            SecondFormat = a.Last("-F", "--b-format"),
             Strict = a.HasAny("-s", "--strict"),
             Lock = !a.HasAny("-U", "--force-share"),
             Progress = progress.Report,

@@ -10,6 +10,9 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 [TestFixture]
 public sealed class CompareCommandTests : CommandTestBase
 {
+    /// <summary>Where qemu-img create puts the first L2 table of a 64 KiB-cluster image (qemu-behaviour.md §7).</summary>
+    private const long L2Table = 0x40000;
+
     [TestCase(new string[0], "write -P 1 0 1M", "write -P 1 0 1M")]
     [TestCase(new string[0], "write -P 1 0 1M", "write -P 2 300000 7")]
     [TestCase(new[] { "-s" }, "write -P 1 0 1M", "write -z 0 1M")]
@@ -67,15 +70,16 @@ public sealed class CompareCommandTests : CommandTestBase
             _ => ["compare", a, b],
         };
         QemuImage("a.qcow2", kind == "bitmap" ? "extended_l2=on,cluster_size=65536" : "cluster_size=65536", "1M", kind == "compressed" ? "write -c -P 7 0 64k" : "write -P 1 0 64k");
-        long l2 = (long)(ReadU64(a, (long)ReadU64(a, 40)) & 0x00FF_FFFF_FFFF_FE00UL);
         if (kind == "bitmap")
         {
-            WriteU64(a, l2 + 8, ReadU64(a, l2 + 8) | (1UL << 32));
+            // qemu-img puts the first L2 table at 0x40000: mark subcluster 0 both allocated and zero.
+            var bitmap = new byte[8];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(bitmap, L2Dump.Load(a)[0]!.Value.Bitmap | (1UL << 32));
+            Patch(a, L2Table + 8, bitmap);
         }
         else if (kind == "compressed")
         {
-            using var f = File.OpenHandle(a, FileMode.Open, FileAccess.ReadWrite);
-            RandomAccess.Write(f, Enumerable.Repeat((byte)0xFF, 200).ToArray(), (long)(ReadU64(a, l2) & ((1UL << 54) - 1)));
+            Patch(a, (long)(L2Dump.Load(a)[0]!.Value.Entry & ((1UL << 54) - 1)), Enumerable.Repeat((byte)0xFF, 200).ToArray());
         }
 
         var (ours, _, stderr) = CliHarness.Run(args);
@@ -162,19 +166,9 @@ public sealed class CompareCommandTests : CommandTestBase
 
     private static string Cli => Path.Combine(TestContext.CurrentContext.TestDirectory, "qcow2mount.dll");
 
-    private static ulong ReadU64(string path, long offset)
+    private static void Patch(string path, long offset, byte[] bytes)
     {
-        Span<byte> b = stackalloc byte[8];
-        using var f = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
-        RandomAccess.Read(f, b, offset);
-        return System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(b);
-    }
-
-    private static void WriteU64(string path, long offset, ulong value)
-    {
-        Span<byte> b = stackalloc byte[8];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(b, value);
         using var f = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
-        RandomAccess.Write(f, b, offset);
+        RandomAccess.Write(f, bytes, offset);
     }
 }

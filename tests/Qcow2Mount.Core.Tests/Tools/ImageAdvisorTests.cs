@@ -83,11 +83,7 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
     [Test]
     public void Advise_FreshImageWithExt4Of4KBlocks_ConvertsToExtendedL2With128K()
     {
-        string raw = PathOf("disk.raw");
-        using (var f = File.Create(raw))
-        {
-            f.SetLength(256L << 20);
-        }
+        string raw = SparseFile("disk.raw", 256L << 20);
 
         WithLoopDevice(raw, 0, loop => Tool("mkfs.ext4", "-q", "-F", "-b", "4096", loop));
         Qemu.Ok("qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=65536", raw, PathOf("disk.qcow2"));
@@ -107,11 +103,7 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
     [Test]
     public void Advise_Ext4Of1KBlocksInFirstMbrPartition_Recommends32KClusters()
     {
-        string raw = PathOf("disk.raw");
-        using (var f = File.Create(raw))
-        {
-            f.SetLength(128L << 20);
-        }
+        string raw = SparseFile("disk.raw", 128L << 20);
 
         // One primary Linux partition from sector 2048 (1 MiB) for 64 MiB.
         var mbr = new byte[512];
@@ -197,6 +189,14 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
     {
         File.WriteAllBytes(PathOf("disk.raw"), new byte[65536]);
         Assert.That(() => ImageAdvisor.Advise(PathOf("disk.raw")), Throws.ArgumentException.With.Message.Contains("is not a qcow2 image"));
+    }
+
+    private string SparseFile(string name, long length)
+    {
+        string path = PathOf(name);
+        using var f = File.Create(path);
+        f.SetLength(length);
+        return path;
     }
 
     private static void WithLoopDevice(string file, long offset, Action<string> use, long sizeLimit = 0)
