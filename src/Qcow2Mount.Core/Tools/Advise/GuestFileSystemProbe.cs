@@ -9,7 +9,7 @@ namespace Qcow2Mount.Core.Tools.Advise;
 /// cluster) and FAT12/16/32 (BPB bytes per sector × sectors per cluster). Every field is range-checked: a hostile
 /// disk gives "nothing recognised", never an exception or a read outside the disk.
 /// </summary>
-public static class GuestFileSystemProbe
+internal static class GuestFileSystemProbe
 {
     private const int Sector = 512;
 

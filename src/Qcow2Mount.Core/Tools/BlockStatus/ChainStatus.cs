@@ -7,7 +7,7 @@ namespace Qcow2Mount.Core.Tools.BlockStatus;
 /// driver answer live here: Allocated for data or zero, Zero for unallocated ranges without a backing file (or past
 /// its end), Eof for a run that reaches the end of the image asked.
 /// </summary>
-public sealed class ChainStatus : IDisposable
+internal sealed class ChainStatus : IDisposable
 {
     private readonly List<StatusLayer> _layers;
 

@@ -5,7 +5,7 @@ namespace Qcow2Mount.Core.Tools.BlockStatus;
 /// fails when the two images' flags differ, so the emulation keeps every flag QEMU 7.2 returns to qemu-img.
 /// </summary>
 [Flags]
-public enum QemuStatus
+internal enum QemuStatus
 {
     None = 0,
 
@@ -23,14 +23,4 @@ public enum QemuStatus
 
     /// <summary>The range ends at the end of the image that was asked.</summary>
     Eof = 0x20,
-}
-
-/// <summary>A run of guest bytes with one status; <see cref="Depth"/> is the chain layer that decided it (0 = the image itself).</summary>
-public readonly record struct StatusRun(QemuStatus Flags, long Length, int Depth)
-{
-    public bool IsZero => (Flags & QemuStatus.Zero) != 0;
-
-    public bool IsAllocated => (Flags & QemuStatus.Allocated) != 0;
-
-    public bool IsData => (Flags & QemuStatus.Data) != 0;
 }

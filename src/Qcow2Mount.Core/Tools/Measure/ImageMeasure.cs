@@ -68,7 +68,7 @@ public static class ImageMeasure
     /// Bytes of target clusters that hold data of the source: each data run counts from the start of its first
     /// target cluster to the end of its last one, and the walk resumes at that end (a cluster counts once).
     /// </summary>
-    public static long DataClusterBytes(ChainStatus chain, long sourceSize, int clusterSize)
+    internal static long DataClusterBytes(ChainStatus chain, long sourceSize, int clusterSize)
     {
         long required = 0;
         for (long offset = 0; offset < sourceSize;)
