@@ -144,6 +144,25 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
     }
 
     [Test]
+    public void Advise_TwoWritesInOneExtendedCluster_CountsTheClusterOnce()
+    {
+        string image = PathOf("two.qcow2");
+        Qemu.Create(image, "extended_l2=on,cluster_size=131072", 8L << 20);
+        Qemu.Io(image, "write -P 1 0 4k", "write -P 1 20k 4k", "write -z 40k 4k", "write -P 1 1M 128k");
+
+        var p = ImageAdvisor.Advise(image).Profile;
+        Assert.Multiple(() =>
+        {
+            Assert.That(p.DataClusters, Is.EqualTo(2));
+            Assert.That(p.PartialClusters, Is.EqualTo(1));
+            Assert.That(p.DataBytes, Is.EqualTo((8L << 10) + (128L << 10)));
+            Assert.That(p.Runs, Is.EqualTo(3));
+            Assert.That(p.MedianRun, Is.EqualTo(4096));
+            Assert.That(p.WriteUnit, Is.EqualTo(4096));
+        });
+    }
+
+    [Test]
     public void Advise_LargeSequentialWritesWithoutBacking_KeepsIt()
     {
         string image = PathOf("seq.qcow2");
