@@ -17,6 +17,9 @@ internal static class CommandLine
         new ConvertCommand(),
         new ResizeCommand(),
         new BenchCommand(),
+        new CompareCommand(),
+        new MeasureCommand(),
+        new AdviseCommand(),
     ];
 
     public static int Run(string[] args)
