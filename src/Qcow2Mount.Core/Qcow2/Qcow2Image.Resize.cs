@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Qcow2Mount.Core.Errors;
 using Qcow2Mount.Core.Qcow2.Format;
 
 namespace Qcow2Mount.Core.Qcow2;
@@ -21,6 +22,12 @@ public sealed partial class Qcow2Image
         if (newSize <= 0 || newSize % 512 != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(newSize), "the new size must be a positive multiple of 512");
+        }
+
+        if (_header.Version < 3 && _header.SnapshotCount > 0)
+        {
+            // A v2 snapshot records no disk size: QEMU could no longer apply it after the size changed.
+            throw new UnsupportedFeatureException($"{Name}: Can't resize a v2 image which has snapshots");
         }
 
         long needed = _geo.L1EntriesFor(newSize);

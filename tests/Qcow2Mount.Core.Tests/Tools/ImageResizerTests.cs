@@ -54,6 +54,26 @@ public sealed class ImageResizerTests : ToolsTestDirectory
         Assert.That(Qemu.Check(top).Code, Is.EqualTo(0));
     }
 
+    [TestCase(8L << 20, false)]
+    [TestCase(2L << 20, true)]
+    public void Resize_V2ImageWithSnapshots_RefusedLikeQemuAndUntouched(long newSize, bool shrink)
+    {
+        string image = PathOf("v2.qcow2");
+        Qemu.Create(image, "compat=0.10,cluster_size=65536", 4 << 20);
+        Qemu.Io(image, "write -P 1 0 3M");
+        Qemu.Ok("qemu-img", "snapshot", "-c", "s", image);
+        Qemu.Io(image, "write -P 2 0 1M");
+        byte[] before = File.ReadAllBytes(image);
+
+        Assert.That(
+            () => ImageResizer.Resize(image, newSize, allowShrink: shrink),
+            Throws.TypeOf<Errors.UnsupportedFeatureException>().With.Message.EqualTo($"{image}: Can't resize a v2 image which has snapshots"));
+        Assert.That(File.ReadAllBytes(image), Is.EqualTo(before), "the image is untouched");
+        Qemu.Ok("qemu-img", "snapshot", "-a", "s", image);
+        Qemu.Io(image, "read -P 1 0 3M", "read -P 0 3M 1M");
+        Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+    }
+
     [TestCase(1000, "The new size must be a multiple of 512")]
     [TestCase(1 << 20, "Use the --shrink option to perform a shrink operation.")]
     [TestCase(0, "New image size must be positive")]
