@@ -70,7 +70,9 @@ public sealed partial class Qcow2Image
                 TruncateAfterLastUsedCluster();
             }
 
-            // The L1 array cannot change length in place: no further writes through this instance.
+            // The L1 array cannot change length in place: no further writes through this instance, so this is its
+            // clean close (Dispose skips a read-only image).
+            ClearDirtyBit();
             _readOnly = true;
         }
     }

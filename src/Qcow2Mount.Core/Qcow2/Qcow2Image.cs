@@ -250,15 +250,8 @@ public sealed partial class Qcow2Image : IVirtualDisk
             {
                 lock (_metaLock)
                 {
-                    // Rule: the dirty bit is cleared only after every cache is written back and the file is stable.
                     FlushAndSignal();
-                    if (_dirtyBitSet && !_readOnly)
-                    {
-                        _header.IncompatibleFeatures &= ~FeatureBits.IncompatibleDirty;
-                        WriteHeader();
-                        _file.Flush();
-                        _dirtyBitSet = false;
-                    }
+                    ClearDirtyBit();
                 }
             }
         }
@@ -266,6 +259,21 @@ public sealed partial class Qcow2Image : IVirtualDisk
         {
             _disposed = true;
             CloseFiles();
+        }
+    }
+
+    /// <summary>
+    /// The end of a clean close (lazy refcounts): every cache is written back and the file is stable (caller flushed),
+    /// so the refcounts on disk are exact and the dirty bit this session set can go. Metadata lock held.
+    /// </summary>
+    private void ClearDirtyBit()
+    {
+        if (_dirtyBitSet && !_readOnly)
+        {
+            _header.IncompatibleFeatures &= ~FeatureBits.IncompatibleDirty;
+            WriteHeader();
+            _file.Flush();
+            _dirtyBitSet = false;
         }
     }
 

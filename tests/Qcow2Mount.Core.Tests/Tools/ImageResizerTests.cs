@@ -74,6 +74,21 @@ public sealed class ImageResizerTests : ToolsTestDirectory
         Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
     }
 
+    [TestCase(64L << 20)]
+    [TestCase(1L << 20)]
+    public void ImageResizer_LazyRefcounts_DirtyBitClearQemuClean(long newSize)
+    {
+        string image = PathOf("lazy.qcow2");
+        Qemu.Create(image, "lazy_refcounts=on,cluster_size=65536", 8 << 20);
+        Qemu.Io(image, "write -P 3 0 3M", "write -P 4 6M 1M");
+        ImageResizer.Resize(image, newSize, allowShrink: true);
+        Assert.Multiple(() =>
+        {
+            Assert.That(Qemu.ReadU64(image, 72) & 1, Is.Zero, "dirty bit on disk");
+            Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+        });
+    }
+
     [TestCase(1000, "The new size must be a multiple of 512")]
     [TestCase(1 << 20, "Use the --shrink option to perform a shrink operation.")]
     [TestCase(0, "New image size must be positive")]
