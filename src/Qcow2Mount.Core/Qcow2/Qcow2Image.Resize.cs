@@ -44,6 +44,7 @@ public sealed partial class Qcow2Image
             bool shrink = newSize < _header.Size;
             if (shrink)
             {
+                ZeroTailOfLastCluster(newSize);
                 DiscardBeyond(newSize);
             }
 
@@ -109,6 +110,23 @@ public sealed partial class Qcow2Image
                 _refcounts.ScheduleFree((oldOffset >> _geo.ClusterBits) + c);
             }
         }
+    }
+
+    /// <summary>
+    /// The part of the new last cluster past <paramref name="newSize"/> is zeroed (zero bits, zero flag or zero bytes,
+    /// through the ordinary zero path) while it is still inside the disk. The discard that follows only covers whole
+    /// clusters, so without this the bytes written there (any allocated subcluster, not only the one at the new end)
+    /// would read back after a later grow, by us or by QEMU, which zeroes only an allocated run at the old end.
+    /// </summary>
+    private void ZeroTailOfLastCluster(long newSize)
+    {
+        long end = Math.Min(_header.Size, _geo.ClusterStart(newSize) + _geo.ClusterSize);
+        if (_geo.IsClusterAligned(newSize) || end <= newSize)
+        {
+            return;
+        }
+
+        ZeroRange(newSize, end, mayUnmap: false);
     }
 
     /// <summary>Full discard of every cluster from the first cluster boundary at or after <paramref name="newSize"/>.</summary>

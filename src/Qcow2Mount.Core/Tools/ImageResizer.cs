@@ -6,7 +6,8 @@ namespace Qcow2Mount.Core.Tools;
 /// <summary>
 /// qemu-img resize for qcow2 and raw images. After a qcow2 grows, bytes that were never part of the disk must
 /// read as zeros: the range a longer backing file would now show through is zeroed (qemu-behaviour.md §5, last
-/// bullet), and so is the rest of a partly used last cluster that still holds data.
+/// bullet), and so is the rest of the old last cluster unless all of it reads as zeros (a shrink by this engine
+/// zeroes it; QEMU's leaves the bytes, and its grow zeroes only an allocated run at the old end).
 /// </summary>
 public static class ImageResizer
 {
@@ -63,8 +64,9 @@ public static class ImageResizer
         {
             long clusterEnd = Math.Min(newSize, image.Geometry.ClusterStart(oldSize - 1) + image.Geometry.ClusterSize);
             long zeroEnd = oldSize;
-            if (clusterEnd > oldSize && (image.GetBlockStatus(oldSize, clusterEnd - oldSize).Flags & BlockStatusFlags.Allocated) != 0)
+            if (!ReadsAsZeros(image, oldSize, clusterEnd))
             {
+                // Bytes past the old end in its last cluster (an image another program shrank): never part of the disk.
                 zeroEnd = clusterEnd;
             }
 
@@ -80,5 +82,22 @@ public static class ImageResizer
 
             image.Flush();
         }
+    }
+
+    /// <summary>True when every run of [<paramref name="from"/>, <paramref name="to"/>) is known to read as zeros.</summary>
+    private static bool ReadsAsZeros(Qcow2Image image, long from, long to)
+    {
+        for (long pos = from; pos < to;)
+        {
+            var status = image.GetBlockStatus(pos, to - pos);
+            if ((status.Flags & BlockStatusFlags.Zero) == 0 || status.Length <= 0)
+            {
+                return false;
+            }
+
+            pos += status.Length;
+        }
+
+        return true;
     }
 }
