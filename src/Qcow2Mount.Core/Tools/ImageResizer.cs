@@ -33,13 +33,19 @@ public static class ImageResizer
             return;
         }
 
+        ResizeQcow2(() => Qcow2Image.Open(path, new ImageOpenOptions()), newSize, allowShrink);
+    }
+
+    /// <summary>The qcow2 resize on images that <paramref name="open"/> opens read-write (twice when growing).</summary>
+    internal static void ResizeQcow2(Func<Qcow2Image> open, long newSize, bool allowShrink)
+    {
         if (newSize % 512 != 0)
         {
             throw new ArgumentException("The new size must be a multiple of 512");
         }
 
         long oldSize;
-        using (var image = Qcow2Image.Open(path, new ImageOpenOptions()))
+        using (var image = open())
         {
             oldSize = image.Length;
             if (newSize < oldSize && !allowShrink)
@@ -60,7 +66,7 @@ public static class ImageResizer
             return;
         }
 
-        using (var image = Qcow2Image.Open(path, new ImageOpenOptions()))
+        using (var image = open())
         {
             long clusterEnd = Math.Min(newSize, image.Geometry.ClusterStart(oldSize - 1) + image.Geometry.ClusterSize);
             long zeroEnd = oldSize;
