@@ -69,6 +69,7 @@ public sealed partial class Qcow2Image
             if (shrink)
             {
                 TruncateAfterLastUsedCluster();
+                _file.FlushIfUnsynced();
             }
 
             // The L1 array cannot change length in place: no further writes through this instance, so this is its
