@@ -103,6 +103,56 @@ internal sealed class CrashSession
         Model.MarkDurable();
     }
 
+    /// <summary>
+    /// <paramref name="steps"/> steps, each one of <paramref name="choices"/> picked by weight, with a flush after every
+    /// <paramref name="flushEvery"/> steps.
+    /// </summary>
+    public void Mix(Qcow2Image disk, int steps, int flushEvery, params (int Weight, Action Step)[] choices)
+    {
+        int total = choices.Sum(c => c.Weight);
+        for (int i = 0; i < steps; i++)
+        {
+            int roll = Random.Next(total);
+            foreach (var (weight, step) in choices)
+            {
+                if (roll < weight)
+                {
+                    step();
+                    break;
+                }
+
+                roll -= weight;
+            }
+
+            if (i % flushEvery == flushEvery - 1)
+            {
+                Flush(disk);
+            }
+        }
+    }
+
+    /// <summary>Random data, 1 to <paramref name="maxSectors"/> sectors, at a random sector of the disk.</summary>
+    public void RandomWrite(Qcow2Image disk, int maxSectors)
+    {
+        int length = Random.Next(1, maxSectors + 1) * 512;
+        Write(disk, Offset(0, disk.Length, length, 512), Data(length));
+    }
+
+    /// <summary>A discard of 1 to <paramref name="maxUnits"/> units at a unit-aligned offset in [start, end) (default the whole disk).</summary>
+    public void RandomDiscard(Qcow2Image disk, int unit, int maxUnits, long start = 0, long end = -1)
+    {
+        end = end < 0 ? disk.Length : end;
+        long length = Random.Next(1, maxUnits + 1) * (long)unit;
+        Discard(disk, Offset(start, end, Math.Min(length, end - start), unit), Math.Min(length, end - start));
+    }
+
+    /// <summary>A zero write of 1 to <paramref name="maxSectors"/> sectors, unmapping or not at random.</summary>
+    public void RandomZero(Qcow2Image disk, int maxSectors)
+    {
+        int length = Random.Next(1, maxSectors + 1) * 512;
+        WriteZeroes(disk, Offset(0, disk.Length, length, 512), length, mayUnmap: Random.Next(2) == 0);
+    }
+
     /// <summary>Seeded bytes: random (incompressible) or, with <paramref name="compressible"/>, from a four-letter alphabet.</summary>
     public byte[] Data(int length, bool compressible = false)
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Qcow2Mount.Core.Qcow2;
+using Qcow2Mount.Core.Qcow2.Format;
 using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Core.Tests.Crash;
@@ -19,9 +20,11 @@ internal static class CrashWorkloads
     public static IReadOnlyList<CrashWorkload> All { get; } =
     [
         new("snapshot copy-on-write", (image, _) => Qemu(image, "cluster_size=4096", 8 * MiB, "s1", "write -P 0x11 0 5M"), SnapshotCopyOnWrite, Plain, Snapshot: "s1"),
-        new("refcount_bits=1 new refcount block", (image, _) => Qemu(image, "cluster_size=512,refcount_bits=1", 4 * MiB, null, "write -P 0x21 0 1900k"), s => RefcountGrowth(s, 1900 * KiB, 4 * MiB), Plain),
-        new("refcount_bits=16 refcount table growth", (image, _) => Qemu(image, "cluster_size=512,refcount_bits=16", 10 * MiB, null, "write -P 0x22 0 7800k"), s => RefcountGrowth(s, 7800 * KiB, 10 * MiB), Plain),
-        new("refcount_bits=64 refcount table growth", (image, _) => Qemu(image, "cluster_size=512,refcount_bits=64", 4 * MiB, null, "write -P 0x23 0 1850k"), s => RefcountGrowth(s, 1850 * KiB, 4 * MiB), Plain),
+        // A 1-bit refcount table of one 512-byte cluster covers 128 MiB of file: far more than a replay can rewrite per
+        // state, so at 1 bit the growth tested is a new refcount block; at 16 and 64 bits the table itself moves.
+        new("refcount_bits=1 new refcount block", (image, _) => Qemu(image, "cluster_size=512,refcount_bits=1", 4 * MiB, null, "write -P 0x21 0 1900k"), s => RefcountGrowth(s, 1900 * KiB, 4 * MiB), Plain, Exercised: (before, after) => RefcountBlocks(after) > RefcountBlocks(before)),
+        new("refcount_bits=16 refcount table growth", (image, _) => Qemu(image, "cluster_size=512,refcount_bits=16", 10 * MiB, null, "write -P 0x22 0 7800k"), s => RefcountGrowth(s, 7800 * KiB, 10 * MiB), Plain, Exercised: TableMoved),
+        new("refcount_bits=64 refcount table growth", (image, _) => Qemu(image, "cluster_size=512,refcount_bits=64", 4 * MiB, null, "write -P 0x23 0 1850k"), s => RefcountGrowth(s, 1850 * KiB, 4 * MiB), Plain, Exercised: TableMoved),
         new("extended L2, tiny caches, snapshot", (image, _) => Qemu(image, "extended_l2=on,cluster_size=16384", 48 * MiB, "s1", "write -P 0x31 0 1M", "write -P 0x32 17M 1M", "write -P 0x33 40M 512k"), ExtendedTinyCache, Plain with { CacheSize = 2 * 4096, L2CacheEntrySize = 4096 }, Snapshot: "s1"),
         new("resize grow and shrink", (image, _) => Qemu(image, "cluster_size=4096", 16 * MiB, "s1", "write -P 0x41 0 5M", "write -P 0x42 6M 512k"), ResizeGrowShrink, Plain, Snapshot: "s1"),
         new("discard and zero writes", (image, _) => Qemu(image, "cluster_size=65536", 16 * MiB, null, "write -P 0x51 0 12M"), DiscardAndZero, Plain),
@@ -37,29 +40,13 @@ internal static class CrashWorkloads
         // An unallocated cluster in a shared L2 table: the table is copied for a discard that changes no entry.
         s.Discard(disk, (5 * MiB) + (64 * KiB), 4 * KiB);
         s.Flush(disk);
-        for (int i = 0; i < 36; i++)
-        {
-            int roll = s.Random.Next(10);
-            if (roll < 6)
-            {
-                int length = s.Random.Next(1, 32) * 512;
-                s.Write(disk, s.Offset(0, disk.Length, length, 512), s.Data(length));
-            }
-            else if (roll < 8)
-            {
-                s.Discard(disk, s.Offset(0, disk.Length, 16 * KiB, 4 * KiB), s.Random.Next(1, 5) * 4 * KiB);
-            }
-            else
-            {
-                s.Discard(disk, s.Offset(5 * MiB, 8 * MiB, 4 * KiB, 4 * KiB), 4 * KiB);
-            }
-
-            if (i % 3 == 2)
-            {
-                s.Flush(disk);
-            }
-        }
-
+        s.Mix(
+            disk,
+            steps: 36,
+            flushEvery: 3,
+            (6, () => s.RandomWrite(disk, 31)),
+            (2, () => s.RandomDiscard(disk, 4 * (int)KiB, 4)),
+            (2, () => s.RandomDiscard(disk, 4 * (int)KiB, 1, 5 * MiB, 8 * MiB)));
         s.Close(disk);
     }
 
@@ -98,40 +85,24 @@ internal static class CrashWorkloads
     private static void ExtendedTinyCache(CrashSession s)
     {
         var disk = s.Open();
-        for (int i = 0; i < 40; i++)
-        {
-            int roll = s.Random.Next(10);
-            if (roll < 6)
-            {
-                int length = s.Random.Next(1, 17) * 512;
-                s.Write(disk, s.Offset(0, disk.Length, length, 512), s.Data(length));
-            }
-            else if (roll < 8)
-            {
-                s.WriteZeroes(disk, s.Offset(0, disk.Length, 8 * KiB, 512), s.Random.Next(1, 9) * 1024, mayUnmap: s.Random.Next(2) == 0);
-            }
-            else
-            {
-                s.Discard(disk, s.Offset(0, disk.Length, 64 * KiB, 16 * KiB), s.Random.Next(1, 5) * 16 * KiB);
-            }
-
-            // Reads of other tables evict dirty slices between the changes and the flush.
-            disk.Read(s.Offset(0, disk.Length, 512, 512), new byte[512]);
-            if (s.Random.Next(4) == 0)
+        var sector = new byte[512];
+        s.Mix(
+            disk,
+            steps: 40,
+            flushEvery: 4,
+            (6, () => s.RandomWrite(disk, 16)),
+            (2, () => s.RandomZero(disk, 16)),
+            (1, () => s.RandomDiscard(disk, 16 * (int)KiB, 4)),
+            (3, () => disk.Read(s.Offset(0, disk.Length, 512, 512), sector)), // evicts dirty slices of other tables
+            (1, () =>
             {
                 // A discard alone, its slice evicted before the flush: nothing else dirty when the refcount drops.
                 s.Flush(disk);
-                s.Discard(disk, s.Offset(0, disk.Length, 16 * KiB, 16 * KiB), 16 * KiB);
-                disk.Read(s.Offset(0, disk.Length, 512, 512), new byte[512]);
-                disk.Read(s.Offset(0, disk.Length, 512, 512), new byte[512]);
+                s.RandomDiscard(disk, 16 * (int)KiB, 1);
+                disk.Read(s.Offset(0, disk.Length, 512, 512), sector);
+                disk.Read(s.Offset(0, disk.Length, 512, 512), sector);
                 s.Flush(disk);
-            }
-            else if (i % 4 == 3)
-            {
-                s.Flush(disk);
-            }
-        }
-
+            }));
         s.Close(disk);
     }
 
@@ -166,29 +137,13 @@ internal static class CrashWorkloads
     private static void DiscardAndZero(CrashSession s)
     {
         var disk = s.Open();
-        for (int i = 0; i < 36; i++)
-        {
-            int roll = s.Random.Next(10);
-            if (roll < 4)
-            {
-                s.Discard(disk, s.Offset(0, disk.Length, 256 * KiB, 512), s.Random.Next(1, 512) * 512);
-            }
-            else if (roll < 6)
-            {
-                s.WriteZeroes(disk, s.Offset(0, disk.Length, 256 * KiB, 512), s.Random.Next(1, 512) * 512, mayUnmap: s.Random.Next(2) == 0);
-            }
-            else
-            {
-                int length = s.Random.Next(1, 129) * 512;
-                s.Write(disk, s.Offset(0, disk.Length, length, 512), s.Data(length));
-            }
-
-            if (i % 3 == 2)
-            {
-                s.Flush(disk);
-            }
-        }
-
+        s.Mix(
+            disk,
+            steps: 36,
+            flushEvery: 3,
+            (4, () => s.RandomDiscard(disk, 512, 511)),
+            (2, () => s.RandomZero(disk, 511)),
+            (4, () => s.RandomWrite(disk, 128)));
         s.Close(disk);
     }
 
@@ -196,34 +151,15 @@ internal static class CrashWorkloads
     private static void CompressedOverwrite(CrashSession s)
     {
         var disk = s.Open();
-        for (int i = 0; i < 30; i++)
-        {
-            int roll = s.Random.Next(10);
-            if (roll < 5)
-            {
-                int length = s.Random.Next(1, 65) * 512;
-                s.Write(disk, s.Offset(0, disk.Length, length, 512), s.Data(length));
-            }
-            else if (roll < 7)
-            {
-                s.Discard(disk, s.Offset(0, disk.Length, 128 * KiB, 64 * KiB), s.Random.Next(1, 3) * 64 * KiB);
-            }
-            else if (roll < 8)
-            {
-                s.WriteZeroes(disk, s.Offset(0, disk.Length, 64 * KiB, 512), s.Random.Next(1, 129) * 512, mayUnmap: true);
-            }
-            else
-            {
-                // Onto clusters a discard left without a host cluster (others are written normally).
-                s.WriteCompressed(disk, s.Offset(0, disk.Length, 64 * KiB, 64 * KiB), s.Data(64 * (int)KiB, compressible: true));
-            }
-
-            if (i % 3 == 2)
-            {
-                s.Flush(disk);
-            }
-        }
-
+        s.Mix(
+            disk,
+            steps: 30,
+            flushEvery: 3,
+            (5, () => s.RandomWrite(disk, 64)),
+            (2, () => s.RandomDiscard(disk, 64 * (int)KiB, 2)),
+            (1, () => s.RandomZero(disk, 128)),
+            // Onto clusters a discard left without a host cluster (others are written normally).
+            (2, () => s.WriteCompressed(disk, s.Offset(0, disk.Length, 64 * KiB, 64 * KiB), s.Data(64 * (int)KiB, compressible: true))));
         s.Close(disk);
     }
 
@@ -233,24 +169,12 @@ internal static class CrashWorkloads
         for (int session = 0; session < 2; session++)
         {
             var disk = s.Open();
-            for (int i = 0; i < 15; i++)
-            {
-                if (s.Random.Next(4) == 0)
-                {
-                    s.Discard(disk, s.Offset(0, disk.Length, 128 * KiB, 64 * KiB), s.Random.Next(1, 3) * 64 * KiB);
-                }
-                else
-                {
-                    int length = s.Random.Next(1, 129) * 512;
-                    s.Write(disk, s.Offset(0, disk.Length, length, 512), s.Data(length));
-                }
-
-                if (i % 3 == 2)
-                {
-                    s.Flush(disk);
-                }
-            }
-
+            s.Mix(
+                disk,
+                steps: 15,
+                flushEvery: 3,
+                (1, () => s.RandomDiscard(disk, 64 * (int)KiB, 2)),
+                (3, () => s.RandomWrite(disk, 128)));
             s.Close(disk);
         }
     }
@@ -259,31 +183,33 @@ internal static class CrashWorkloads
     private static void DataFileRaw(CrashSession s)
     {
         var disk = s.Open();
-        for (int i = 0; i < 30; i++)
-        {
-            int roll = s.Random.Next(10);
-            if (roll < 5)
-            {
-                int length = s.Random.Next(1, 129) * 512;
-                s.Write(disk, s.Offset(0, disk.Length, length, 512), s.Data(length));
-            }
-            else if (roll < 7)
-            {
-                s.WriteZeroes(disk, s.Offset(0, disk.Length, 128 * KiB, 512), s.Random.Next(1, 257) * 512, mayUnmap: s.Random.Next(2) == 0);
-            }
-            else
-            {
-                s.Discard(disk, s.Offset(0, disk.Length, 128 * KiB, 512), s.Random.Next(1, 257) * 512);
-            }
-
-            if (i % 3 == 2)
-            {
-                s.Flush(disk);
-            }
-        }
-
+        s.Mix(
+            disk,
+            steps: 30,
+            flushEvery: 3,
+            (5, () => s.RandomWrite(disk, 128)),
+            (2, () => s.RandomZero(disk, 256)),
+            (3, () => s.RandomDiscard(disk, 512, 256)));
         s.Close(disk);
     }
+
+    private static bool TableMoved(byte[] before, byte[] after) => Header(after).RefcountTableOffset != Header(before).RefcountTableOffset;
+
+    /// <summary>Refcount blocks the refcount table names.</summary>
+    private static int RefcountBlocks(byte[] image)
+    {
+        var header = Header(image);
+        var table = image.AsSpan((int)header.RefcountTableOffset, (int)header.RefcountTableClusters * header.ClusterSize);
+        int blocks = 0;
+        for (int i = 0; i < table.Length; i += 8)
+        {
+            blocks += System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(table[i..]) != 0 ? 1 : 0;
+        }
+
+        return blocks;
+    }
+
+    private static Qcow2Header Header(byte[] image) => Qcow2Header.Parse(image.AsSpan(0, 1 << Qcow2Header.PeekClusterBits(image, "image")), "image");
 
     private static void Qemu(string image, string options, long size, string? snapshot, params string[] prefill)
     {
