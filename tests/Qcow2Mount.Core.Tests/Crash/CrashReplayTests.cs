@@ -32,7 +32,7 @@ public sealed class CrashReplayTests
 
     /// <summary>A workload stops checking states after this long (a slow machine gets fewer states, not a slow CI).</summary>
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(
-        Environment.GetEnvironmentVariable("QCOW2MOUNT_CRASH_SECONDS") is { Length: > 0 } b ? double.Parse(b, CultureInfo.InvariantCulture) : 20);
+        Environment.GetEnvironmentVariable("QCOW2MOUNT_CRASH_SECONDS") is { Length: > 0 } b ? double.Parse(b, CultureInfo.InvariantCulture) : 12);
 
     /// <summary>
     /// Every this-many-th state also gets the costly checks (a few qemu-img runs): the snapshot applied by QEMU equals
