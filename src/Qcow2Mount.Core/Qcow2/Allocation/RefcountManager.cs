@@ -14,8 +14,10 @@ namespace Qcow2Mount.Core.Qcow2.Allocation;
 /// <list type="bullet">
 /// <item>A new refcount block is written and flushed before the refcount table entry that points at it.</item>
 /// <item>A new refcount table (with its blocks) is written and flushed before the header points at it.</item>
-/// <item>Decrements are deferred (<see cref="ScheduleFree"/>) until the references they remove are on stable
-/// storage (<see cref="ApplyDeferredFrees"/> runs after the L2 write-back), so a crash only leaks.</item>
+/// <item>Freeing runs backwards. A refcount only goes down in <see cref="ApplyDeferredFrees"/>, which first runs
+/// <see cref="BeforeDecrements"/>: the image writes back its L2 slices and syncs the file, so every L1/L2/header change
+/// that removed a reference is stable before the count that included it drops. Callers only
+/// <see cref="ScheduleFree"/>; nothing else lowers a refcount. A crash then leaks at worst.</item>
 /// </list>
 /// </summary>
 internal sealed class RefcountManager
@@ -70,6 +72,12 @@ internal sealed class RefcountManager
     /// <summary>Called with a cluster index whose refcount reached 0 (drop cached copies, punch the hole).</summary>
     public Action<long>? Freed { get; set; }
 
+    /// <summary>
+    /// Runs before deferred decrements are applied: must leave every reference removal made so far on stable storage
+    /// (the ordering rule that makes freeing safe lives here, not at the call sites of <see cref="ScheduleFree"/>).
+    /// </summary>
+    public Action? BeforeDecrements { get; set; }
+
     public ulong GetRefcount(long clusterIndex)
     {
         long tableIndex = clusterIndex / _geo.RefblockEntries;
@@ -87,8 +95,11 @@ internal sealed class RefcountManager
         return RefcountBlock.Get(Blocks.Get(block), (int)(clusterIndex % _geo.RefblockEntries), _geo.RefcountOrder);
     }
 
+    /// <summary>One more reference to an allocated cluster (a compressed cluster sharing its host cluster).</summary>
+    public void AddReference(long clusterIndex) => Update(clusterIndex, 1);
+
     /// <summary>Adds <paramref name="delta"/> to a cluster's refcount (its block must exist for increments).</summary>
-    public void Update(long clusterIndex, long delta)
+    private void Update(long clusterIndex, long delta)
     {
         BeforeChange?.Invoke();
         long tableIndex = clusterIndex / _geo.RefblockEntries;
@@ -239,9 +250,15 @@ internal sealed class RefcountManager
     /// <summary>Remembers a reference that was removed; its refcount drops in <see cref="ApplyDeferredFrees"/>.</summary>
     public void ScheduleFree(long clusterIndex) => _deferredFrees.Add(clusterIndex);
 
-    /// <summary>Applies deferred decrements. Call only after the L2/L1 changes that removed the references are stable.</summary>
+    /// <summary>Applies deferred decrements, after <see cref="BeforeDecrements"/> made the removed references stable.</summary>
     public void ApplyDeferredFrees()
     {
+        if (_deferredFrees.Count == 0)
+        {
+            return;
+        }
+
+        BeforeDecrements?.Invoke();
         // Take the list first: if one decrement meets corruption, the rest are dropped (a leak, which is safe)
         // rather than retried later, which would apply the ones before it twice.
         var frees = _deferredFrees.ToArray();
