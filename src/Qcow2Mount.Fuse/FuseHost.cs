@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using Qcow2Mount.Fuse.Interop;
+using Qcow2Mount.Fuse.Uring;
 
 namespace Qcow2Mount.Fuse;
 
@@ -9,7 +10,8 @@ namespace Qcow2Mount.Fuse;
 /// fusermount3); the requests are served by our own loop: <see cref="FuseMountSettings.MaxThreads"/> workers each read
 /// one request from /dev/fuse, answer it through <see cref="FuseRequestHandler"/> and write the reply, with no lock
 /// between them (libfuse's loop takes its mutexes several times per request: waits of milliseconds when a holder was
-/// preempted, the QD16 p99 tail of reads).
+/// preempted, the QD16 p99 tail of reads). When the kernel offers FUSE over io_uring, requests come through
+/// <see cref="FuseUring"/>'s rings instead, and the workers answer what still comes through /dev/fuse (FORGET, INTERRUPT).
 /// Life cycle: <see cref="Mount"/>; <see cref="Run"/> until an unmount or <see cref="RequestStop"/>; <see cref="Dispose"/>.
 /// The host does not own the file system's disks: the caller flushes and disposes them after <see cref="Run"/>.
 /// </summary>
@@ -20,6 +22,8 @@ internal sealed unsafe class FuseHost : IDisposable
     private readonly FuseRequestHandler _handler;
     /// <summary>Set when serving ends; never disposed, since a worker still blocked in read(2) sets it on its way out.</summary>
     private readonly ManualResetEventSlim _finished = new();
+    /// <summary>The io_uring transport, offered in the INIT reply when the kernel offers it; null: /dev/fuse only.</summary>
+    private readonly FuseUring? _uring;
     private nint _session;
     private int _fd = -1;
     private int _workersLeft;
@@ -33,9 +37,13 @@ internal sealed unsafe class FuseHost : IDisposable
         FileSystem = fileSystem;
         _settings = settings;
         _handler = new FuseRequestHandler(fileSystem, owner, onInitialized is null ? null : () => onInitialized(this));
+        _uring = settings.IoUring is { } options ? new FuseUring(Answer, fileSystem.Log, options) : null;
     }
 
     public ImageFileSystem FileSystem { get; }
+
+    /// <summary>The io_uring transport when one was offered (<see cref="FuseMountSettings.IoUring"/>); active once the kernel took it.</summary>
+    public FuseUring? Uring => _uring;
 
     /// <summary>
     /// Creates the session and mounts it. <paramref name="onInitialized"/> runs on a worker thread once the kernel's
@@ -156,6 +164,7 @@ internal sealed unsafe class FuseHost : IDisposable
                     int replyLength = Volatile.Read(ref _closed) != 0
                         ? FuseRequestHandler.ReplyError(requestBytes, replyBytes, -Errno.ENOTCONN)
                         : _handler.Handle(requestBytes, replyBytes);
+                    bool startUring = _uring is not null && _uring.Negotiate(requestBytes, replyBytes[..replyLength], _fd);
                     if (replyLength > 0 && Libc.Write(_fd, reply, (nuint)replyLength) < 0)
                     {
                         int errno = Marshal.GetLastPInvokeError();
@@ -170,6 +179,11 @@ internal sealed unsafe class FuseHost : IDisposable
                         {
                             FileSystem.Log($"reply to /dev/fuse failed (errno {errno})");
                         }
+                    }
+
+                    if (startUring)
+                    {
+                        _uring!.Start(); // after the INIT reply: the kernel takes registrations only once it is initialised
                     }
                 }
                 finally
@@ -186,6 +200,22 @@ internal sealed unsafe class FuseHost : IDisposable
             {
                 Libc.Close(_fd);
             }
+        }
+    }
+
+    /// <summary>Answers a request that came through <see cref="_uring"/>, with the rules of <see cref="Work"/>.</summary>
+    private int Answer(ReadOnlySpan<byte> request, Span<byte> reply)
+    {
+        Interlocked.Increment(ref _busy);
+        try
+        {
+            return Volatile.Read(ref _closed) != 0
+                ? FuseRequestHandler.ReplyError(request, reply, -Errno.ENOTCONN)
+                : _handler.Handle(request, reply);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _busy);
         }
     }
 
