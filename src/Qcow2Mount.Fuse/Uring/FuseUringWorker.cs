@@ -30,7 +30,7 @@ internal sealed unsafe class FuseUringWorker
     private const int IovecOffset = HeaderSize, PayloadOffset = 4096;
 
     private const int InHeaderSize = 40, OutHeaderSize = 16;
-    private const int ECONNABORTED = 103, ECANCELED = 125;
+    private const int EBUSY = 16, ECONNABORTED = 103, ECANCELED = 125;
 
     private readonly IoUring _ring;
     private readonly int _fd;
@@ -120,8 +120,9 @@ internal sealed unsafe class FuseUringWorker
             {
                 queued -= (uint)submitted;
             }
-            else if (submitted != -Errno.EINTR)
+            else if (submitted is not (-Errno.EINTR or -Errno.EAGAIN or -EBUSY))
             {
+                // Our entries stay with the kernel until the ring closes; the queue's other threads serve on.
                 _log($"FUSE over io_uring: io_uring_enter failed (errno {-submitted})");
                 return;
             }
@@ -171,7 +172,7 @@ internal sealed unsafe class FuseUringWorker
             new ReadOnlySpan<byte>(entry, InHeaderSize).CopyTo(request);
             new ReadOnlySpan<byte>(entry + OpInOffset, (int)opSize).CopyTo(request[InHeaderSize..]);
             replyStart = payload - OutHeaderSize;
-            length = _answer(request[..(InHeaderSize + (int)opSize)], new Span<byte>(replyStart, FuseRequestHandler.ReplyBufferSize));
+            length = Call(request[..(InHeaderSize + (int)opSize)], replyStart);
         }
         else
         {
@@ -179,7 +180,7 @@ internal sealed unsafe class FuseUringWorker
             Buffer.MemoryCopy(entry, start, InHeaderSize, InHeaderSize);
             Buffer.MemoryCopy(entry + OpInOffset, start + InHeaderSize, opSize, opSize);
             replyStart = reply;
-            length = _answer(new ReadOnlySpan<byte>(start, InHeaderSize + (int)opSize + (int)payloadSize), new Span<byte>(reply, FuseRequestHandler.ReplyBufferSize));
+            length = Call(new ReadOnlySpan<byte>(start, InHeaderSize + (int)opSize + (int)payloadSize), reply);
         }
 
         if (length < OutHeaderSize)
@@ -200,6 +201,20 @@ internal sealed unsafe class FuseUringWorker
         *(uint*)(entry + PayloadSizeOffset) = (uint)(length - OutHeaderSize);
         _served++;
         return commitId;
+    }
+
+    /// <summary>The answer's length; 0 (answered with EIO by the caller) if it threw: an entry left unanswered would hang its caller.</summary>
+    private int Call(ReadOnlySpan<byte> request, byte* reply)
+    {
+        try
+        {
+            return _answer(request, new Span<byte>(reply, FuseRequestHandler.ReplyBufferSize));
+        }
+        catch (Exception e)
+        {
+            _log($"FUSE over io_uring: unexpected {e.GetType().Name}: {e.Message}");
+            return 0;
+        }
     }
 
     private void Queue(int index, uint command, ulong commitId)
