@@ -94,22 +94,30 @@ public sealed class IoUringTransportTests : ScratchFixture
         string raw = Path.Combine(mnt, "disk.raw");
         var data = RandomNumberGenerator.GetBytes(1 << 20);
         using var kernel = KernelFuseUring.Set(false); // for the whole test: the kernel reads it again when the INIT reply comes
-        Cli.Mount(image, mnt);
-
-        int pid = Scratch.ServerPid(mnt) ?? throw new AssertionException("no pid file");
-        Images.AssertSameBytes(File.ReadAllBytes(raw), Images.QemuRaw(Scratch, image), "read over /dev/fuse");
-        Fio(raw, "randwrite", "4k", 16, "8M", "8M", "crc32c");
-        using (var file = File.OpenHandle(raw, FileMode.Open, FileAccess.ReadWrite))
+        (int Rings, long Completions) rings;
+        ProcessResult exit;
+        using (var server = ForegroundServer.Start(image, mnt))
         {
-            RandomAccess.Write(file, data, 20 << 20);
-            RandomAccess.FlushToDisk(file);
+            Images.AssertSameBytes(File.ReadAllBytes(raw), Images.QemuRaw(Scratch, image), "read over /dev/fuse");
+            Fio(raw, "randwrite", "4k", 16, "8M", "8M", "crc32c");
+            using (var file = File.OpenHandle(raw, FileMode.Open, FileAccess.ReadWrite))
+            {
+                RandomAccess.Write(file, data, 20 << 20);
+                RandomAccess.FlushToDisk(file);
+            }
+
+            rings = KernelFuseUring.RingsOf(server.Pid);
+            Tool.Check("umount", mnt);
+            exit = server.WaitForExit(TimeSpan.FromSeconds(30));
         }
 
-        var rings = KernelFuseUring.RingsOf(pid);
-        Cli.Unmount(mnt);
-
-        Assert.That(rings.Rings, Is.Zero, "io_uring instances of a server the kernel offered none");
-        Assert.That(Tool.Run("qemu-img", "check", image).ExitCode, Is.Zero);
+        Assert.Multiple(() =>
+        {
+            Assert.That(rings.Rings, Is.Zero, "io_uring instances of a server the kernel offered none");
+            Assert.That(exit.ExitCode, Is.Zero, exit.ToString());
+            Assert.That(exit.StandardError, Does.Not.Contain("io_uring"), "the server tried io_uring");
+            Assert.That(Tool.Run("qemu-img", "check", image).ExitCode, Is.Zero);
+        });
         Images.AssertSameBytes(Images.QemuRaw(Scratch, image).AsSpan(20 << 20, data.Length).ToArray(), data, "write over /dev/fuse after unmount");
     }
 

@@ -30,6 +30,7 @@ internal sealed class FuseUring
     private int _entries;
     private int _fd = -1;
     private int _running;
+    private int _reported;
 
     /// <param name="answer">Answers a request (the host's handler, with its shutdown rules).</param>
     public FuseUring(RequestAnswer answer, Action<string> log, FuseUringOptions options)
@@ -132,7 +133,7 @@ internal sealed class FuseUring
         for (int i = 0; i < rings.Length; i++)
         {
             int queue = i % _queues; // every queue gets its first entry early: the kernel starts using the rings only then
-            workers[i] = new FuseUringWorker(rings[i], _fd, (ushort)queue, _entries, _options.PinQueues ? queue : -1, _answer, _log);
+            workers[i] = new FuseUringWorker(rings[i], _fd, (ushort)queue, _entries, _options.PinQueues ? queue : -1, _answer, ReportOnce);
         }
 
         _running = workers.Length;
@@ -140,6 +141,15 @@ internal sealed class FuseUring
         foreach (var worker in workers)
         {
             new Thread(() => Run(worker)) { IsBackground = true, Name = "fuse-uring" }.Start();
+        }
+    }
+
+    /// <summary>The workers' problems, the first one only: when the kernel refuses the rings, every worker sees it.</summary>
+    private void ReportOnce(string message)
+    {
+        if (Interlocked.Exchange(ref _reported, 1) == 0)
+        {
+            _log(message);
         }
     }
 
@@ -151,7 +161,7 @@ internal sealed class FuseUring
         }
         catch (Exception e)
         {
-            _log($"FUSE over io_uring: worker failed: {e.GetType().Name}: {e.Message}");
+            ReportOnce($"FUSE over io_uring: worker failed: {e.GetType().Name}: {e.Message}");
         }
         finally
         {
