@@ -43,6 +43,7 @@ internal sealed unsafe class FuseUringWorker
     private long _served;
 
     /// <param name="cpu">The CPU to pin the thread to, or −1 to leave it to the scheduler.</param>
+    /// <param name="log">Where problems go (the transport passes them on once per mount).</param>
     public FuseUringWorker(IoUring ring, int fd, ushort queue, int count, int cpu, RequestAnswer answer, Action<string> log)
     {
         _ring = ring;
@@ -65,6 +66,7 @@ internal sealed unsafe class FuseUringWorker
     public void Run()
     {
         byte* reply = null;
+        bool released = true; // no entry buffer is with the kernel
         try
         {
             if (_cpu >= 0)
@@ -81,6 +83,7 @@ internal sealed unsafe class FuseUringWorker
             }
 
             reply = (byte*)NativeMemory.AlignedAlloc(FuseRequestHandler.ReplyBufferSize, 4096);
+            released = false;
             for (int i = 0; i < _count; i++)
             {
                 byte* entry = (byte*)NativeMemory.AlignedAlloc(PayloadOffset + FuseRequestHandler.MaxPayload, 4096);
@@ -93,26 +96,32 @@ internal sealed unsafe class FuseUringWorker
                 Queue(i, CmdRegister, 0);
             }
 
-            Serve(reply);
+            released = Serve(reply);
         }
         finally
         {
-            foreach (byte* entry in _entries)
+            _ring.Dispose();
+            if (released)
             {
-                NativeMemory.AlignedFree(entry);
+                foreach (byte* entry in _entries)
+                {
+                    NativeMemory.AlignedFree(entry);
+                }
             }
 
+            // Else they stay allocated: closing the ring cancels the entries the kernel still holds only later, in
+            // the background, and until then it may copy a request into one.
             NativeMemory.AlignedFree(reply);
-            _ring.Dispose();
         }
     }
 
-    private void Serve(byte* reply)
+    /// <summary>Serves until every entry has ended (true), or io_uring_enter fails (false: the kernel may still hold entries).</summary>
+    private bool Serve(byte* reply)
     {
         uint queued = (uint)_count;
         int live = _count;
         Span<byte> request = stackalloc byte[InHeaderSize + OpInSize];
-        bool reported = false;
+        var used = new bool[_count];
         while (live > 0)
         {
             int submitted = _ring.Enter(queued, 1);
@@ -124,7 +133,7 @@ internal sealed unsafe class FuseUringWorker
             {
                 // Our entries stay with the kernel until the ring closes; the queue's other threads serve on.
                 _log($"FUSE over io_uring: io_uring_enter failed (errno {-submitted})");
-                return;
+                return false;
             }
 
             while (_ring.TryTake(out var completion))
@@ -132,6 +141,7 @@ internal sealed unsafe class FuseUringWorker
                 int index = (int)completion.UserData;
                 if (completion.Result == 0)
                 {
+                    used[index] = true;
                     ulong commitId = Answer(_entries[index], request, reply);
                     Queue(index, CmdCommitAndFetch, commitId);
                     queued++;
@@ -139,13 +149,16 @@ internal sealed unsafe class FuseUringWorker
                 }
 
                 live--;
-                if (!reported && completion.Result is not (-Errno.ENOTCONN or -ECONNABORTED or -ECANCELED or -Errno.ENODEV))
+                if (completion.Result is not (-Errno.ENOTCONN or -ECONNABORTED or -ECANCELED or -Errno.ENODEV))
                 {
-                    reported = true;
-                    _log($"FUSE over io_uring: queue {_queue} entry ended with errno {-completion.Result}; requests go through /dev/fuse");
+                    _log(used[index]
+                        ? $"FUSE over io_uring: a ring entry of queue {_queue} ended with errno {-completion.Result}"
+                        : $"FUSE over io_uring: the kernel refused the ring entries (errno {-completion.Result}); requests go through /dev/fuse");
                 }
             }
         }
+
+        return true;
     }
 
     /// <summary>
