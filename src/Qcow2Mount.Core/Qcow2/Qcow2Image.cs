@@ -11,7 +11,9 @@ namespace Qcow2Mount.Core.Qcow2;
 /// A qcow2 image as a virtual disk: the engine. Opening validates the header and tables; reads and writes go
 /// through <see cref="Translate"/> (the one mapping loop) and the cluster allocator.
 /// Locks: <see cref="_metaLock"/> guards L1, the L2 cache and refcounts and is held only while metadata is looked
-/// up or changed; <see cref="_ranges"/> orders requests on overlapping guest ranges; data I/O runs under neither.
+/// up or changed; <see cref="_ranges"/> orders requests on overlapping guest ranges; data I/O runs under neither, so it
+/// may grow the file while another thread holds the metadata lock: the file is therefore never shortened while open,
+/// only grown to cover every allocated cluster (<see cref="RefcountManager"/>'s length rule).
 /// Crash-safe order (see <see cref="Flush"/>): data and COW bytes → refcount blocks → L2 tables → L1/header, enforced
 /// by the L2 cache's write-back prerequisite; and backwards for freeing: every reference removal (L2 entry, L1 entry,
 /// header) is stable before a refcount drops, enforced by the refcount manager's <see cref="RefcountManager.BeforeDecrements"/>
