@@ -75,7 +75,6 @@ internal sealed class MsiBuildScriptTests
     }
 
     [TestCase("1.2.3-rc.1")]
-    [TestCase("1.2")]
     [TestCase("256.0.0")]
     public void VersionWindowsInstallerCannotHold_IsRefused(string version)
     {

@@ -45,6 +45,20 @@ internal sealed class WinePrefixTests
     }
 
     [Test]
+    public void Create_UserFolders_LinkIntoThePrefixsOwnHome()
+    {
+        // Wine links Documents, Desktop, … to HOME: with the real HOME, Windows programs would write into it, and a walk
+        // of drive_c would wander through it.
+        string users = Path.Combine(Wine.DriveC, "users");
+        var links = Directory.GetDirectories(users, "*", new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 1, AttributesToSkip = 0 })
+            .Select(d => new DirectoryInfo(d).LinkTarget)
+            .OfType<string>()
+            .ToArray();
+
+        Assert.That(links, Is.Not.Empty.And.All.EqualTo(Wine.Home));
+    }
+
+    [Test]
     public void Run_ProgramLeftRunningInTheBackground_DoesNotHoldTheRun()
     {
         // A program started in the background keeps whatever output the run had: with pipes, reading them to the end
