@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Qcow2Mount.Packaging.Tests.Support;
 using Qcow2Mount.TestSupport;
 
@@ -16,7 +15,7 @@ internal sealed class DebInstalledTests
 {
     private const string MimeType = "application/x-qemu-disk";
 
-    private TempDir _dir = null!;
+    private DesktopSession _session = null!;
 
     [OneTimeSetUp]
     public void Install()
@@ -36,21 +35,14 @@ internal sealed class DebInstalledTests
     }
 
     [SetUp]
-    public void CreateScratch()
+    public void StartSession()
     {
-        _dir = new TempDir("deb");
-        Directory.CreateDirectory(_dir.File("run"));
-        Directory.CreateDirectory(_dir.File("bin"));
-        File.WriteAllText(_dir.File("bin/xdg-open"), $"#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{_dir.File("opened")}'\n");
-        ProcessRunner.Run("chmod", ["755", _dir.File("bin/xdg-open")]);
+        _session = new DesktopSession("deb", mountPoint => ProcessRunner.Capture("/usr/bin/qcow2mount", ["unmount", mountPoint]));
+        _session.Environment["PATH"] = _session.Environment["PATH"]!.Split(':')[0] + ":/usr/bin:/bin";
     }
 
     [TearDown]
-    public void TakeDown()
-    {
-        Mounts.TakeDown(_dir.Path, mountPoint => ProcessRunner.Capture("/usr/bin/qcow2mount", ["unmount", mountPoint]));
-        _dir.Dispose();
-    }
+    public void EndSession() => _session.Dispose();
 
     [Test]
     public void Package_HoldsTheProgramTheDesktopEntryAndTheIconAtTheProjectVersion()
@@ -67,7 +59,7 @@ internal sealed class DebInstalledTests
     [Test]
     public void Install_MakesTheDesktopEntryTheDefaultForQcow2Files()
     {
-        string image = Image();
+        string image = _session.QemuImage("disk.qcow2");
 
         Assert.Multiple(() =>
         {
@@ -81,9 +73,9 @@ internal sealed class DebInstalledTests
     [Test]
     public void DesktopEntry_ExecLine_MountsTheImageOpensTheFolderAndASecondOpenOnlyOpensIt()
     {
-        string image = Image();
+        string image = _session.QemuImage("disk.qcow2");
         string[] exec = DesktopEntry.ExecFor(DesktopEntry.Read(DebPackage.DesktopFile)["Desktop Entry", "Exec"], image);
-        string folder = _dir.File("run/qcow2mount/disk");
+        string folder = Path.Combine(_session.MountRoot, "disk");
 
         var first = Run(exec);
         var second = Run(exec);
@@ -92,17 +84,17 @@ internal sealed class DebInstalledTests
         Assert.Multiple(() =>
         {
             Assert.That(second.ExitCode, Is.Zero, second.ToString());
-            Assert.That(Mounts.Under(_dir.Path).Select(m => (m.MountPoint, m.Type, m.Source)), Is.EqualTo(new[] { (folder, "fuse.qcow2mount", image) }));
-            Assert.That(Mounts.Under(_dir.Path).Single().Options.Split(','), Does.Contain("rw"));
-            Assert.That(File.ReadAllLines(_dir.File("opened")), Is.EqualTo(new[] { folder, folder }));
-            Assert.That(Sha256(Path.Combine(folder, "disk.raw")), Is.EqualTo(Sha256(RawTwin(image))));
+            Assert.That(Mounts.Under(_session.Root).Select(m => (m.MountPoint, m.Type, m.Source)), Is.EqualTo(new[] { (folder, "fuse.qcow2mount", image) }));
+            Assert.That(Mounts.Under(_session.Root).Single().Options.Split(','), Does.Contain("rw"));
+            Assert.That(_session.Opened, Is.EqualTo(new[] { folder, folder }));
+            Assert.That(Checksum.Sha256OfFile(Path.Combine(folder, "disk.raw")), Is.EqualTo(_session.RawSha256(image)));
         });
 
         var unmount = ProcessRunner.Capture("/usr/bin/qcow2mount", ["unmount", folder]);
         Assert.Multiple(() =>
         {
             Assert.That(unmount.ExitCode, Is.Zero, unmount.ToString());
-            Assert.That(Mounts.Under(_dir.Path), Is.Empty);
+            Assert.That(Mounts.Under(_session.Root), Is.Empty);
             Assert.That(ProcessRunner.Capture("qemu-img", ["check", image]).ExitCode, Is.Zero, "the image is consistent after the unmount");
         });
     }
@@ -110,46 +102,20 @@ internal sealed class DebInstalledTests
     [Test]
     public void DesktopEntry_ReadOnlyAction_MountsTheImageReadOnly()
     {
-        string image = Image();
+        string image = _session.QemuImage("disk.qcow2");
         string[] exec = DesktopEntry.ExecFor(DesktopEntry.Read(DebPackage.DesktopFile)["Desktop Action read-only", "Exec"], image);
 
         var run = Run(exec);
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
-        Assert.That(Mounts.Under(_dir.Path).Single().Options.Split(','), Does.Contain("ro"));
+        Assert.That(Mounts.Under(_session.Root).Single().Options.Split(','), Does.Contain("ro"));
     }
 
-    /// <summary>Runs an Exec line as the desktop would (program looked up on PATH), in the test's session folders.</summary>
+    /// <summary>Runs an Exec line as the desktop would: the program looked up on the session's PATH (the installed one).</summary>
     private ProcessResult Run(string[] exec)
     {
-        var environment = new Dictionary<string, string?>
-        {
-            ["XDG_RUNTIME_DIR"] = _dir.File("run"),
-            ["PATH"] = $"{_dir.File("bin")}:/usr/bin:/bin",
-        };
-        string program = environment["PATH"]!.Split(':').Select(d => Path.Combine(d, exec[0])).First(File.Exists);
+        string program = _session.Environment["PATH"]!.Split(':').Select(d => Path.Combine(d, exec[0])).First(File.Exists);
         Assert.That(program, Is.EqualTo("/usr/bin/qcow2mount"), "the installed program");
-        return ProcessRunner.Capture(program, exec[1..], environment, TimeSpan.FromMinutes(2));
-    }
-
-    private string Image()
-    {
-        string image = _dir.File("disk.qcow2");
-        ProcessRunner.Run("qemu-img", ["create", "-q", "-f", "qcow2", image, "32M"]);
-        ProcessRunner.Run("qemu-io", ["-c", "write -P 0x3c 4M 1M", image]);
-        return image;
-    }
-
-    private string RawTwin(string image)
-    {
-        string raw = _dir.File("twin.raw");
-        ProcessRunner.Run("qemu-img", ["convert", "-U", "-O", "raw", image, raw]); // -U: the mount holds the image's lock
-        return raw;
-    }
-
-    private static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexString(SHA256.HashData(stream));
+        return ProcessRunner.Capture(program, exec[1..], _session.Environment, TimeSpan.FromMinutes(2));
     }
 }

@@ -1,5 +1,3 @@
-using System.Runtime.Versioning;
-using System.Security.Cryptography;
 using Qcow2Mount.Packaging.Tests.Support;
 using Qcow2Mount.TestSupport;
 
@@ -12,64 +10,43 @@ namespace Qcow2Mount.Packaging.Tests.Linux;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
-[SupportedOSPlatform("linux")]
 internal sealed class OpenCommandTests
 {
-    private TempDir _dir = null!;
-    private string _runtime = null!;
-    private string _opened = null!;
-    private Dictionary<string, string?> _environment = null!;
+    private DesktopSession _session = null!;
 
-    private string MountRoot => Path.Combine(_runtime, "qcow2mount");
+    private string MountRoot => _session.MountRoot;
 
     [SetUp]
-    public void CreateDesktop()
-    {
-        _dir = new TempDir("open");
-        _runtime = Directory.CreateDirectory(_dir.File("run"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute).FullName;
-        _opened = _dir.File("xdg-open.log");
-        Directory.CreateDirectory(_dir.File("bin"));
-        File.WriteAllText(_dir.File("bin/xdg-open"), $"#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{_opened}'\n");
-        File.SetUnixFileMode(_dir.File("bin/xdg-open"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        _environment = new Dictionary<string, string?>
-        {
-            ["XDG_RUNTIME_DIR"] = _runtime,
-            ["PATH"] = _dir.File("bin") + ":" + Environment.GetEnvironmentVariable("PATH"),
-        };
-    }
+    public void StartSession() => _session = new DesktopSession("open", mountPoint => Qcow2mount("unmount", mountPoint));
 
     [TearDown]
-    public void TakeDown()
-    {
-        Mounts.TakeDown(_dir.Path, mountPoint => Qcow2mount("unmount", mountPoint));
-        _dir.Dispose();
-    }
+    public void EndSession() => _session.Dispose();
 
     [Test]
     public void Open_WritableImage_MountsItReadWriteInItsFolderAndOpensThatFolder()
     {
-        string image = Image("disk.qcow2");
+        string image = _session.QemuImage("disk.qcow2");
 
         var run = Qcow2mount("open", image);
 
         string folder = Path.Combine(MountRoot, "disk");
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
-        var mount = Mounts.Under(_runtime).Single();
+        var mount = Mounts.Under(_session.RuntimeDir).Single();
         Assert.Multiple(() =>
         {
             Assert.That(mount.MountPoint, Is.EqualTo(folder));
             Assert.That(mount.Type, Is.EqualTo("fuse.qcow2mount"));
             Assert.That(mount.Source, Is.EqualTo(image));
             Assert.That(mount.Options.Split(','), Does.Contain("rw"));
-            Assert.That(File.ReadAllLines(_opened), Is.EqualTo(new[] { folder }));
-            Assert.That(Sha256(Path.Combine(folder, "disk.raw")), Is.EqualTo(Sha256(RawTwin(image))), "the raw file is the image's disk");
+            Assert.That(_session.Opened, Is.EqualTo(new[] { folder }));
+            Assert.That(Checksum.Sha256OfFile(Path.Combine(folder, "disk.raw")), Is.EqualTo(_session.RawSha256(image)), "the raw file is the image's disk");
         });
     }
 
     [Test]
     public void Open_ImageAlreadyMounted_OpensItsFolderAgainWithoutASecondMount()
     {
-        string image = Image("disk.qcow2");
+        string image = _session.QemuImage("disk.qcow2");
         Qcow2mount("open", image).ThrowIfFailed();
 
         var again = Qcow2mount("open", image);
@@ -78,8 +55,8 @@ internal sealed class OpenCommandTests
         Assert.Multiple(() =>
         {
             Assert.That(again.ExitCode, Is.Zero, again.ToString());
-            Assert.That(Mounts.Under(_dir.Path).Select(m => m.MountPoint), Is.EqualTo(new[] { folder }));
-            Assert.That(File.ReadAllLines(_opened), Is.EqualTo(new[] { folder, folder }));
+            Assert.That(Mounts.Under(_session.Root).Select(m => m.MountPoint), Is.EqualTo(new[] { folder }));
+            Assert.That(_session.Opened, Is.EqualTo(new[] { folder, folder }));
         });
     }
 
@@ -87,20 +64,19 @@ internal sealed class OpenCommandTests
     public void Open_ImageTheUserMayNotWrite_MountsItReadOnly()
     {
         // A read-only bind mount: not writable even for root, whom file modes do not stop.
-        string image = Image("disk.qcow2");
-        string readOnly = Directory.CreateDirectory(_dir.File("ro")).FullName;
-        ProcessRunner.Run("mount", ["--bind", _dir.Path + "/images", readOnly]);
+        string image = _session.QemuImage("disk.qcow2");
+        string readOnly = Directory.CreateDirectory(_session.PathOf("ro")).FullName;
+        ProcessRunner.Run("mount", ["--bind", Path.GetDirectoryName(image)!, readOnly]);
         ProcessRunner.Run("mount", ["-o", "remount,bind,ro", readOnly]);
-        string roImage = Path.Combine(readOnly, Path.GetFileName(image));
 
-        var run = Qcow2mount("open", roImage);
+        var run = Qcow2mount("open", Path.Combine(readOnly, Path.GetFileName(image)));
 
         string raw = Path.Combine(MountRoot, "disk", "disk.raw");
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         Assert.Multiple(() =>
         {
-            Assert.That(Mounts.Under(_runtime).Single().Options.Split(','), Does.Contain("ro"));
-            Assert.That(Sha256(raw), Is.EqualTo(Sha256(RawTwin(image))));
+            Assert.That(Mounts.Under(_session.RuntimeDir).Single().Options.Split(','), Does.Contain("ro"));
+            Assert.That(Checksum.Sha256OfFile(raw), Is.EqualTo(_session.RawSha256(image)));
             Assert.That(() => File.OpenHandle(raw, FileMode.Open, FileAccess.Write).Dispose(), Throws.InstanceOf<IOException>().Or.InstanceOf<UnauthorizedAccessException>());
         });
     }
@@ -108,53 +84,55 @@ internal sealed class OpenCommandTests
     [Test]
     public void Open_ReadOnlyOption_MountsAWritableImageReadOnly()
     {
-        var run = Qcow2mount("open", "--read-only", Image("disk.qcow2"));
+        var run = Qcow2mount("open", "--read-only", _session.QemuImage("disk.qcow2"));
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
-        Assert.That(Mounts.Under(_runtime).Single().Options.Split(','), Does.Contain("ro"));
+        Assert.That(Mounts.Under(_session.RuntimeDir).Single().Options.Split(','), Does.Contain("ro"));
     }
 
     [Test]
     public void Open_TwoImagesOfTheSameName_GetAFolderEach()
     {
-        string first = Image("disk.qcow2", "a");
-        string second = Image("disk.qcow2", "b", pattern: 0x77);
+        string first = _session.QemuImage("disk.qcow2", "a");
+        string second = _session.QemuImage("disk.qcow2", "b", pattern: 0x77);
 
         Qcow2mount("open", first).ThrowIfFailed();
         Qcow2mount("open", second).ThrowIfFailed();
 
-        var mounts = Mounts.Under(_runtime).ToDictionary(m => m.MountPoint, m => m.Source);
+        var mounts = Mounts.Under(_session.RuntimeDir).ToDictionary(m => m.MountPoint, m => m.Source);
         Assert.Multiple(() =>
         {
             Assert.That(mounts, Is.EquivalentTo(new Dictionary<string, string> { [Path.Combine(MountRoot, "disk")] = first, [Path.Combine(MountRoot, "disk-2")] = second }));
-            Assert.That(Sha256(Path.Combine(MountRoot, "disk-2", "disk.raw")), Is.EqualTo(Sha256(RawTwin(second))));
+            Assert.That(Checksum.Sha256OfFile(Path.Combine(MountRoot, "disk-2", "disk.raw")), Is.EqualTo(_session.RawSha256(second)));
         });
     }
 
     [Test]
     public void Open_WithoutXdgOpen_PrintsTheFolder()
     {
-        _environment["PATH"] = Directory.CreateDirectory(_dir.File("empty-bin")).FullName;
+        _session.Environment["PATH"] = Directory.CreateDirectory(_session.PathOf("empty-bin")).FullName;
 
-        var run = Qcow2mount("open", Image("disk.qcow2"));
+        var run = Qcow2mount("open", _session.QemuImage("disk.qcow2"));
 
         Assert.Multiple(() =>
         {
             Assert.That(run.ExitCode, Is.Zero, run.ToString());
             Assert.That(run.StandardOutput.TrimEnd().Split('\n')[^1], Is.EqualTo(Path.Combine(MountRoot, "disk")));
-            Assert.That(_opened, Does.Not.Exist);
+            Assert.That(_session.Opened, Is.Empty);
         });
     }
 
     [Test]
     public void Open_MissingImage_FailsWithOneLineAndMakesNoFolder()
     {
-        var run = Qcow2mount("open", _dir.File("nope.qcow2"));
+        string missing = _session.PathOf("nope.qcow2");
+
+        var run = Qcow2mount("open", missing);
 
         Assert.Multiple(() =>
         {
             Assert.That(run.ExitCode, Is.EqualTo(2));
-            Assert.That(run.StandardError.TrimEnd(), Is.EqualTo($"qcow2mount: {_dir.File("nope.qcow2")}: no such image file"));
+            Assert.That(run.StandardError.TrimEnd(), Is.EqualTo($"qcow2mount: {missing}: no such image file"));
             Assert.That(MountRoot, Does.Not.Exist);
         });
     }
@@ -162,7 +140,7 @@ internal sealed class OpenCommandTests
     [Test]
     public void Open_ImageTheMountRefuses_FailsAndRemovesTheFolderItMade()
     {
-        string image = Image("disk.qcow2");
+        string image = _session.QemuImage("disk.qcow2");
         using (var file = File.OpenHandle(image, FileMode.Open, FileAccess.Write))
         {
             RandomAccess.Write(file, new byte[] { 0, 0, 0, 99 }, 4); // qcow2 version 99
@@ -175,8 +153,8 @@ internal sealed class OpenCommandTests
             Assert.That(run.ExitCode, Is.EqualTo(2), run.ToString());
             Assert.That(run.StandardError, Does.StartWith("qcow2mount: "));
             Assert.That(Path.Combine(MountRoot, "disk"), Does.Not.Exist);
-            Assert.That(Mounts.Under(_dir.Path), Is.Empty);
-            Assert.That(_opened, Does.Not.Exist);
+            Assert.That(Mounts.Under(_session.Root), Is.Empty);
+            Assert.That(_session.Opened, Is.Empty);
         });
     }
 
@@ -195,29 +173,7 @@ internal sealed class OpenCommandTests
         });
     }
 
-    /// <summary>A 32 MiB qcow2 image made by qemu-img, with a pattern written by qemu-io at 1 MiB.</summary>
-    private string Image(string name, string folder = "images", int pattern = 0x5a)
-    {
-        string path = Path.Combine(Directory.CreateDirectory(_dir.File(folder)).FullName, name);
-        ProcessRunner.Run("qemu-img", ["create", "-q", "-f", "qcow2", path, "32M"]);
-        ProcessRunner.Run("qemu-io", ["-c", $"write -P {pattern} 1M 2M", path]);
-        return path;
-    }
-
-    /// <summary>The image's disk as qemu-img converts it to raw (while it is mounted, so without taking its lock).</summary>
-    private string RawTwin(string image)
-    {
-        string raw = _dir.File($"twin-{Guid.NewGuid():N}.raw");
-        ProcessRunner.Run("qemu-img", ["convert", "-U", "-O", "raw", image, raw]); // -U: the mount holds the image's lock
-        return raw;
-    }
-
-    private static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexString(SHA256.HashData(stream));
-    }
-
+    /// <summary>The built qcow2mount (dotnet qcow2mount.dll) in the session's environment.</summary>
     private ProcessResult Qcow2mount(params string[] args) =>
-        ProcessRunner.Capture(Environment.ProcessPath!, [Repository.CliDll, .. args], _environment, TimeSpan.FromMinutes(2));
+        ProcessRunner.Capture(Environment.ProcessPath!, [Repository.CliDll, .. args], _session.Environment, TimeSpan.FromMinutes(2));
 }
