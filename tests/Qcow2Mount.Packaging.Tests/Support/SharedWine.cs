@@ -33,7 +33,14 @@ internal static class SharedWine
     private static (TempDir, WinePrefix) Create()
     {
         var dir = new TempDir("wine");
-        var prefix = WinePrefix.Create(Path.Combine(dir.Path, "prefix"));
-        return (dir, prefix);
+        try
+        {
+            return (dir, WinePrefix.Create(Path.Combine(dir.Path, "prefix")));
+        }
+        catch
+        {
+            dir.Dispose();
+            throw;
+        }
     }
 }

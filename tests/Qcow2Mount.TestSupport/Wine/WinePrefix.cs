@@ -8,7 +8,7 @@ namespace Qcow2Mount.TestSupport.Wine;
 /// (nothing is written into the host's menus), winedbg disabled (a crash ends the process instead of waiting in the
 /// debugger), no DISPLAY (headless), a HOME of its own (Wine links Documents, Desktop, … to HOME: Windows programs
 /// never see or write the real one), and a timeout on every process, after which the prefix's wineserver is killed too.
-/// One wineserver stays up while the prefix lives, so a program starts in ~0.5 s instead of ~2.5 s.
+/// One wineserver stays up between programs (up to a minute idle), so a program starts in ~0.5 s instead of ~2.5 s.
 /// <see cref="Dispose"/> kills that wineserver (and every Windows process of the prefix) and deletes the prefix.
 /// </summary>
 public sealed class WinePrefix : IDisposable
@@ -20,6 +20,12 @@ public sealed class WinePrefix : IDisposable
     private static readonly TimeSpan CreateTimeout = TimeSpan.FromMinutes(4);
 
     private static readonly TimeSpan ServerTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The wineserver stays this long after the last Windows program ends (a warm start costs ~0.5 s, a cold one ~2.5 s),
+    /// then ends with the prefix's service processes, so a test run that dies before Dispose leaves nothing running.
+    /// </summary>
+    private const string KeepServer = "-p60";
 
     private static readonly Lazy<bool> Installed = new(InstallWine, LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -54,7 +60,7 @@ public sealed class WinePrefix : IDisposable
         Directory.CreateDirectory(prefix.Home);
         try
         {
-            prefix.Server("-p"); // persistent until -k: one server for every program this prefix runs
+            prefix.Server(KeepServer); // one server for every program this prefix runs
             prefix.Run("wineboot", ["--init"], CreateTimeout).ThrowIfFailed();
             return prefix;
         }
@@ -118,7 +124,7 @@ public sealed class WinePrefix : IDisposable
     public void EndAllPrograms()
     {
         Server("-k");
-        Server("-p");
+        Server(KeepServer);
     }
 
     /// <summary>
@@ -260,7 +266,7 @@ public sealed class WinePrefix : IDisposable
         return environment;
     }
 
-    /// <summary><c>wineserver -p</c> (start, persistent) or <c>-k</c> (kill). The server does not get our pipes (it outlives the call).</summary>
+    /// <summary><c>wineserver -pN</c> (start, stay N s after the last program) or <c>-k</c> (kill). The server does not get our pipes (it outlives the call).</summary>
     private void Server(string option)
     {
         var result = ProcessRunner.Capture("sh", ["-c", "exec wineserver \"$0\" </dev/null >/dev/null 2>&1", option], Environment(null), ServerTimeout);
