@@ -9,6 +9,7 @@ internal static class CommandLine
     [
         new MountCommand(),
         new UnmountCommand(),
+        new OpenCommand(),
         new MountDemoCommand(),
         new CreateCommand(),
         new InfoCommand(),
