@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using Qcow2Mount.Cli.Interop;
+using Qcow2Mount.Fuse;
 
 namespace Qcow2Mount.Cli;
 
