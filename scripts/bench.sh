@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Benchmark: qcow2mount vs QEMU's FUSE export (qemu-storage-daemon) vs a plain raw file (the ceiling).
-# Issue 6. Writes benchmarks/results/<date>-<host>[-smoke|-wN…].{md,tsv,png} and prints the table.
+# Benchmark: qcow2mount vs QEMU's FUSE export (qemu-storage-daemon) vs a plain raw file (the ceiling)
+# vs our FUSE loop over a null disk (the FUSE limit), and the FUSE transports (/dev/fuse, io_uring).
+# Issues 6 and 18. Writes benchmarks/results/<date>-<host>[-smoke|-wN…].{md,tsv,png} and prints the table.
 set -uo pipefail
 
 usage() {
     cat <<'EOF'
 usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ours PATH]
-                        [--disk SIZE] [--workdir DIR] [--no-chart]
+                        [--limit PATH] [--fuse-uring Y|N] [--disk SIZE] [--workdir DIR] [--no-chart]
                         [--clusters LIST] [--backings LIST] [--qds LIST]
 
   --smoke        one round, 1 s per job, small images, workloads 1 and 3 only (< 2 minutes)
@@ -23,8 +24,14 @@ usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ou
                    6 mount    mount and unmount latency
                    7 rss      peak RSS serving a sparse 1 TiB image under 4 KiB random writes
                    8 convert  qcow2mount convert vs qemu-img convert
+                   9 uring    FUSE transports: /dev/fuse vs io_uring (kernel 6.14+), FUSE limit and ours,
+                              workloads 3 and 4's jobs (switches enable_uring per run)
   --ours PATH    the qcow2mount binary (default: $QCOW2MOUNT, artifacts/publish/qcow2mount,
                  then the Release/Debug build output); "none" measures QEMU and the ceiling only
+  --limit PATH   the FUSE limit, benchmarks/Qcow2Mount.FuseLimit (default: built with dotnet
+                 into its bin/Release); "none" leaves its column out
+  --fuse-uring Y|N  the kernel's FUSE-over-io_uring switch (enable_uring) for the run, restored
+                 after it (default: as it is; ours and the FUSE limit use io_uring when it is Y)
   --disk SIZE    virtual disk size (default 4G; smoke 256M)
   --workdir DIR  where the scratch file system (a sparse 64 GiB ext4 image, kept between runs)
                  lives (default benchmarks/work; a full run writes about 25 GiB into it)
@@ -45,7 +52,7 @@ source "$HERE/bench/lib.sh"
 # shellcheck source=bench/workloads.sh
 source "$HERE/bench/workloads.sh"
 
-SMOKE=0 ROUNDS='' RUNTIME='' ONLY='' OURS_ARG='' DISK='' WORK='' CHART=1 CLUSTERS_ARG='' BACKINGS_ARG='' QDS_ARG=''
+SMOKE=0 ROUNDS='' RUNTIME='' ONLY='' OURS_ARG='' LIMIT_ARG='' FUSE_URING='' DISK='' WORK='' CHART=1 CLUSTERS_ARG='' BACKINGS_ARG='' QDS_ARG=''
 while (($#)); do
     case $1 in
         --smoke) SMOKE=1 ;;
@@ -53,6 +60,8 @@ while (($#)); do
         --runtime) RUNTIME=${2:?}; shift ;;
         --only) ONLY=${2:?}; shift ;;
         --ours) OURS_ARG=${2:?}; shift ;;
+        --limit) LIMIT_ARG=${2:?}; shift ;;
+        --fuse-uring) FUSE_URING=${2:?}; shift ;;
         --disk) DISK=${2:?}; shift ;;
         --workdir) WORK=${2:?}; shift ;;
         --no-chart) CHART=0 ;;
@@ -70,23 +79,23 @@ if ((SMOKE)); then
     : "${ROUNDS:=1}" "${RUNTIME:=1}" "${DISK:=256M}" "${ONLY:=1,3}"
     BACKINGS=(qcow2) CLUSTERS=(64k 2M) QDS=(16)
 else
-    : "${ROUNDS:=3}" "${RUNTIME:=10}" "${DISK:=4G}" "${ONLY:=1,2,3,4,5,6,7,8}"
+    : "${ROUNDS:=3}" "${RUNTIME:=10}" "${DISK:=4G}" "${ONLY:=1,2,3,4,5,6,7,8,9}"
     BACKINGS=(raw qcow2) CLUSTERS=(64k 128k 512k 2M) QDS=(1 16)
 fi
 [[ -n $CLUSTERS_ARG ]] && IFS=, read -ra CLUSTERS <<<"$CLUSTERS_ARG"
 [[ -n $BACKINGS_ARG ]] && IFS=, read -ra BACKINGS <<<"$BACKINGS_ARG"
 [[ -n $QDS_ARG ]] && IFS=, read -ra QDS <<<"$QDS_ARG"
 DISK_BYTES=$(bytes "$DISK")
-[[ $ROUNDS =~ ^[1-9][0-9]*$ && $RUNTIME =~ ^[1-9][0-9]*$ && $DISK_BYTES =~ ^[1-9][0-9]*$ ]] || { usage >&2; exit 2; }
+[[ $ROUNDS =~ ^[1-9][0-9]*$ && $RUNTIME =~ ^[1-9][0-9]*$ && $DISK_BYTES =~ ^[1-9][0-9]*$ && $FUSE_URING =~ ^[YN]?$ ]] || { usage >&2; exit 2; }
 
-# Selected workloads as w1…w8; 5 is computed from the images of 1 (and 2), so it implies 1.
+# Selected workloads as w1…w9; 5 is computed from the images of 1 (and 2), so it implies 1.
 SELECTED=()
 IFS=, read -ra items <<<"$ONLY"
 for it in "${items[@]}"; do
     case $it in
         1 | cow) SELECTED+=(w1) ;; 1e | engine) SELECTED+=(w1e) ;; 2 | fresh) SELECTED+=(w2) ;; 3 | alloc) SELECTED+=(w3) ;;
         4 | seq) SELECTED+=(w4) ;; 5 | size) SELECTED+=(w1 w5) ;; 6 | mount) SELECTED+=(w6) ;;
-        7 | rss) SELECTED+=(w7) ;; 8 | convert) SELECTED+=(w8) ;;
+        7 | rss) SELECTED+=(w7) ;; 8 | convert) SELECTED+=(w8) ;; 9 | uring) SELECTED+=(w9) ;;
         *) die "unknown workload '$it' (see --help)" ;;
     esac
 done
@@ -136,6 +145,7 @@ RUN=''
 cleanup() {
     force_stop
     release_memory
+    fuse_uring_restore
     if [[ -n $RUN ]]; then sweep_mounts "$RUN"; rm -rf "$RUN"; fi
     if [[ -n $LOOPDEV ]]; then
         # Give the deleted images' blocks back to the host: the scratch image is sparse and a full
@@ -177,7 +187,7 @@ NOTES=$RUN/notes
 
 HOST=$(hostname -s 2>/dev/null || hostname)
 STEM=$(date +%Y-%m-%d)-$HOST
-if ((SMOKE)); then STEM+=-smoke; elif [[ $ONLY != 1,2,3,4,5,6,7,8 ]]; then STEM+=-w${ONLY//,/-}; fi
+if ((SMOKE)); then STEM+=-smoke; elif [[ $ONLY != 1,2,3,4,5,6,7,8,9 ]]; then STEM+=-w${ONLY//,/-}; fi
 RESULTS=$ROOT/benchmarks/results
 mkdir -p "$RESULTS"
 TSV=$RESULTS/$STEM.tsv MD=$RESULTS/$STEM.md PNG=$RESULTS/$STEM.png
@@ -219,6 +229,37 @@ if candidate=$(find_ours); then
 else
     note "ours: no qcow2mount binary found (build it, or pass --ours PATH); ours is n/a"
 fi
+# The FUSE limit: benchmarks/Qcow2Mount.FuseLimit (our FUSE loop over a null disk), for workloads 3 and 9.
+LIMIT=''
+find_limit() {
+    local out=$ROOT/benchmarks/Qcow2Mount.FuseLimit/bin/Release/net10.0/Qcow2Mount.FuseLimit
+    if [[ -n $LIMIT_ARG ]]; then
+        [[ $LIMIT_ARG == none ]] && return 1
+        echo "$LIMIT_ARG"
+        return 0
+    fi
+    if command -v dotnet >/dev/null; then
+        log "building the FUSE limit (benchmarks/Qcow2Mount.FuseLimit)"
+        dotnet build -c Release --nologo -v quiet "$ROOT/benchmarks/Qcow2Mount.FuseLimit" >"$RUN/limit-build.log" 2>&1 ||
+            { note "the FUSE limit did not build: $(grep -m1 -E 'error|rror' "$RUN/limit-build.log" | cut -c1-200); its column is n/a"; return 1; }
+    fi
+    [[ -x $out ]] || { note "the FUSE limit is not built and dotnet is missing; its column is n/a"; return 1; }
+    echo "$out"
+}
+if (want 3 || want 9) && candidate=$(find_limit); then
+    LIMIT=$candidate
+    if serve limit 64M && unserve; then
+        log "limit: $LIMIT (probe mount ok: ${SERVE_MS} ms)"
+    else
+        note "limit: $LIMIT could not mount ($SERVE_ERR); the FUSE limit is n/a"
+        LIMIT=''
+    fi
+fi
+if [[ -n $FUSE_URING ]] && ! fuse_uring "$FUSE_URING"; then
+    note "--fuse-uring $FUSE_URING: this kernel has no FUSE over io_uring ($URING_SWITCH); the transport is /dev/fuse"
+fi
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # Mount latency uses the published NativeAOT binary when there is one.
 if [[ -n $OURS && -x $ROOT/artifacts/publish/qcow2mount ]]; then
     OURS_MOUNT_BIN=$ROOT/artifacts/publish/qcow2mount
@@ -235,7 +276,7 @@ if want 1 || want 1e || want 3 || want 4 || want 6 || want 8; then
 fi
 ((SMOKE)) || hold_memory
 read_into_cache "$CACHE/base-$DISK.raw" "$CACHE/base-$DISK.qcow2"
-for w in w1 w1e w2 w3 w4 w6 w7 w8; do
+for w in w1 w1e w2 w3 w4 w6 w7 w8 w9; do
     if want "${w#w}"; then
         log "== $w"
         t=$(date +%s)
@@ -268,11 +309,13 @@ env_table() {
 | fio | $fio_v, libaio, direct=1, randseed=$FIO_SEED |
 | QEMU | $qemu_v (FUSE export, default cache mode) |
 | libfuse | $(fusermount3 --version 2>&1 | awk '{ print $NF }') |
+| FUSE transport | $(fuse_uring_state)$(want 9 && echo "; workload 9 switches it per run") |
+| FUSE limit | ${LIMIT:-n/a} |
 | file system | $(if is_mounted "$SCRATCH"; then echo "images on ext4 on a loop device (direct-io) over "; fi)$(df -T "$WORK" | awk 'NR == 2 { print $2 " (" $1 ")" }') |
 | ours | $ours_v |
 | commit | $git_v |
 | mode | $([[ $SMOKE == 1 ]] && echo smoke || echo full): workloads ${SELECTED[*]}, $ROUNDS round(s), ${RUNTIME} s per job, disk $DISK, took ${ELAPSED} s |
-| load at end | $(cut -d' ' -f1-3 /proc/loadavg) |
+| load (1/5/15 min) | at start $LOAD_AT_START, at end $(cut -d' ' -f1-3 /proc/loadavg) (2 cores: above 1 the numbers were taken under load) |
 EOF
 }
 
@@ -284,7 +327,9 @@ EOF
     echo "Medians over rounds; **ours/qemu** is the median of the per-round ratios (runs paired in time)."
     echo "The ceiling is the same fio job on a plain raw file on the same file system (no FUSE)."
     echo "QEMU and ours both go through the host page cache for the image file; the ceiling uses"
-    echo "O_DIRECT on the host file, so for reads it is not a strict upper bound."
+    echo "O_DIRECT on the host file, so for reads it is not a strict upper bound. The FUSE limit is"
+    echo "our own FUSE loop answering from a null disk (reads zeros, drops writes): the kernel's FUSE"
+    echo "round trip plus our protocol code; **ours/limit** is the median of the per-round ratios."
     echo
     awk -F'\t' -v ours="${OURS:+yes}" -f "$HERE/bench/report.awk" "$TSV"
     if [[ -s $NOTES ]]; then

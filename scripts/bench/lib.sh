@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Helpers for scripts/bench.sh: logging, result rows, serving an image three ways, fio, image preparation.
-# Sourced, not run. Globals it relies on are set by bench.sh (RUN, CACHE, TSV, OURS, RUNTIME, FIO_SEED, ...).
+# Helpers for scripts/bench.sh: logging, result rows, serving an image four ways, fio, image preparation.
+# Sourced, not run. Globals it relies on are set by bench.sh (RUN, CACHE, TSV, OURS, LIMIT, RUNTIME, FIO_SEED, ...).
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
@@ -71,8 +71,46 @@ release_memory() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# FUSE over io_uring (kernel 6.14+). The module parameter decides what new connections are offered
+# (and is read again when the server's INIT reply arrives); ours and the FUSE limit take it when
+# offered. fuse_uring Y|N sets it until fuse_uring_restore; fuse_uring_state prints it.
+# ---------------------------------------------------------------------------------------------
+URING_SWITCH=/sys/module/fuse/parameters/enable_uring
+SAVED_URING=''
+fuse_uring() {
+    [[ -w $URING_SWITCH ]] || return 1
+    [[ -n $SAVED_URING ]] || SAVED_URING=$(<"$URING_SWITCH")
+    echo "$1" >"$URING_SWITCH"
+}
+fuse_uring_restore() {
+    [[ -n $SAVED_URING ]] && echo "$SAVED_URING" >"$URING_SWITCH"
+    SAVED_URING=''
+}
+fuse_uring_state() {
+    if [[ ! -r $URING_SWITCH ]]; then
+        echo "/dev/fuse (this kernel has no FUSE over io_uring)"
+    elif [[ $(<"$URING_SWITCH") == Y ]]; then
+        echo "io_uring when the server takes it (enable_uring=Y)"
+    else
+        echo "/dev/fuse (enable_uring=N)"
+    fi
+}
+# uring_completions PID: completions posted by the process's io_uring instances (CqTail in fdinfo),
+# one per FUSE request answered over a ring; 0 when it has none.
+uring_completions() {
+    local fd n=0 t
+    for fd in /proc/"$1"/fd/*; do
+        [[ $(readlink "$fd" 2>/dev/null) == 'anon_inode:[io_uring]' ]] || continue
+        t=$(awk '$1 == "CqTail:" { print $2 }' "/proc/$1/fdinfo/${fd##*/}" 2>/dev/null)
+        n=$((n + ${t:-0}))
+    done
+    echo "$n"
+}
+
+# ---------------------------------------------------------------------------------------------
 # Serving. serve IMPL IMAGE sets SERVE_FILE (the fio target), SERVE_PID (the process answering
-# FUSE requests; empty for the ceiling) and SERVE_MS (command start → file served).
+# FUSE requests; empty for the ceiling) and SERVE_MS (command start → file served). For the FUSE
+# limit (our FUSE loop over a null disk, benchmarks/Qcow2Mount.FuseLimit) IMAGE is the disk size.
 # unserve stops it and sets UNSERVE_MS (stop command → serving process gone). One at a time.
 # ---------------------------------------------------------------------------------------------
 SERVE_IMPL='' SERVE_FILE='' SERVE_PID='' SERVE_MNT='' SERVE_MS='' UNSERVE_MS='' SERVE_ERR=''
@@ -135,6 +173,14 @@ serve() {
                 >"$RUN/qemu.log" 2>&1 &
             launcher=$!
             ;;
+        limit)
+            SERVE_MNT=$RUN/mnt-limit
+            mkdir -p "$SERVE_MNT"
+            SERVE_FILE=$SERVE_MNT/disk.raw
+            t0=$(now_ms)
+            "$LIMIT" --size "$image" "$SERVE_MNT" >"$RUN/limit.log" 2>&1 &
+            launcher=$!
+            ;;
         ours)
             SERVE_MNT=$RUN/mnt-ours
             mkdir -p "$SERVE_MNT"
@@ -172,7 +218,7 @@ serve() {
     done
     t1=$(now_ms)
     SERVE_MS=$(elapsed_ms "$t0" "$t1")
-    if alive "$launcher" && [[ $impl == qemu ]]; then
+    if alive "$launcher" && [[ $impl == qemu || $impl == limit ]]; then
         SERVE_PID=$launcher
     else
         SERVE_PID=$(fuse_server_pid "$SERVE_MNT") || SERVE_PID=''
@@ -188,7 +234,7 @@ unserve() {
     [[ $SERVE_IMPL == ceiling ]] && { UNSERVE_MS=0; return 0; }
     t0=$(now_ms)
     case $SERVE_IMPL in
-        qemu) kill -TERM "$SERVE_PID" 2>/dev/null ;;
+        qemu | limit) kill -TERM "$SERVE_PID" 2>/dev/null ;;
         ours) "$OURS" unmount "$SERVE_MNT" >>"$RUN/ours.log" 2>&1 || rc=$? ;;
     esac
     local deadline=$((${EPOCHREALTIME%[.,]*} + SERVE_TIMEOUT_S))
@@ -281,6 +327,25 @@ run_fio() {
     printf -v FIO_MIBS '%.1f' "$FIO_MIBS"
     printf -v FIO_P50_US '%.1f' "$FIO_P50_US"
     printf -v FIO_P99_US '%.1f' "$FIO_P99_US"
+}
+
+# record_ratio W ROUND NUM DEN: for every case and metric of workload W that both implementations
+# have in ROUND, a row "W CASE NUM/DEN ROUND METRIC NUM÷DEN" (the report shows their medians).
+record_ratio() {
+    awk -F'\t' -v w="$1" -v r="$2" -v a="$3" -v b="$4" 'BEGIN { OFS = "\t" }
+        $1 == w && $4 == r && ($3 == a || $3 == b) {
+            if (!(($2, $5) in seen)) { seen[$2, $5] = 1; keys[++n] = $2 SUBSEP $5 }
+            v[$3, $2, $5] = $6
+        }
+        END {
+            for (i = 1; i <= n; i++) {
+                split(keys[i], k, SUBSEP)
+                if (((a, k[1], k[2]) in v) && ((b, k[1], k[2]) in v) && v[b, k[1], k[2]] + 0 != 0)
+                    print w, k[1], a "/" b, r, k[2], sprintf("%.3f", v[a, k[1], k[2]] / v[b, k[1], k[2]])
+            }
+        }' "$TSV" >"$TSV.ratios"
+    cat "$TSV.ratios" >>"$TSV"
+    rm -f "$TSV.ratios"
 }
 
 # record_fio W CASE IMPL ROUND PRIMARY: the numbers of the last run_fio; PRIMARY (iops or MiBps)

@@ -1,6 +1,8 @@
 # Turns the raw rows of scripts/bench.sh (workload, case, impl, round, metric, value; tab-separated,
-# one header line) into Markdown: per workload one table of medians and paired ratios ours/qemu,
-# plus the extended-L2 on/off ratios for workloads 1 (with FUSE and engine only) and 2. Variable: ours ("yes" when measured).
+# one header line) into Markdown: per workload one table of medians and paired ratios ours/qemu (and
+# ours/limit where the FUSE limit ran: rows whose impl is a ratio "A/B" hold per-round ratios, shown as
+# their median), plus the extended-L2 on/off ratios for workloads 1 (with FUSE and engine only) and 2,
+# and workload 9's transport table. Variable: ours ("yes" when measured).
 
 BEGIN {
     title["w1"] = "1. 4 KiB random writes into a fresh overlay over a fully written backing file"
@@ -12,12 +14,15 @@ BEGIN {
     title["w6"] = "6. Mount and unmount latency"
     title["w7"] = "7. Peak RSS of the serving process (VmHWM)"
     title["w8"] = "8. Convert qcow2 → raw"
+    title["w9"] = "9. FUSE transports: /dev/fuse against FUSE over io_uring"
     help["w1"] = "Ceiling: the same job on a fully written raw file, measured once per queue depth and shown on every row with that depth."
     help["w1e"] = "`qcow2mount bench` against `qemu-img bench` with the same options (-w -d 1 -o 8k -s 4k -S CLUSTER, one request per cluster of the 4 GiB disk, at most 32768): the engines' cost per allocation without a FUSE round trip per request."
     help["w2"] = "Ceiling: the same job on a fresh sparse raw file, measured once per queue depth and shown on every row with that depth."
     help["w5"] = "meta_B_per_sc = (image end offset − allocated clusters × cluster size) / allocated subclusters; du_B_per_sc = bytes on disk / allocated subclusters; check_problems = corruptions + leaks + check errors."
     help["w6"] = "mount_ms: command start → raw file served; unmount_ms: unmount command (qemu: SIGTERM) → serving process gone."
     help["w7"] = "rss_mounted_MiB: VmHWM right after the mount; rss_peak_MiB: VmHWM after the fio job."
+    help["w3"] = "FUSE limit: our own FUSE loop serving a null disk (benchmarks/Qcow2Mount.FuseLimit, reads return zeros, writes are dropped), the kernel's FUSE round trip plus our protocol code; ours/limit: median of the per-round ratios."
+    help["w9"] = "Each server with the kernel's enable_uring off (/dev/fuse reads and writes) and on (FUSE over io_uring), back to back per round. Limit: the FUSE limit of workload 3; ours: workload 3's fully allocated image. Ratios are medians of per-round ratios."
     nimpl = split("ours qemu ceiling", impls, " ")
 }
 
@@ -28,6 +33,8 @@ NR == 1 { next }
     if (!((w, c) in cseen)) { cseen[w, c] = 1; cs[w, ++nc[w]] = c }
     if (!((w, m) in mseen)) { mseen[w, m] = 1; ms[w, ++nm[w]] = m }
     if (i == "ceiling") hasceil[w] = 1
+    if (i == "limit") haslimit[w] = 1
+    if (i == "ours/limit") hasratio[w] = 1
     k = w SUBSEP c SUBSEP m SUBSEP i
     vals[k] = (k in vals) ? vals[k] " " v : v
     at[k, r] = v
@@ -70,6 +77,31 @@ function cell(w, c, m, i,    k) {
     return (k in vals) ? fmt(median(vals[k])) : "n/a"
 }
 
+# ratiocell(w, c, m, r): the median of the per-round ratio rows of impl r ("A/B").
+function ratiocell(w, c, m, r,    k) {
+    k = w SUBSEP c SUBSEP m SUBSEP r
+    return (k in vals) ? sprintf("%.2f", median(vals[k])) : "n/a"
+}
+
+function has(w, c, m, i) { return (w SUBSEP c SUBSEP m SUBSEP i) in vals }
+
+# Workload 9: each implementation on both transports, side by side.
+function transports(w,    j, n, c, m) {
+    print "| case | metric | limit /dev/fuse | limit io_uring | io_uring÷/dev/fuse | ours /dev/fuse | ours io_uring | io_uring÷/dev/fuse | ours/limit /dev/fuse | ours/limit io_uring |"
+    print "|---|---|---|---|---|---|---|---|---|---|"
+    for (j = 1; j <= nc[w]; j++) {
+        c = cs[w, j]
+        for (n = 1; n <= nm[w]; n++) {
+            m = ms[w, n]
+            if (!has(w, c, m, "limit-dev") && !has(w, c, m, "limit-uring") && !has(w, c, m, "ours-dev") && !has(w, c, m, "ours-uring")) continue
+            print "| " c " | " m " | " cell(w, c, m, "limit-dev") " | " cell(w, c, m, "limit-uring") " | " ratiocell(w, c, m, "limit-uring/limit-dev") \
+                " | " cell(w, c, m, "ours-dev") " | " cell(w, c, m, "ours-uring") " | " ratiocell(w, c, m, "ours-uring/ours-dev") \
+                " | " ratiocell(w, c, m, "ours-dev/limit-dev") " | " ratiocell(w, c, m, "ours-uring/limit-uring") " |"
+        }
+    }
+    print ""
+}
+
 # The on/off table: each case with extl2=on next to its extl2=off twin (IOPS medians).
 function onoff(w,    j, c, twin, key, ro, rq, ko, kq) {
     print "ext L2 on/off (IOPS ratio of medians; above 1 = extended L2 is faster):"
@@ -104,21 +136,28 @@ END {
         print "## " (w in title ? title[w] : w)
         print ""
         if (w in help) { print help[w]; print "" }
+        if (w == "w9") { transports(w); continue }
         head = "| case | metric | ours | qemu |"; rule = "|---|---|---|---|"
         if (w in hasceil) { head = head " ceiling |"; rule = rule "---|" }
-        print head " ours/qemu |"
-        print rule "---|"
+        if (w in haslimit) { head = head " FUSE limit |"; rule = rule "---|" }
+        head = head " ours/qemu |"; rule = rule "---|"
+        if (w in hasratio) { head = head " ours/limit |"; rule = rule "---|" }
+        print head
+        print rule
         for (j = 1; j <= nc[w]; j++) {
             c = cs[w, j]
             for (n = 1; n <= nm[w]; n++) {
                 m = ms[w, n]
-                if (!((w SUBSEP c SUBSEP m SUBSEP "qemu") in vals) && !((w SUBSEP c SUBSEP m SUBSEP "ours") in vals) && !((w SUBSEP c SUBSEP m SUBSEP "ceiling") in vals)) continue
+                if (!has(w, c, m, "qemu") && !has(w, c, m, "ours") && !has(w, c, m, "ceiling") && !has(w, c, m, "limit")) continue
                 line = "| " c " | " m " | " cell(w, c, m, "ours") " | " cell(w, c, m, "qemu") " |"
                 if (w in hasceil) line = line " " cell(w, c, m, "ceiling") " |"
-                print line " " pairedratio(w, c, m) " |"
+                if (w in haslimit) line = line " " cell(w, c, m, "limit") " |"
+                line = line " " pairedratio(w, c, m) " |"
+                if (w in hasratio) line = line " " ratiocell(w, c, m, "ours/limit") " |"
+                print line
             }
         }
-        print ""
+        print """"
         if (w == "w1" || w == "w1e" || w == "w2") onoff(w)
     }
 }

@@ -1,22 +1,29 @@
 # shellcheck shell=bash
-# The eight workloads of scripts/bench.sh (issue 6). Sourced after lib.sh.
+# The nine workloads of scripts/bench.sh (issues 6 and 18). Sourced after lib.sh.
 # Every run serves a fresh copy of its image; within a round the implementations run back to back
-# (ours and qemu, in alternating order, then the ceiling) so the paired ratio ours/qemu compares
-# neighbours in time.
+# (ours and qemu, in alternating order, the FUSE limit next to ours, then the ceiling) so the paired
+# ratios ours/qemu and ours/limit compare neighbours in time.
 
-# impls ROUND [with-ceiling]: the implementations that take part (ours only when it mounted in the
-# probe), ours first in odd rounds and QEMU first in even ones: the first of a pair inherits the
-# state the previous job left (dirty pages, freed memory), so neither always gets it.
+# impls ROUND [with-ceiling] [with-limit]: the implementations that take part (ours and the limit only
+# when they mounted in the probe), ours first in odd rounds and QEMU first in even ones: the first of
+# a pair inherits the state the previous job left (dirty pages, freed memory), so neither always gets it.
 impls() {
-    local list=()
-    if (($1 % 2)); then
+    local list=() round=$1 ceiling=0 limit=0 a
+    shift
+    for a; do
+        [[ $a == with-ceiling ]] && ceiling=1
+        [[ $a == with-limit && -n $LIMIT ]] && limit=1
+    done
+    if ((round % 2)); then
         [[ -n $OURS ]] && list+=(ours)
+        ((limit)) && list+=(limit)
         list+=(qemu)
     else
         list+=(qemu)
+        ((limit)) && list+=(limit)
         [[ -n $OURS ]] && list+=(ours)
     fi
-    [[ ${2:-} == with-ceiling ]] && list+=(ceiling)
+    ((ceiling)) && list+=(ceiling)
     echo "${list[@]}"
 }
 
@@ -170,27 +177,82 @@ engine_writes() {
 }
 w2() { overlay_writes w2 none; }
 
-# Workloads 3 and 4: a fully allocated image (a fresh copy per implementation and round).
+# Workloads 3 and 4: a fully allocated image (a fresh copy per implementation and round). W3 also
+# runs the FUSE limit (a null disk behind our FUSE loop: no image) and records ours/limit per round.
 allocated() {
     local w=$1 round impl img
     shift
     for ((round = 1; round <= ROUNDS; round++)); do
-        for impl in $(impls "$round" with-ceiling); do
-            if [[ $impl == ceiling ]]; then
-                img=$(fresh_copy "$(base_raw "$DISK")" disk.raw)
-            else
-                img=$(fresh_copy "$(base_qcow2 "$DISK")" disk.qcow2)
-            fi
+        for impl in $(impls "$round" with-ceiling "$([[ $w == w3 ]] && echo with-limit)"); do
+            case $impl in
+                ceiling) img=$(fresh_copy "$(base_raw "$DISK")" disk.raw) ;;
+                limit) img=$DISK_BYTES ;;
+                *) img=$(fresh_copy "$(base_qcow2 "$DISK")" disk.qcow2) ;;
+            esac
             serve_and_run "$w" "$impl" "$round" "$img" "$DISK_BYTES" "$@"
-            rm -f "$img"
+            [[ $impl == limit ]] || rm -f "$img"
         done
+        [[ -n $LIMIT && -n $OURS && $w == w3 ]] && record_ratio "$w" "$round" ours limit
     done
 }
-w3() {
-    allocated w3 "rw=randread qd=1|randread|4k|1|iops" "rw=randread qd=16|randread|4k|16|iops" \
-        "rw=randwrite qd=1|randwrite|4k|1|iops" "rw=randwrite qd=16|randwrite|4k|16|iops"
+W3_JOBS=("rw=randread qd=1|randread|4k|1|iops" "rw=randread qd=16|randread|4k|16|iops"
+    "rw=randwrite qd=1|randwrite|4k|1|iops" "rw=randwrite qd=16|randwrite|4k|16|iops")
+W4_JOBS=("rw=read bs=1M qd=16|read|1M|16|MiBps" "rw=write bs=1M qd=16|write|1M|16|MiBps")
+w3() { allocated w3 "${W3_JOBS[@]}"; }
+w4() { allocated w4 "${W4_JOBS[@]}"; }
+
+# Workload 9: the FUSE transports, /dev/fuse reads and writes against FUSE over io_uring (kernel
+# 6.14+, switched per run with enable_uring), for the FUSE limit and for ours on workload 3's image,
+# with workloads 3's and 4's jobs. Per round and implementation the two transports run back to back,
+# /dev/fuse first in odd rounds; every run checks from the server's io_uring completions that it
+# used the transport it was meant to.
+w9() {
+    if [[ ! -w $URING_SWITCH ]]; then
+        note "w9: this kernel has no FUSE over io_uring ($URING_SWITCH is missing): nothing to compare"
+        return 0
+    fi
+    local round impl t img
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for impl in ${LIMIT:+limit} ${OURS:+ours}; do
+            for t in $( ((round % 2)) && echo dev uring || echo uring dev); do
+                if [[ $impl == limit ]]; then img=$DISK_BYTES; else img=$(fresh_copy "$(base_qcow2 "$DISK")" disk.qcow2); fi
+                transport_run "$impl" "$t" "$round" "$img"
+                [[ $impl == limit ]] || rm -f "$img"
+            done
+            record_ratio w9 "$round" "$impl-uring" "$impl-dev"
+        done
+        [[ -n $LIMIT && -n $OURS ]] && record_ratio w9 "$round" ours-dev limit-dev && record_ratio w9 "$round" ours-uring limit-uring
+    done
+    [[ -n ${FUSE_URING:-$SAVED_URING} ]] && fuse_uring "${FUSE_URING:-$SAVED_URING}" # what the other workloads run with
 }
-w4() { allocated w4 "rw=read bs=1M qd=16|read|1M|16|MiBps" "rw=write bs=1M qd=16|write|1M|16|MiBps"; }
+
+# transport_run IMPL dev|uring ROUND IMAGE: one server with the kernel switch set for the transport,
+# the jobs of w3 and w4, recorded as IMPL-dev or IMPL-uring.
+transport_run() {
+    local impl=$1 t=$2 round=$3 image=$4 label=$1-$2 job case rw bs qd primary
+    fuse_uring "$([[ $t == uring ]] && echo Y || echo N)"
+    if ! serve "$impl" "$image"; then
+        note "w9 $label: $SERVE_ERR"
+        return 1
+    fi
+    for job in "${W3_JOBS[@]}" "${W4_JOBS[@]}"; do
+        IFS='|' read -r case rw bs qd primary <<<"$job"
+        if run_fio "$SERVE_FILE" "$rw" "$bs" "$qd" "$DISK_BYTES"; then
+            record_fio w9 "$case" "$label" "$round" "$primary"
+            log "  [w9 r$round] $case  $label: $FIO_IOPS IOPS, $FIO_MIBS MiB/s, p99 $FIO_P99_US us"
+        else
+            note "w9 $label $case: $SERVE_ERR"
+        fi
+    done
+    local completions
+    completions=$(uring_completions "$SERVE_PID")
+    if [[ $t == uring ]] && ((completions == 0)); then
+        note "w9 $label: the server answered nothing over io_uring (its log: $(head -c 200 "$RUN/$impl.log"))"
+    elif [[ $t == dev ]] && ((completions != 0)); then
+        note "w9 $label: the server answered $completions requests over io_uring with the kernel switch off"
+    fi
+    unserve || note "w9 $label: $SERVE_ERR"
+}
 
 # Workload 6: mount and unmount latency of an overlay over a qcow2 backing file (opens the chain).
 w6() {

@@ -10,6 +10,7 @@ internal static class CommandLine
     [
         new MountCommand(),
         new UnmountCommand(),
+        new OpenCommand(),
         new MountDemoCommand(),
         new CreateCommand(),
         new InfoCommand(),
@@ -18,6 +19,9 @@ internal static class CommandLine
         new ConvertCommand(),
         new ResizeCommand(),
         new BenchCommand(),
+        new CompareCommand(),
+        new MeasureCommand(),
+        new AdviseCommand(),
     ];
 
     public static int Run(string[] args)

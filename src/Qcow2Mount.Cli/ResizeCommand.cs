@@ -22,7 +22,9 @@ internal sealed class ResizeCommand : ICommand
           -q            quiet
           -h, --help    show this help
 
-        Exit status: 0 resized, 1 error.
+        A version 2 image (compat=0.10) with internal snapshots cannot be resized, as with qemu-img.
+
+        Exit status: 0 resized, 1 bad arguments, 2 the image cannot be resized or read.
         """;
 
     private static readonly Dictionary<string, bool> Spec = new()

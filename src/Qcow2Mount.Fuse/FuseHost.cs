@@ -4,6 +4,7 @@ using Qcow2Mount.Core.Hosting;
 using Qcow2Mount.Core.Vfs;
 using Qcow2Mount.Fuse.Hosting;
 using Qcow2Mount.Fuse.Interop;
+using Qcow2Mount.Fuse.Uring;
 
 namespace Qcow2Mount.Fuse;
 
@@ -12,7 +13,8 @@ namespace Qcow2Mount.Fuse;
 /// fusermount3); the requests are served by our own loop: <see cref="FuseMountSettings.MaxThreads"/> workers each read
 /// one request from /dev/fuse, answer it through <see cref="FuseRequestHandler"/> and write the reply, with no lock
 /// between them (libfuse's loop takes its mutexes several times per request: waits of milliseconds when a holder was
-/// preempted, the QD16 p99 tail of reads).
+/// preempted, the QD16 p99 tail of reads). When the kernel offers FUSE over io_uring, requests come through
+/// <see cref="FuseUring"/>'s rings instead, and the workers answer what still comes through /dev/fuse (FORGET, INTERRUPT).
 /// Life cycle: <see cref="Mount"/>; <see cref="Run"/> until the kernel ends the connection (an unmount, or the last
 /// open file of a detached mount closed) or <see cref="Stop"/>; <see cref="Dispose"/>.
 /// One unmount path: <see cref="Unmounter"/>, called once — by <see cref="Detach"/>, or by <see cref="Dispose"/> for a
@@ -29,6 +31,8 @@ internal sealed unsafe class FuseHost : IMount
     private readonly Action<FuseHost>? _onInitialized;
     /// <summary>Set when serving ends; never disposed, since a worker still blocked in read(2) sets it on its way out.</summary>
     private readonly ManualResetEventSlim _finished = new();
+    /// <summary>The io_uring transport, offered in the INIT reply when the kernel offers it; null: /dev/fuse only.</summary>
+    private readonly FuseUring? _uring;
     private nint _session;
     private int _fd = -1;
     private int _workersLeft;
@@ -47,6 +51,7 @@ internal sealed unsafe class FuseHost : IMount
         _settings = settings;
         _handler = new FuseRequestHandler(fileSystem, owner);
         _onInitialized = onInitialized;
+        _uring = settings.IoUring is { } options ? new FuseUring(Answer, fileSystem.Log, options) : null;
     }
 
     public FuseFileSystem FileSystem { get; }
@@ -56,6 +61,9 @@ internal sealed unsafe class FuseHost : IMount
     IVirtualFileSystem IMount.FileSystem => FileSystem.Vfs;
 
     bool IMount.IsServing => Connected;
+
+    /// <summary>The io_uring transport when one was offered (<see cref="FuseMountSettings.IoUring"/>); active once the kernel took it.</summary>
+    public FuseUring? Uring => _uring;
 
     /// <summary>
     /// True while the kernel's connection lives: the mount, or the open files of a detached one, can still send
@@ -243,6 +251,7 @@ internal sealed unsafe class FuseHost : IMount
                     int replyLength = Volatile.Read(ref _closed) != 0
                         ? FuseRequestHandler.ReplyError(requestBytes, replyBytes, -Errno.ENOTCONN)
                         : _handler.Handle(requestBytes, replyBytes);
+                    bool startUring = replyLength > 0 && _uring is not null && _uring.Negotiate(requestBytes, replyBytes[..replyLength], _fd);
                     if (replyLength > 0 && Libc.Write(_fd, reply, (nuint)replyLength) < 0)
                     {
                         int errno = Marshal.GetLastPInvokeError();
@@ -258,10 +267,18 @@ internal sealed unsafe class FuseHost : IMount
                             FileSystem.Log($"reply to /dev/fuse failed (errno {errno})");
                         }
                     }
-                    else if (Volatile.Read(ref _initialized) == 0 && FuseRequestHandler.CompletesInit(requestBytes, replyBytes)
-                        && Interlocked.Exchange(ref _initialized, 1) == 0)
+                    else
                     {
-                        ReportInitialized();
+                        if (startUring)
+                        {
+                            _uring!.Start(); // after the INIT reply: the kernel takes registrations only once it is initialised
+                        }
+
+                        if (Volatile.Read(ref _initialized) == 0 && FuseRequestHandler.CompletesInit(requestBytes, replyBytes)
+                            && Interlocked.Exchange(ref _initialized, 1) == 0)
+                        {
+                            ReportInitialized();
+                        }
                     }
                 }
                 finally
@@ -278,6 +295,22 @@ internal sealed unsafe class FuseHost : IMount
             {
                 Libc.Close(_fd);
             }
+        }
+    }
+
+    /// <summary>Answers a request that came through <see cref="_uring"/>, with the rules of <see cref="Work"/>.</summary>
+    private int Answer(ReadOnlySpan<byte> request, Span<byte> reply)
+    {
+        Interlocked.Increment(ref _busy);
+        try
+        {
+            return Volatile.Read(ref _closed) != 0
+                ? FuseRequestHandler.ReplyError(request, reply, -Errno.ENOTCONN)
+                : _handler.Handle(request, reply);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _busy);
         }
     }
 

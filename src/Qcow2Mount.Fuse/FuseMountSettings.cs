@@ -19,6 +19,12 @@ internal sealed record FuseMountSettings
     /// </summary>
     public uint MaxThreads { get; init; } = 10;
 
+    /// <summary>
+    /// Take FUSE over io_uring, laid out so, when the kernel offers it (kernel 6.14+, <c>fuse.enable_uring=Y</c>): one
+    /// system call per request instead of a read and a write on /dev/fuse. Null, or not offered: /dev/fuse.
+    /// </summary>
+    public Uring.FuseUringOptions? IoUring { get; init; } = new();
+
     /// <summary>Path or soname of libfuse; null = <c>libfuse3.so.3</c>.</summary>
     public string? LibraryPath { get; init; }
 }

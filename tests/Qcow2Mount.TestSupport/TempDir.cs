@@ -3,10 +3,12 @@ namespace Qcow2Mount.TestSupport;
 /// <summary>A unique directory under /tmp, deleted on dispose. Tests keep every file of one case inside one.</summary>
 public sealed class TempDir : IDisposable
 {
-    public TempDir(string? label = null)
+    /// <param name="label">Part of the directory name (for finding leftovers).</param>
+    /// <param name="root">Where to make it; default the temp directory (<c>/dev/shm</c> suits tests that sync often).</param>
+    public TempDir(string? label = null, string? root = null)
     {
         string name = $"qcow2mount-{(label is null ? string.Empty : Sanitize(label) + "-")}{Guid.NewGuid():N}";
-        Path = Directory.CreateDirectory(System.IO.Path.Combine(System.IO.Path.GetTempPath(), name)).FullName;
+        Path = Directory.CreateDirectory(System.IO.Path.Combine(root ?? System.IO.Path.GetTempPath(), name)).FullName;
     }
 
     public string Path { get; }

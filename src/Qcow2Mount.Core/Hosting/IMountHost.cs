@@ -46,6 +46,19 @@ public interface IMountHost
     /// </summary>
     IMount Mount(IVirtualFileSystem fileSystem, MountSpec spec, Action<IMount> onReady, Action<string> log);
 
+    /// <summary>Every mount of ours (its source is the first image it shows), for "is this image mounted already?".</summary>
+    IEnumerable<MountEntry> MountsOfOurs();
+
+    /// <summary>
+    /// Where a double-click mounts <paramref name="image"/> when nobody names a place, and the place is made ready:
+    /// Linux a free folder under $XDG_RUNTIME_DIR/qcow2mount (NAME, NAME-2, …; created); Windows the first free drive
+    /// letter. <paramref name="created"/> says whether the caller should remove it again if the mount fails.
+    /// </summary>
+    string ChooseMountPoint(string image, out bool created);
+
+    /// <summary>Shows <paramref name="mountPoint"/> to the user (the desktop's file manager, Explorer); without one, prints it.</summary>
+    void Reveal(string mountPoint);
+
     /// <summary>What is mounted at <paramref name="mountPoint"/> (a normalised one; the topmost mount), ours or not; null when nothing is.</summary>
     MountEntry? Find(string mountPoint);
 

@@ -132,7 +132,7 @@ public sealed partial class Qcow2Image
             long clusterEnd = _geo.ClusterStart(packing) + cs;
             if (packing + length <= clusterEnd)
             {
-                _refcounts!.Update(packing >> _geo.ClusterBits, 1);
+                _refcounts!.AddReference(packing >> _geo.ClusterBits);
                 host = packing;
             }
             else
@@ -140,7 +140,7 @@ public sealed partial class Qcow2Image
                 long next = AllocateDataCluster(guest);
                 if (next == clusterEnd)
                 {
-                    _refcounts!.Update(packing >> _geo.ClusterBits, 1);
+                    _refcounts!.AddReference(packing >> _geo.ClusterBits);
                     host = packing;
                 }
                 else

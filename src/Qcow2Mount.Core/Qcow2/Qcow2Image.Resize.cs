@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Qcow2Mount.Core.Errors;
 using Qcow2Mount.Core.Qcow2.Format;
 
 namespace Qcow2Mount.Core.Qcow2;
@@ -23,6 +24,12 @@ public sealed partial class Qcow2Image
             throw new ArgumentOutOfRangeException(nameof(newSize), "the new size must be a positive multiple of 512");
         }
 
+        if (_header.Version < 3 && _header.SnapshotCount > 0)
+        {
+            // A v2 snapshot records no disk size: QEMU could no longer apply it after the size changed.
+            throw new UnsupportedFeatureException($"{Name}: Can't resize a v2 image which has snapshots");
+        }
+
         long needed = _geo.L1EntriesFor(newSize);
         if (needed * 8 > MaxL1Bytes)
         {
@@ -37,6 +44,7 @@ public sealed partial class Qcow2Image
             bool shrink = newSize < _header.Size;
             if (shrink)
             {
+                ZeroTailOfLastCluster(newSize);
                 DiscardBeyond(newSize);
             }
 
@@ -61,9 +69,12 @@ public sealed partial class Qcow2Image
             if (shrink)
             {
                 TruncateAfterLastUsedCluster();
+                _file.FlushIfUnsynced();
             }
 
-            // The L1 array cannot change length in place: no further writes through this instance.
+            // The L1 array cannot change length in place: no further writes through this instance, so this is its
+            // clean close (Dispose skips a read-only image).
+            ClearDirtyBit();
             _readOnly = true;
         }
     }
@@ -100,6 +111,23 @@ public sealed partial class Qcow2Image
                 _refcounts.ScheduleFree((oldOffset >> _geo.ClusterBits) + c);
             }
         }
+    }
+
+    /// <summary>
+    /// The part of the new last cluster past <paramref name="newSize"/> is zeroed (zero bits, zero flag or zero bytes,
+    /// through the ordinary zero path) while it is still inside the disk. The discard that follows only covers whole
+    /// clusters, so without this the bytes written there (any allocated subcluster, not only the one at the new end)
+    /// would read back after a later grow, by us or by QEMU, which zeroes only an allocated run at the old end.
+    /// </summary>
+    private void ZeroTailOfLastCluster(long newSize)
+    {
+        long end = Math.Min(_header.Size, _geo.ClusterStart(newSize) + _geo.ClusterSize);
+        if (_geo.IsClusterAligned(newSize) || end <= newSize)
+        {
+            return;
+        }
+
+        ZeroRange(newSize, end, mayUnmap: false);
     }
 
     /// <summary>Full discard of every cluster from the first cluster boundary at or after <paramref name="newSize"/>.</summary>

@@ -105,6 +105,12 @@ public sealed partial class Qcow2Image
             return;
         }
 
+        if (allocated && _externalData && _header.IsDataFileRaw)
+        {
+            // QEMU passes the discard through to the data file: it must stay a raw image of the disk.
+            DiscardRawData(clusterStart);
+        }
+
         L2Entry entry = _geo.ExtendedL2 ? new L2Entry(0, L2Entry.AllZeroBitmap)
             : _header.Version >= 3 ? new L2Entry(L2Entry.ZeroFlag, 0)
             : default;
@@ -321,6 +327,27 @@ public sealed partial class Qcow2Image
         }
 
         Volatile.Write(ref _dataWritten, 1);
+    }
+
+    /// <summary>
+    /// data_file_raw discard: the cluster's bytes in the data file are released (hole punched) and, where the file
+    /// system kept them, overwritten with zeros, before the L2 entry says the cluster reads as zeros.
+    /// </summary>
+    private void DiscardRawData(long clusterStart)
+    {
+        _data.PunchHole(clusterStart, _geo.ClusterSize);
+        var check = new byte[_geo.ClusterSize];
+        _data.Read(clusterStart, check);
+        int first = check.AsSpan().IndexOfAnyExcept((byte)0);
+        if (first >= 0)
+        {
+            int last = check.AsSpan().LastIndexOfAnyExcept((byte)0);
+            WriteRawZeros(clusterStart, first, last + 1);
+        }
+        else
+        {
+            Volatile.Write(ref _dataWritten, 1);
+        }
     }
 
     private static long RoundUp(long value, long unit) => (value + unit - 1) / unit * unit;

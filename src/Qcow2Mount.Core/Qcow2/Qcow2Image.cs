@@ -11,9 +11,13 @@ namespace Qcow2Mount.Core.Qcow2;
 /// A qcow2 image as a virtual disk: the engine. Opening validates the header and tables; reads and writes go
 /// through <see cref="Translate"/> (the one mapping loop) and the cluster allocator.
 /// Locks: <see cref="_metaLock"/> guards L1, the L2 cache and refcounts and is held only while metadata is looked
-/// up or changed; <see cref="_ranges"/> orders requests on overlapping guest ranges; data I/O runs under neither.
-/// Crash-safe order (see <see cref="Flush"/>): data and COW bytes → refcount blocks → L2 tables → L1/header;
-/// reference removals reach disk before the refcount decrements that follow them. With lazy refcounts the dirty bit
+/// up or changed; <see cref="_ranges"/> orders requests on overlapping guest ranges; data I/O runs under neither, so it
+/// may grow the file while another thread holds the metadata lock: the file is therefore never shortened while open,
+/// only grown to cover every allocated cluster (<see cref="RefcountManager"/>'s length rule).
+/// Crash-safe order (see <see cref="Flush"/>): data and COW bytes → refcount blocks → L2 tables → L1/header, enforced
+/// by the L2 cache's write-back prerequisite; and backwards for freeing: every reference removal (L2 entry, L1 entry,
+/// header) is stable before a refcount drops, enforced by the refcount manager's <see cref="RefcountManager.BeforeDecrements"/>
+/// (<see cref="MakeReferencesStable"/>) with the file's sync tracking. With lazy refcounts the dirty bit
 /// is on disk (written and flushed) before the first metadata change (<see cref="BeforeMetadataChange"/>) and cleared
 /// only after the final flush of a clean close; the order above is kept anyway, so a crash leaves leaks at worst.
 /// A write that meets inconsistent metadata sets the corrupt bit and turns the image read-only (<see cref="SignalCorruption"/>).
@@ -42,7 +46,8 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
     private readonly object _metaLock = new();
     private readonly GuestRangeLock _ranges = new();
-    private readonly IBlockDevice _file;
+    /// <summary>The image file; knows whether everything written to it is synced (the freeing rule asks).</summary>
+    private readonly SyncTrackingBlockDevice _file;
     private readonly IBlockDevice _data;
     private readonly IVirtualDisk? _backing;
 
@@ -75,14 +80,14 @@ public sealed partial class Qcow2Image : IVirtualDisk
     private Qcow2Image(IBlockDevice file, Qcow2Header header, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile, IDisposable? backingOwner)
     {
         _backingOwner = backingOwner ?? backing;
-        _file = file;
+        _file = new SyncTrackingBlockDevice(file);
         _header = header;
         _options = options;
         _backing = backing;
         _geo = header.Geometry;
         _readOnly = options.ReadOnly || file.IsReadOnly;
         _externalData = header.HasExternalDataFile;
-        _data = dataFile ?? file;
+        _data = dataFile ?? _file;
         Name = file.Name;
 
         (_snapshots, _snapshotTableBytes) = ValidateLayout();
@@ -90,15 +95,16 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
         _l2SliceSize = options.L2CacheEntrySize is > 0 and var s && s <= _geo.ClusterSize && (s & (s - 1)) == 0 && s >= 512 ? s : _geo.ClusterSize;
         long l2Budget = options.CacheSize > 0 ? options.CacheSize : 32L << 20;
-        _l2Cache = new MetadataCache("L2", file, _l2SliceSize, l2Budget);
-        var refblockCache = new MetadataCache("refcount", file, _geo.ClusterSize, Math.Max(l2Budget / 4, 4L * _geo.ClusterSize));
+        _l2Cache = new MetadataCache("L2", _file, _l2SliceSize, l2Budget);
+        var refblockCache = new MetadataCache("refcount", _file, _geo.ClusterSize, Math.Max(l2Budget / 4, 4L * _geo.ClusterSize));
         refblockCache.Validate = (_, _) => { };
         var table = ReadRefcountTable();
-        _refcounts = new RefcountManager(file, _geo, header, table, refblockCache, WriteHeader)
+        _refcounts = new RefcountManager(_file, _geo, header, table, refblockCache, WriteHeader)
         {
             Allocated = OnAllocated,
             Freed = OnFreed,
             BeforeChange = BeforeMetadataChange,
+            BeforeDecrements = MakeReferencesStable,
         };
         _refcounts.ValidateTable(FixedMetadataRegions(_snapshotTableBytes));
 
@@ -250,15 +256,8 @@ public sealed partial class Qcow2Image : IVirtualDisk
             {
                 lock (_metaLock)
                 {
-                    // Rule: the dirty bit is cleared only after every cache is written back and the file is stable.
                     FlushAndSignal();
-                    if (_dirtyBitSet && !_readOnly)
-                    {
-                        _header.IncompatibleFeatures &= ~FeatureBits.IncompatibleDirty;
-                        WriteHeader();
-                        _file.Flush();
-                        _dirtyBitSet = false;
-                    }
+                    ClearDirtyBit();
                 }
             }
         }
@@ -266,6 +265,21 @@ public sealed partial class Qcow2Image : IVirtualDisk
         {
             _disposed = true;
             CloseFiles();
+        }
+    }
+
+    /// <summary>
+    /// The end of a clean close (lazy refcounts): every cache is written back and the file is stable (caller flushed),
+    /// so the refcounts on disk are exact and the dirty bit this session set can go. Metadata lock held.
+    /// </summary>
+    private void ClearDirtyBit()
+    {
+        if (_dirtyBitSet && !_readOnly)
+        {
+            _header.IncompatibleFeatures &= ~FeatureBits.IncompatibleDirty;
+            WriteHeader();
+            _file.Flush();
+            _dirtyBitSet = false;
         }
     }
 
@@ -315,8 +329,9 @@ public sealed partial class Qcow2Image : IVirtualDisk
 
     /// <summary>
     /// Flush in dependency order: (1) data and COW bytes to stable storage, (2) refcount blocks, then stable,
-    /// (2b) refcount table entries of new blocks, then stable, (3) L2 slices, then stable, (4) deferred refcount
-    /// decrements (their references are gone on disk now).
+    /// (2b) refcount table entries of new blocks, then stable, (3) L2 slices, (4) deferred refcount decrements, whose
+    /// prerequisite syncs every reference removal first, and the refcount blocks they changed, (5) a sync of whatever
+    /// is still unsynced (slices written back by an eviction, L1 entries), so nothing written before the call is lost.
     /// </summary>
     private void FlushLocked()
     {
@@ -326,18 +341,26 @@ public sealed partial class Qcow2Image : IVirtualDisk
         }
 
         MakeDataAndRefcountsStable();
-        if (_l2Cache.DirtyCount > 0)
-        {
-            _l2Cache.WriteDirty();
-            _file.Flush();
-        }
-
+        _l2Cache.WriteDirty();
         if (_refcounts.DeferredFreeCount > 0)
         {
             _refcounts.ApplyDeferredFrees();
             _refcounts.Blocks.WriteDirty();
-            _file.Flush();
         }
+
+        _file.FlushIfUnsynced();
+    }
+
+    /// <summary>
+    /// Freeing runs backwards (the refcount manager's prerequisite for every decrement): the L2 cache is written back
+    /// and the file synced, so the L2 entries, L1 entries and header fields that stopped naming a cluster are stable
+    /// before its refcount drops. Otherwise a crash could keep the old pointer with the lower count, and the next
+    /// write would free and reuse a cluster that is still in use (a snapshot's L2 table or data).
+    /// </summary>
+    private void MakeReferencesStable()
+    {
+        _l2Cache.WriteDirty();
+        _file.FlushIfUnsynced();
     }
 
     private void MakeDataAndRefcountsStable()

@@ -6,7 +6,8 @@ namespace Qcow2Mount.Core.Tools;
 /// <summary>
 /// qemu-img resize for qcow2 and raw images. After a qcow2 grows, bytes that were never part of the disk must
 /// read as zeros: the range a longer backing file would now show through is zeroed (qemu-behaviour.md §5, last
-/// bullet), and so is the rest of a partly used last cluster that still holds data.
+/// bullet), and so is the rest of the old last cluster unless all of it reads as zeros (a shrink by this engine
+/// zeroes it; QEMU's leaves the bytes, and its grow zeroes only an allocated run at the old end).
 /// </summary>
 public static class ImageResizer
 {
@@ -32,13 +33,19 @@ public static class ImageResizer
             return;
         }
 
+        ResizeQcow2(() => Qcow2Image.Open(path, new ImageOpenOptions()), newSize, allowShrink);
+    }
+
+    /// <summary>The qcow2 resize on images that <paramref name="open"/> opens read-write (twice when growing).</summary>
+    internal static void ResizeQcow2(Func<Qcow2Image> open, long newSize, bool allowShrink)
+    {
         if (newSize % 512 != 0)
         {
             throw new ArgumentException("The new size must be a multiple of 512");
         }
 
         long oldSize;
-        using (var image = Qcow2Image.Open(path, new ImageOpenOptions()))
+        using (var image = open())
         {
             oldSize = image.Length;
             if (newSize < oldSize && !allowShrink)
@@ -59,12 +66,13 @@ public static class ImageResizer
             return;
         }
 
-        using (var image = Qcow2Image.Open(path, new ImageOpenOptions()))
+        using (var image = open())
         {
             long clusterEnd = Math.Min(newSize, image.Geometry.ClusterStart(oldSize - 1) + image.Geometry.ClusterSize);
             long zeroEnd = oldSize;
-            if (clusterEnd > oldSize && (image.GetBlockStatus(oldSize, clusterEnd - oldSize).Flags & BlockStatusFlags.Allocated) != 0)
+            if (!ReadsAsZeros(image, oldSize, clusterEnd))
             {
+                // Bytes past the old end in its last cluster (an image another program shrank): never part of the disk.
                 zeroEnd = clusterEnd;
             }
 
@@ -80,5 +88,22 @@ public static class ImageResizer
 
             image.Flush();
         }
+    }
+
+    /// <summary>True when every run of [<paramref name="from"/>, <paramref name="to"/>) is known to read as zeros.</summary>
+    private static bool ReadsAsZeros(Qcow2Image image, long from, long to)
+    {
+        for (long pos = from; pos < to;)
+        {
+            var status = image.GetBlockStatus(pos, to - pos);
+            if ((status.Flags & BlockStatusFlags.Zero) == 0 || status.Length <= 0)
+            {
+                return false;
+            }
+
+            pos += status.Length;
+        }
+
+        return true;
     }
 }

@@ -71,6 +71,74 @@ internal sealed class FuseMountHost : IMountHost
         return FuseHost.Mount(new FuseFileSystem(fileSystem, log), settings, onReady);
     }
 
+    /// <summary>How many NAME-N folders <see cref="ChooseMountPoint"/> tries (each one holds a mount of another image of that name).</summary>
+    private const int MaxFolderSuffix = 100;
+
+    /// <summary>Longest wait for xdg-open; an opener still running after that is left to run.</summary>
+    private static readonly TimeSpan OpenerTimeout = TimeSpan.FromSeconds(30);
+
+    public IEnumerable<MountEntry> MountsOfOurs() =>
+        MountTable.Read().Where(e => e.Type == MountTable.OurType).Select(e => new MountEntry(e.MountPoint, e.Source, e.Type, IsOurs: true));
+
+    /// <summary>
+    /// $XDG_RUNTIME_DIR/qcow2mount/NAME (private to the user, emptied at logout; without XDG_RUNTIME_DIR the pid file
+    /// folder): the first of NAME, NAME-2, … that is neither a mount point nor a file nor a folder with something in it.
+    /// </summary>
+    public string ChooseMountPoint(string image, out bool created)
+    {
+        string? runtime = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
+        string root = Path.TrimEndingDirectorySeparator(
+            runtime is { Length: > 0 } ? Path.Combine(Path.GetFullPath(runtime), "qcow2mount") : MountPidFile.DirectoryPath);
+        string file = Path.GetFileName(image);
+        string name = file.Length > ".qcow2".Length && file.EndsWith(".qcow2", StringComparison.OrdinalIgnoreCase) ? file[..^".qcow2".Length] : file;
+        for (int i = 1; i <= MaxFolderSuffix; i++)
+        {
+            string folder = Path.Combine(root, i == 1 ? name : $"{name}-{i}");
+            bool free = Directory.Exists(folder) ? !Directory.EnumerateFileSystemEntries(folder).Any() : !Path.Exists(folder);
+            if (free && MountTable.Find(folder) is null)
+            {
+                created = !Directory.Exists(folder);
+                Directory.CreateDirectory(folder);
+                return folder;
+            }
+        }
+
+        throw new MountFailedException($"{Path.Combine(root, name)}: that folder and {MaxFolderSuffix - 1} more like it are in use");
+    }
+
+    /// <summary>xdg-open MOUNTPOINT; without xdg-open, or when it fails, the folder is printed.</summary>
+    public void Reveal(string mountPoint)
+    {
+        string? opener = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(d => Path.Combine(d, "xdg-open"))
+            .FirstOrDefault(File.Exists);
+        if (opener is null)
+        {
+            Console.WriteLine(mountPoint);
+            return;
+        }
+
+        var start = new ProcessStartInfo(opener) { UseShellExecute = false };
+        start.ArgumentList.Add(mountPoint);
+        try
+        {
+            using var process = Process.Start(start) ?? throw new System.ComponentModel.Win32Exception("not started");
+            if (!process.WaitForExit(OpenerTimeout) || process.ExitCode == 0)
+            {
+                return;
+            }
+
+            Console.Error.WriteLine($"qcow2mount: xdg-open {mountPoint} failed (exit code {process.ExitCode})");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Console.Error.WriteLine($"qcow2mount: cannot run {opener}: {e.Message}");
+        }
+
+        Console.WriteLine(mountPoint);
+    }
+
     public MountEntry? Find(string mountPoint) =>
         MountTable.Find(mountPoint) is { } e ? new MountEntry(e.MountPoint, e.Source, e.Type, e.Type == MountTable.OurType) : null;
 

@@ -91,6 +91,36 @@ public sealed class ExternalDataFileTests
         });
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public void Discard_DataFileRaw_DataFileStaysRawImageOfTheDisk(bool extendedL2)
+    {
+        // QEMU passes a discard through to the data file; the engine must not leave the old bytes there while the
+        // qcow2 view reads zeros, or the data file is no longer a raw image of the disk.
+        using var dir = new TempDir("datafile-discard");
+        string image = Create(dir, "image", dataFileRaw: true, extendedL2);
+        QemuTools.QemuIo(image, $"write -P 0x6c 0 {Size}");
+
+        using (Qcow2Image disk = Qcow2Image.Open(image))
+        {
+            disk.Discard(1 << 20, 256 << 10);              // whole clusters
+            disk.Discard((3 << 20) + 1000, 200_000);        // unaligned head and tail
+            disk.Discard(Size - (64 << 10), 64 << 10);      // the last cluster
+            disk.Flush();
+        }
+
+        var raw = File.ReadAllBytes(DataFile(image));
+        Assert.Multiple(() =>
+        {
+            Assert.That(raw.AsSpan(1 << 20, 256 << 10).ContainsAnyExcept((byte)0), Is.False, "whole discarded clusters");
+            Assert.That(raw.AsSpan((3 << 20) + 1000, 200_000).ContainsAnyExcept((byte)0), Is.False, "unaligned discard");
+            Assert.That(raw.AsSpan((int)Size - (64 << 10), 64 << 10).ContainsAnyExcept((byte)0), Is.False, "last cluster");
+            Assert.That(raw[(1 << 20) - 1], Is.EqualTo(0x6c), "bytes outside the discards stay");
+            Assert.That(QemuTools.Compare(image, DataFile(image), "qcow2", "raw"), Is.True, "data file vs the image");
+            Assert.That(QemuTools.Check(image).IsClean, Is.True);
+        });
+    }
+
     private static string Create(TempDir dir, string name, bool dataFileRaw, bool extendedL2)
     {
         string image = dir.File(name + ".qcow2");

@@ -55,4 +55,102 @@ public sealed class DataClusterGrowthTests
             Assert.That(read.StandardOutput, Does.Not.Contain("Pattern verification failed").And.Contain($"read 4096/4096 bytes at offset {(31L * cluster) + 8192}"), read.StandardOutput);
         });
     }
+
+    /// <summary>
+    /// The flush grows the file over clusters written in part while holding the metadata lock, but data writes run
+    /// without it: here a write into a new cluster past the end of the file lands between the flush reading the file
+    /// length (stale by then) and its ftruncate. The ftruncate must not cut that write off. It did: the file was cut to
+    /// the end of the partly written cluster, and once later writes grew it again the lost cluster read as zeros (seen
+    /// once by ConcurrentWriteConformanceTests on a loaded machine; this forces the interleaving every time).
+    /// </summary>
+    [Test]
+    public void Flush_WriteIntoLaterClusterLandsBeforeItsFtruncate_WriteKept()
+    {
+        using var dir = new TempDir("growth-race");
+        string image = dir.File("disk.qcow2");
+        const int cluster = 64 << 10;
+        QemuTools.Create(image, 16L << 20, new Dictionary<string, string> { ["cluster_size"] = $"{cluster}", ["extended_l2"] = "on" });
+        var timeout = TimeSpan.FromSeconds(60);
+        using var writerAtGate = new ManualResetEventSlim();
+        using var releaseWriter = new ManualResetEventSlim();
+        using var writerWrote = new ManualResetEventSlim();
+        var file = new GatedBlockDevice(FileBlockDevice.Open(image, readOnly: false));
+        bool reachedGate, flushedWithWriterDone;
+        Exception? writerError = null;
+        byte[] back = new byte[cluster];
+        using (var disk = Qcow2Image.Open(file, new ImageOpenOptions()))
+        {
+            disk.Write(0, Filled(4096, 0x11)); // the L2 table, then a data cluster written in part: the file ends inside it
+            long end = file.Length;
+            long gated = -1;
+            file.BeforeWrite = (offset, _) =>
+            {
+                // Hold the first write past the end (the new cluster's data) until the flush is about to set the length.
+                if (offset >= end && Interlocked.CompareExchange(ref gated, offset, -1) == -1)
+                {
+                    writerAtGate.Set();
+                    releaseWriter.Wait(timeout);
+                }
+            };
+            file.AfterWrite = (offset, _) =>
+            {
+                if (offset == Interlocked.Read(ref gated))
+                {
+                    writerWrote.Set();
+                }
+            };
+            file.BeforeSetLength = _ =>
+            {
+                if (writerAtGate.IsSet)
+                {
+                    releaseWriter.Set();
+                    writerWrote.Wait(timeout);
+                }
+            };
+
+            // A new cluster written whole: that write, not an ftruncate, grows the file over it.
+            var writer = new Thread(() =>
+            {
+                try
+                {
+                    disk.Write(cluster, Filled(cluster, 0x22));
+                }
+                catch (Exception e)
+                {
+                    writerError = e;
+                }
+            });
+            writer.Start();
+            reachedGate = writerAtGate.Wait(timeout);
+            disk.Flush();
+            flushedWithWriterDone = writerWrote.IsSet;
+            releaseWriter.Set();
+            writer.Join();
+            file.BeforeWrite = null;
+            file.AfterWrite = null;
+            file.BeforeSetLength = null;
+
+            disk.Write(2L * cluster, Filled(cluster, 0x33)); // grows the file past the cluster again
+            disk.Read(cluster, back);
+        }
+
+        var check = QemuTools.Check(image);
+        var read = ProcessRunner.Capture("qemu-io", ["-f", "qcow2", "-c", $"read -P 0x22 {cluster} {cluster}", "-c", "read -P 0x11 0 4096", "-c", $"read -P 0x33 {2 * cluster} {cluster}", image]);
+        Assert.Multiple(() =>
+        {
+            Assert.That(reachedGate, Is.True, "the write into the new cluster never reached the file: the test no longer forces the interleaving");
+            Assert.That(writerError, Is.Null, writerError?.ToString());
+            Assert.That(flushedWithWriterDone, Is.True, "the flush set the length before the held write landed: the test no longer forces the interleaving");
+            Assert.That(back.AsSpan().IndexOfAnyExcept((byte)0x22), Is.EqualTo(-1), $"read back before close: {back.Count(b => b == 0)} of {cluster} bytes are zeros");
+            Assert.That(check.IsClean, Is.True, check.ToString());
+            Assert.That(read.StandardOutput, Does.Not.Contain("Pattern verification failed"), read.StandardOutput);
+        });
+    }
+
+    private static byte[] Filled(int length, byte value)
+    {
+        var data = new byte[length];
+        Array.Fill(data, value);
+        return data;
+    }
 }

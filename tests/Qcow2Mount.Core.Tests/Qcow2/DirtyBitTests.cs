@@ -51,6 +51,40 @@ public sealed class DirtyBitTests
         Qemu.Io(image, "read -P 0x3c 3M 200000");
     }
 
+    [TestCase(64L << 20)]
+    [TestCase(1L << 20)]
+    public void Resize_LazyRefcounts_ClosesCleanDirtyBitClear(long newSize)
+    {
+        // Resize ends with the image closed for writing; it must still end like a clean close, or the next read-write
+        // open rebuilds every refcount (and QEMU reports the image dirty meanwhile).
+        string image = _dir.File("lazy.qcow2");
+        Qemu.Create(image, "lazy_refcounts=on,cluster_size=65536", 8 << 20);
+        Qemu.Io(image, "write -P 3 0 3M", "write -P 4 6M 1M");
+
+        using (var disk = Qcow2Image.Open(image))
+        {
+            disk.Resize(newSize);
+        }
+
+        ulong incompatible = Qemu.ReadU64(image, 72);
+        bool qemuSeesDirty = Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", image))["dirty-flag"]!.GetValue<bool>();
+        long length = new FileInfo(image).Length;
+        var log = new List<string>();
+        using (Qcow2Image.Open(image, new ImageOpenOptions { Log = log.Add }))
+        {
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(incompatible & 1, Is.Zero, "dirty bit on disk");
+            Assert.That(qemuSeesDirty, Is.False, "qemu-img info dirty-flag");
+            Assert.That(log, Is.Empty, "no refcount rebuild on the next open");
+            Assert.That(new FileInfo(image).Length, Is.EqualTo(length), "the next open leaves the file as it was");
+            Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+        });
+        Qemu.Io(image, "read -P 3 0 1M");
+    }
+
     [Test]
     public void Write_WithoutLazyRefcounts_NoDirtyBitEver()
     {

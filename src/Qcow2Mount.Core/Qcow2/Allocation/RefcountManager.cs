@@ -14,9 +14,16 @@ namespace Qcow2Mount.Core.Qcow2.Allocation;
 /// <list type="bullet">
 /// <item>A new refcount block is written and flushed before the refcount table entry that points at it.</item>
 /// <item>A new refcount table (with its blocks) is written and flushed before the header points at it.</item>
-/// <item>Decrements are deferred (<see cref="ScheduleFree"/>) until the references they remove are on stable
-/// storage (<see cref="ApplyDeferredFrees"/> runs after the L2 write-back), so a crash only leaks.</item>
+/// <item>Freeing runs backwards. A refcount only goes down in <see cref="ApplyDeferredFrees"/>, which first runs
+/// <see cref="BeforeDecrements"/>: the image writes back its L2 slices and syncs the file, so every L1/L2/header change
+/// that removed a reference is stable before the count that included it drops. Callers only
+/// <see cref="ScheduleFree"/>; nothing else lowers a refcount. A crash then leaks at worst.</item>
 /// </list>
+/// Length rule: while the image is open the file only grows, and only to <see cref="_allocatedEnd"/>. Data writes run
+/// without the metadata lock and grow the file themselves, so a length this class reads may already be stale when it
+/// acts on it; an ftruncate to anything less than the end of every allocated cluster could cut off data that another
+/// thread has just written (a lost write that reads back as zeros). No guest data or metadata lies past that end.
+/// (A shrinking resize cuts the file, but it holds every guest range and ends writing through the instance.)
 /// </summary>
 internal sealed class RefcountManager
 {
@@ -37,8 +44,11 @@ internal sealed class RefcountManager
     /// <summary>Refcount table indexes whose new block exists in the cache and in <see cref="_table"/> but not yet on disk.</summary>
     private readonly List<long> _unwrittenTableEntries = new();
 
-    /// <summary>The end of the furthest cluster allocated with <c>growLater</c> that the file does not reach yet.</summary>
-    private long _growTo;
+    /// <summary>
+    /// The end of the highest cluster allocated while the image is open, or the file's length at open if that is
+    /// more: every byte anyone may write to the file lies below it, so it is the only length the file is ever set to.
+    /// </summary>
+    private long _allocatedEnd;
     private ulong[] _table;
     private long _freeClusterIndex = 1;
 
@@ -53,6 +63,7 @@ internal sealed class RefcountManager
         _table = table;
         Blocks = blocks;
         _writeHeader = writeHeader;
+        _allocatedEnd = file.Length;
     }
 
     public MetadataCache Blocks { get; }
@@ -69,6 +80,12 @@ internal sealed class RefcountManager
 
     /// <summary>Called with a cluster index whose refcount reached 0 (drop cached copies, punch the hole).</summary>
     public Action<long>? Freed { get; set; }
+
+    /// <summary>
+    /// Runs before deferred decrements are applied: must leave every reference removal made so far on stable storage
+    /// (the ordering rule that makes freeing safe lives here, not at the call sites of <see cref="ScheduleFree"/>).
+    /// </summary>
+    public Action? BeforeDecrements { get; set; }
 
     public ulong GetRefcount(long clusterIndex)
     {
@@ -87,8 +104,11 @@ internal sealed class RefcountManager
         return RefcountBlock.Get(Blocks.Get(block), (int)(clusterIndex % _geo.RefblockEntries), _geo.RefcountOrder);
     }
 
+    /// <summary>One more reference to an allocated cluster (a compressed cluster sharing its host cluster).</summary>
+    public void AddReference(long clusterIndex) => Update(clusterIndex, 1);
+
     /// <summary>Adds <paramref name="delta"/> to a cluster's refcount (its block must exist for increments).</summary>
-    public void Update(long clusterIndex, long delta)
+    private void Update(long clusterIndex, long delta)
     {
         BeforeChange?.Invoke();
         long tableIndex = clusterIndex / _geo.RefblockEntries;
@@ -163,19 +183,12 @@ internal sealed class RefcountManager
                 _freeClusterIndex = start + count;
             }
 
-            Allocated?.Invoke(start, count);
+            NoteAllocated(start, count);
             long end = (start + count) << _geo.ClusterBits;
-            if (!writtenWhole && _file.Length < end)
+            if (!writtenWhole && !growLater && _file.Length < end)
             {
-                if (growLater)
-                {
-                    _growTo = Math.Max(_growTo, end);
-                }
-                else
-                {
-                    // Keep the file long enough for every allocated cluster, as qemu-img check expects.
-                    _file.SetLength(end);
-                }
+                // Keep the file long enough for every allocated cluster, as qemu-img check expects.
+                GrowFileToAllocated();
             }
 
             return start << _geo.ClusterBits;
@@ -239,9 +252,15 @@ internal sealed class RefcountManager
     /// <summary>Remembers a reference that was removed; its refcount drops in <see cref="ApplyDeferredFrees"/>.</summary>
     public void ScheduleFree(long clusterIndex) => _deferredFrees.Add(clusterIndex);
 
-    /// <summary>Applies deferred decrements. Call only after the L2/L1 changes that removed the references are stable.</summary>
+    /// <summary>Applies deferred decrements, after <see cref="BeforeDecrements"/> made the removed references stable.</summary>
     public void ApplyDeferredFrees()
     {
+        if (_deferredFrees.Count == 0)
+        {
+            return;
+        }
+
+        BeforeDecrements?.Invoke();
         // Take the list first: if one decrement meets corruption, the rest are dropped (a leak, which is safe)
         // rather than retried later, which would apply the ones before it twice.
         var frees = _deferredFrees.ToArray();
@@ -345,24 +364,30 @@ internal sealed class RefcountManager
         RefcountBlock.Set(data, (int)(placeCluster % _geo.RefblockEntries), _geo.RefcountOrder, 1);
         _table[tableIndex] = (ulong)offset;
         _unwrittenTableEntries.Add(tableIndex);
-        Allocated?.Invoke(placeCluster, 1);
+        NoteAllocated(placeCluster, 1);
     }
 
     /// <summary>True when new blocks are not yet named by the on-disk refcount table.</summary>
     public bool HasUnwrittenTableEntries => _unwrittenTableEntries.Count > 0;
 
     /// <summary>
-    /// Grows the file to the end of every cluster allocated with <c>growLater</c> (one ftruncate for all of them), so
-    /// the refcount blocks and L2 tables written after this never name a cluster that ends past the end of the file.
+    /// Grows the file to the end of every allocated cluster (one ftruncate for all those allocated with <c>growLater</c>),
+    /// so the refcount blocks and L2 tables written after this never name a cluster that ends past the end of the file.
+    /// Never shrinks it: the cached length may trail a data write still in flight, and the target covers that write.
     /// </summary>
     public void GrowFileToAllocated()
     {
-        if (_growTo > _file.Length)
+        if (_allocatedEnd > _file.Length)
         {
-            _file.SetLength(_growTo);
+            _file.SetLength(_allocatedEnd);
         }
+    }
 
-        _growTo = 0;
+    /// <summary>Every allocation goes through here: <see cref="_allocatedEnd"/> must cover it before anyone writes to it.</summary>
+    private void NoteAllocated(long firstCluster, long count)
+    {
+        _allocatedEnd = Math.Max(_allocatedEnd, (firstCluster + count) << _geo.ClusterBits);
+        Allocated?.Invoke(firstCluster, count);
     }
 
     /// <summary>
@@ -428,15 +453,16 @@ internal sealed class RefcountManager
             entriesWanted = Math.Max(entriesWanted, lastIndex + 1);
         }
 
+        long blocksStart = start + tableClusters;
+        long regionEnd = blocksStart + newBlocks;
+        NoteAllocated(start, regionEnd - start);
         long tableEntries = tableClusters * _geo.ClusterSize / 8;
         var newTable = new ulong[tableEntries];
         Array.Copy(_table, newTable, _table.Length);
 
         // Place the new blocks right after the new table; each one gets the refcounts of the new clusters it covers.
-        long blocksStart = start + tableClusters;
         long next = blocksStart;
         var blockData = new Dictionary<long, byte[]>();
-        long regionEnd = blocksStart + newBlocks;
         for (long t = start / _geo.RefblockEntries; t <= (regionEnd - 1) / _geo.RefblockEntries; t++)
         {
             if (new RefcountTableEntry(newTable[t]).BlockOffset == 0)
@@ -484,7 +510,6 @@ internal sealed class RefcountManager
         _table = newTable;
         _writeHeader();
         _unwrittenTableEntries.Clear(); // the new table, written whole above after every block, names them
-        Allocated?.Invoke(start, regionEnd - start);
         for (long c = 0; c < oldClusters; c++)
         {
             ScheduleFree((oldOffset >> _geo.ClusterBits) + c);
