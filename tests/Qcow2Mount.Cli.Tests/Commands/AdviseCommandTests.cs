@@ -8,6 +8,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 /// each image shape is in Core's ImageAdvisorTests.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class AdviseCommandTests : CommandTestBase
 {
     [Test]

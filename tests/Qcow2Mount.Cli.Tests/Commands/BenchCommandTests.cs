@@ -7,6 +7,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 /// bytes, the same first line, and flushes when qemu-img's cache mode and flush interval say so.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class BenchCommandTests : CommandTestBase
 {
     [TestCase("on", 1)]

@@ -8,6 +8,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 /// The verdicts on many image shapes are in Core's ImageComparerTests.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class CompareCommandTests : CommandTestBase
 {
     /// <summary>Where qemu-img create puts the first L2 table of a 64 KiB-cluster image (qemu-behaviour.md §7).</summary>

@@ -7,6 +7,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 /// writeback/none, after every chunk for writethrough/directsync. Counted with strace on the real process.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ConvertCacheTests : CommandTestBase
 {
     /// <summary>10 MiB of data: five 2 MiB chunks.</summary>

@@ -8,6 +8,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 /// opened as a raw disk unless -f raw says so. Every refusal is one line and leaves the files byte for byte unchanged.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ImageSafetyTests : CommandTestBase
 {
     /// <summary>top.qcow2 over base.raw (64 KiB of 0xaa), as in the bug report.</summary>

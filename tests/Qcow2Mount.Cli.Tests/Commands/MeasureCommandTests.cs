@@ -8,6 +8,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 /// source shapes are in Core's ImageMeasureTests.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class MeasureCommandTests : CommandTestBase
 {
     [TestCase("-O", "qcow2", "-o", "cluster_size=65536,extended_l2=off", "--size", "10G")]

@@ -4,6 +4,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 
 /// <summary>The tool verbs print what qemu-img prints for the same image: text byte for byte, JSON field for field.</summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class QemuOutputTests : CommandTestBase
 {
     [TestCase("cluster_size=65536,extended_l2=off", "1G")]

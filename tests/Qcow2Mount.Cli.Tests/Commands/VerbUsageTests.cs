@@ -2,6 +2,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 
 /// <summary>Help and argument errors of the tool verbs: help exits 0, every error is one line with a non-zero status.</summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class VerbUsageTests : CommandTestBase
 {
     private static readonly string[] Verbs = ["create", "info", "check", "map", "convert", "resize", "bench"];

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Core.Tests.Hostile;
 
@@ -8,6 +9,8 @@ namespace Qcow2Mount.Core.Tests.Hostile;
 /// stack trace, no hang, no file changed.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class CliCorpusTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
@@ -32,10 +35,10 @@ public sealed class CliCorpusTests
     }
 
     [SetUp]
-    public void SetUp() => _dir = Directory.CreateTempSubdirectory("q2m-cli-hostile-").FullName;
+    public void SetUp() => _dir = TempDir.Create("cli-hostile");
 
     [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
+    public void TearDown() => TempDir.Delete(_dir);
 
     private static IEnumerable<TestCaseData> Cases() =>
         HostileCorpus.Cases().Where(c => c.Expect == Expect.OpenFails).Select(c => new TestCaseData(c).SetArgDisplayNames(c.Name));

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Qcow2Mount.Core.Qcow2;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Core.Tests.Hostile;
 
@@ -8,15 +9,16 @@ namespace Qcow2Mount.Core.Tests.Hostile;
 /// QEMU calls clean, with the guest content the builder claims, and the engine must read it the same way.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ImageBuilderTests
 {
     private string _dir = "";
 
     [SetUp]
-    public void SetUp() => _dir = Directory.CreateTempSubdirectory("q2m-builder-").FullName;
+    public void SetUp() => _dir = TempDir.Create("builder");
 
     [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
+    public void TearDown() => TempDir.Delete(_dir);
 
     private static IEnumerable<TestCaseData> Variants()
     {

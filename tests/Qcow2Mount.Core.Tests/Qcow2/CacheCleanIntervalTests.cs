@@ -7,6 +7,7 @@ namespace Qcow2Mount.Core.Tests.Qcow2;
 
 /// <summary>cache-clean-interval (qemu-behaviour.md §8): clean entries idle for an interval are dropped on a timer; 0 = never.</summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class CacheCleanIntervalTests
 {
     private TempDir _dir = null!;

@@ -11,6 +11,7 @@ namespace Qcow2Mount.Core.Tests.Qcow2;
 /// the next read-write open is refused. Images are made by qemu-io and broken by patching bytes.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class CorruptBitTests
 {
     private const long IncompatibleFeatures = 72;

@@ -11,6 +11,7 @@ namespace Qcow2Mount.Core.Tests.Qcow2;
 /// and qemu-img check is the oracle.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class DirtyBitTests
 {
     private const long IncompatibleFeatures = 72;

@@ -9,6 +9,7 @@ namespace Qcow2Mount.Core.Tests.Tools;
 /// qemu-io, probing as well, as the oracle).
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class DiskImageTests : ToolsTestDirectory
 {
     private static readonly byte[] Qcow2V3Magic = [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 3];

@@ -7,6 +7,7 @@ namespace Qcow2Mount.Core.Tests.Tools;
 /// without -f (so probed it), which refuses (EPERM) exactly the sectors its probe would take for another format.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class FormatProbeTests : ToolsTestDirectory
 {
     private static byte[] Sector(params (int Offset, byte[] Bytes)[] parts)

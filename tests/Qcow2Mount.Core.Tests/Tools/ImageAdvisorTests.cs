@@ -9,6 +9,7 @@ namespace Qcow2Mount.Core.Tests.Tools;
 /// calls for, with the numbers that decided it.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Mount)]
 public sealed class ImageAdvisorTests : ToolsTestDirectory
 {
     [Test]

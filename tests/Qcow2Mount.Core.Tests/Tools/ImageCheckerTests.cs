@@ -4,6 +4,7 @@ using Qcow2Mount.Core.Storage;
 namespace Qcow2Mount.Core.Tests.Tools;
 
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ImageCheckerTests : ToolsTestDirectory
 {
     /// <summary>Images QEMU writes (options, qemu-io commands, snapshot between command groups).</summary>

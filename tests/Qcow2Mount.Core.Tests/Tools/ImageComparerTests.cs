@@ -7,6 +7,7 @@ namespace Qcow2Mount.Core.Tests.Tools;
 /// the same lines, in default and in strict mode, for every image shape the walk treats differently.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ImageComparerTests : ToolsTestDirectory
 {
     public static readonly CompareCase[] Cases =

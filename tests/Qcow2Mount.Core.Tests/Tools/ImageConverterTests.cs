@@ -6,6 +6,8 @@ using Qcow2Mount.TestSupport;
 namespace Qcow2Mount.Core.Tests.Tools;
 
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class ImageConverterTests : ToolsTestDirectory
 {
     private static readonly TestCaseData[] Targets =

@@ -4,6 +4,7 @@ using Qcow2Mount.Core.Tools;
 namespace Qcow2Mount.Core.Tests.Tools;
 
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ImageInfoTests : ToolsTestDirectory
 {
     [Test]

@@ -3,6 +3,7 @@ using Qcow2Mount.Core.Tools;
 namespace Qcow2Mount.Core.Tests.Tools;
 
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ImageMapTests : ToolsTestDirectory
 {
     private static readonly TestCaseData[] Images =

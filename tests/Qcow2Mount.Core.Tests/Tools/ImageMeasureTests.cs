@@ -10,6 +10,8 @@ namespace Qcow2Mount.Core.Tests.Tools;
 /// compressed, preallocated, with a backing chain, raw, with persistent bitmaps) measured for several targets.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class ImageMeasureTests : ToolsTestDirectory
 {
     private static readonly string[] Sizes = ["0", "1", "1000", "65537", "1M", "1G", "100G", "3T", "1000T"];

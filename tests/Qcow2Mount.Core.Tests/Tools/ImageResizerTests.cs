@@ -3,6 +3,8 @@ using Qcow2Mount.Core.Tools;
 namespace Qcow2Mount.Core.Tests.Tools;
 
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class ImageResizerTests : ToolsTestDirectory
 {
     [TestCase("cluster_size=65536", 64L << 20)]

@@ -4,6 +4,8 @@ using Qcow2Mount.Core.Qcow2.Create;
 namespace Qcow2Mount.Core.Tests.Tools;
 
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class Qcow2CreatorTests : ToolsTestDirectory
 {
     private static readonly TestCaseData[] ValidOptions =

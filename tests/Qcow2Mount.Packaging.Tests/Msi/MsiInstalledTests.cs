@@ -13,6 +13,8 @@ namespace Qcow2Mount.Packaging.Tests.Msi;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 internal sealed class MsiInstalledTests
 {
     // Runs one shell verb on a file the way Explorer's context menu does (ShellExecute with the verb; "" = the default).
