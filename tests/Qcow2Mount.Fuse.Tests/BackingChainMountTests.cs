@@ -142,8 +142,8 @@ public sealed class BackingChainMountTests : ScratchFixture
     private string Overlay(string name, string backing, string qemuIoCommand, string format = "qcow2")
     {
         string path = Scratch.PathOf(name);
-        ProcessRunner.Output("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", backing, "-F", format, path);
-        ProcessRunner.Output("qemu-io", "-f", "qcow2", "-c", qemuIoCommand, path);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", backing, "-F", format, path);
+        QemuTools.Ok("qemu-io", "-f", "qcow2", "-c", qemuIoCommand, path);
         return path;
     }
 
@@ -155,7 +155,7 @@ public sealed class BackingChainMountTests : ScratchFixture
         Assert.That(at, Is.GreaterThan(0), "backing format extension");
         BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at), 0x7E570001);
         File.WriteAllBytes(image, bytes);
-        Assert.That(ProcessRunner.Output("qemu-img", "info", image), Does.Not.Contain("backing file format"));
+        Assert.That(QemuTools.Ok("qemu-img", "info", image), Does.Not.Contain("backing file format"));
     }
 
     private static void InDirectory(string directory, string program, params string[] args)

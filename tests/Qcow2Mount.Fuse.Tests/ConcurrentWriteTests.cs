@@ -32,7 +32,7 @@ public sealed class ConcurrentWriteTests : ScratchFixture
     public void EightThreads_SameClusters_DisjointStripesExactOverlapsFromAWriter(string options, int clusterSize)
     {
         string image = Scratch.PathOf("disk.qcow2");
-        ProcessRunner.Output("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, image, "64M");
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, image, "64M");
         string mnt = Scratch.NewDirectory("mnt");
         string raw = Path.Combine(mnt, "disk.raw");
         int[] bounds = StripeBounds(clusterSize);
@@ -112,7 +112,7 @@ public sealed class ConcurrentWriteTests : ScratchFixture
         const int seed = 4242, writers = 4, writesPerThread = 500, clusterSize = 64 << 10, align = Posix.DirectAlignment;
         const long region = 256L << 20; // the guest bytes one extended L2 table maps at 64 KiB clusters
         string image = Scratch.PathOf("disk.qcow2");
-        ProcessRunner.Output("qemu-img", "create", "-q", "-f", "qcow2", "-o", $"extended_l2=on,cluster_size={clusterSize}", image, $"{writers * region}");
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", $"extended_l2=on,cluster_size={clusterSize}", image, $"{writers * region}");
         string mnt = Scratch.NewDirectory("mnt");
         string raw = Path.Combine(mnt, "disk.raw");
         var written = new List<(long Offset, int Length, int DataSeed)>[writers];
@@ -172,7 +172,7 @@ public sealed class ConcurrentWriteTests : ScratchFixture
         Cli.Unmount(mnt);
         var check = ProcessRunner.Capture("qemu-img", "check", image);
         string converted = Scratch.PathOf("disk.raw");
-        ProcessRunner.Output("qemu-img", "convert", "-f", "qcow2", "-O", "raw", image, converted);
+        QemuTools.Ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", image, converted);
         List<string> lostInImage;
         using (var file = File.OpenHandle(converted))
         {

@@ -35,7 +35,7 @@ public sealed class CrashTests : ScratchFixture
     public void KillNine_WhileWritingFsyncedBatches_CheckHasNoCorruptionAndSyncedBatchesSurvive(int seed, string options)
     {
         string image = Scratch.PathOf("disk.qcow2");
-        ProcessRunner.Output("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, image, DiskSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, image, DiskSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
         string mnt = Scratch.NewDirectory("mnt");
         string raw = Path.Combine(mnt, "disk.raw");
         Cli.Mount(image, mnt);

@@ -136,7 +136,7 @@ public sealed class ImageFileLockTests : ScratchFixture
     {
         string baseImage = Images.Qcow2(Scratch, "base.qcow2", "1M");
         string overlay = Scratch.PathOf("overlay.qcow2");
-        ProcessRunner.Output("qemu-img", "create", "-q", "-f", "qcow2", "-b", baseImage, "-F", "qcow2", overlay);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", baseImage, "-F", "qcow2", overlay);
         Cli.Mount(overlay, Scratch.NewDirectory("mnt"));
 
         var write = ProcessRunner.Capture("qemu-io", "-f", "qcow2", "-c", "write 0 512", baseImage);

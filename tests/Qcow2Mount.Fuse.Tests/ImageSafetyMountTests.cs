@@ -81,7 +81,7 @@ public sealed class ImageSafetyMountTests : ScratchFixture
             Assert.That(ordinary.ExitCode, Is.Zero, ordinary.ToString());
             Assert.That(firstSector, Is.EqualTo(File.ReadAllBytes(bootSector)));
             Assert.That(File.ReadAllBytes(image)[..512], Is.EqualTo(firstSector));
-            Assert.That(ProcessRunner.Output("qemu-img", "info", image), Does.Contain("file format: raw"));
+            Assert.That(QemuTools.Ok("qemu-img", "info", image), Does.Contain("file format: raw"));
         });
     }
 

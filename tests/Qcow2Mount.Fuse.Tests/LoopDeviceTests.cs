@@ -23,7 +23,7 @@ public sealed class LoopDeviceTests : ScratchFixture
     /// <summary>Guest bytes that qemu-img map reports as data (allocated, not zero).</summary>
     private static long DataBytes(string image)
     {
-        using var map = JsonDocument.Parse(ProcessRunner.Output("qemu-img", "map", "--output=json", image));
+        using var map = JsonDocument.Parse(QemuTools.Ok("qemu-img", "map", "--output=json", image));
         return map.RootElement.EnumerateArray().Where(e => e.GetProperty("data").GetBoolean()).Sum(e => e.GetProperty("length").GetInt64());
     }
 
@@ -82,7 +82,7 @@ public sealed class LoopDeviceTests : ScratchFixture
         Cli.Unmount(mnt);
 
         string copy = Scratch.PathOf("copy.raw");
-        ProcessRunner.Output("qemu-img", "convert", "-f", "qcow2", "-O", "raw", image, copy);
+        QemuTools.Ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", image, copy);
         VerifyTree(copy, fs, files);
     }
 

@@ -33,12 +33,14 @@ public static class ProcessRunner
 
     /// <summary>
     /// Runs <paramref name="program"/> with <paramref name="environment"/> added to (or, for a null value, removed from)
-    /// this process's environment; kills it and everything it started after <paramref name="timeout"/>.
+    /// this process's environment, in <paramref name="workingDirectory"/> (default: this process's); kills it and everything
+    /// it started after <paramref name="timeout"/>.
     /// </summary>
-    public static ProcessResult Capture(string program, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment, TimeSpan timeout)
+    public static ProcessResult Capture(string program, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment, TimeSpan timeout, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo(program)
         {
+            WorkingDirectory = workingDirectory ?? string.Empty,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,

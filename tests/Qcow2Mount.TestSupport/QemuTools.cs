@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Qcow2Mount.TestSupport;
 
@@ -19,6 +20,41 @@ public static class QemuTools
         RequiredTools.Require("qemu-img");
         return ProcessRunner.Run("qemu-img", arguments, expectedExitCodes);
     }
+
+    /// <summary>
+    /// Runs <paramref name="tool"/> (qemu-img, qemu-io, …) and returns whatever it exited with and printed: for tests that
+    /// hold QEMU's exit code and output against ours.
+    /// </summary>
+    public static (int Code, string Stdout, string Stderr) Run(string tool, params string[] arguments)
+    {
+        RequiredTools.Require(tool);
+        ProcessResult result = ProcessRunner.Capture(tool, arguments);
+        return (result.ExitCode, result.StandardOutput, result.StandardError);
+    }
+
+    /// <summary>Runs <paramref name="tool"/>; throws (with the command line and stderr) unless it exits 0; returns stdout.</summary>
+    public static string Ok(string tool, params string[] arguments)
+    {
+        RequiredTools.Require(tool);
+        return ProcessRunner.Output(tool, arguments);
+    }
+
+    /// <summary><c>qemu-img create -q -f qcow2 -o OPTIONS path size</c> with the options as one string (<c>k=v,k=v</c>).</summary>
+    public static void Create(string path, string options, long size) =>
+        QemuImg("create", "-q", "-f", "qcow2", "-o", options, path, size.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary><c>qemu-img check --output=json</c>: the exit code and the parsed object (empty when QEMU printed none).</summary>
+    public static (int Code, JsonObject Result) CheckJson(string path)
+    {
+        var (code, stdout, _) = Run("qemu-img", "check", "--output=json", path);
+        return (code, stdout.Length > 0 ? Json(stdout).AsObject() : new JsonObject());
+    }
+
+    /// <summary>Parses QEMU's <c>--output=json</c>.</summary>
+    public static JsonNode Json(string text) => JsonNode.Parse(text) ?? throw new InvalidOperationException("empty JSON");
+
+    /// <summary>A number of QEMU's JSON that QEMU leaves out when it is 0.</summary>
+    public static long Long(JsonObject o, string key) => o[key]?.GetValue<long>() ?? 0;
 
     /// <summary><c>qemu-img create -f format [-o k=v,…] path size</c>. Option values are escaped (a comma is doubled).</summary>
     public static void Create(string path, long size, IReadOnlyDictionary<string, string>? options = null, string format = "qcow2")

@@ -90,6 +90,21 @@ internal sealed class BuildScriptArgumentTests : IDisposable
         });
     }
 
+    [Test]
+    public void Deps_EverythingInstalled_ListsExactlyThePackagesOfTheMap()
+    {
+        var run = RunCopy("deps");
+        string present = run.Stdout.Single(l => l.StartsWith("deps: system packages present (", StringComparison.Ordinal));
+        var listed = present["deps: system packages present (".Length..^1].Split(' ');
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.Zero, run.AllOutput);
+            Assert.That(listed, Is.EquivalentTo(RequiredTools.PackageMap.Values.Distinct()), "build.ps1 deps installs what .ci/packages.tsv lists");
+            Assert.That(CallsOf("tool"), Has.Exactly(1).EqualTo("tool restore"));
+        });
+    }
+
     /// <summary>The real dotnet (by its full path) runs pwsh on the copy; the copy's own dotnet calls meet the stand-in.</summary>
     private ScriptRun RunCopy(params string[] args)
     {

@@ -19,10 +19,10 @@ public abstract class CommandTestBase
     protected string QemuImage(string name, string options, string size, params string[] ioCommands)
     {
         string path = PathOf(name);
-        CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, path, size);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, path, size);
         foreach (var c in ioCommands)
         {
-            CliHarness.QemuOk("qemu-io", "-f", "qcow2", "-c", c, path);
+            QemuTools.Ok("qemu-io", "-f", "qcow2", "-c", c, path);
         }
 
         return path;

@@ -73,10 +73,10 @@ public sealed class VerbUsageTests : CommandTestBase
     public void BadArguments_OneLineError_NonZeroExit(string[] args, int expectedCode, string message)
     {
         File.WriteAllBytes(PathOf("a.raw"), new byte[4096]);
-        CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", PathOf("a.qcow2.base"), "4M");
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", PathOf("a.qcow2.base"), "4M");
         if (args[0] is "resize")
         {
-            CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", PathOf("a.qcow2"), "4M");
+            QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", PathOf("a.qcow2"), "4M");
         }
 
         var (code, stdout, stderr) = CliHarness.Run(args.Select(a => a.Replace("X/", Dir + "/", StringComparison.Ordinal)).ToArray());

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Core.Tests.Hostile;
@@ -67,23 +66,7 @@ public sealed class CliCorpusTests
 
     private static (int Code, string Stdout, string Stderr) Run(string dll, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(dll);
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(Timeout))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"qcow2mount {string.Join(' ', args)} did not finish within {Timeout.TotalSeconds} s");
-        }
-
-        p.WaitForExit();
-        return (p.ExitCode, stdout.GetAwaiter().GetResult(), stderr.GetAwaiter().GetResult());
+        var result = ProcessRunner.Capture("dotnet", [dll, .. args], null, Timeout);
+        return (result.ExitCode, result.StandardOutput, result.StandardError);
     }
 }

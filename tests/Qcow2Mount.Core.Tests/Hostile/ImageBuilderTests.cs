@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Qcow2Mount.Core.Qcow2;
 using Qcow2Mount.TestSupport;
 
@@ -66,16 +65,8 @@ public sealed class ImageBuilderTests
 
     private static (int Code, string Output) QemuImg(params string[] args)
     {
-        var psi = new ProcessStartInfo("qemu-img") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, output);
+        var (code, stdout, stderr) = QemuTools.Run("qemu-img", args);
+        return (code, stdout + stderr);
     }
 
     /// <summary>Wraps the internal builder for a public test method.</summary>

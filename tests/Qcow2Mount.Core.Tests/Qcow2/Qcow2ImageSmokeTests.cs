@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Qcow2Mount.Core.Qcow2;
 using Qcow2Mount.TestSupport;
 
@@ -81,15 +80,7 @@ public sealed class Qcow2ImageSmokeTests
 
     private static (int Code, string Output) Run(string file, params string[] args)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, output);
+        var (code, stdout, stderr) = QemuTools.Run(file, args);
+        return (code, stdout + stderr);
     }
 }

@@ -69,7 +69,7 @@ public sealed class FormatProbeTests : ToolsTestDirectory
         File.WriteAllBytes(data, sector);
 
         // qemu-io without -f probes the (all-zero, so raw) file and then guards its first sector.
-        var qemu = Qemu.Run("qemu-io", "-c", $"write -s {data} 0 512", disk);
+        var qemu = QemuTools.Run("qemu-io", "-c", $"write -s {data} 0 512", disk);
 
         Assert.Multiple(() =>
         {

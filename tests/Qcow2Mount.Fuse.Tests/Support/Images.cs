@@ -8,7 +8,7 @@ internal static class Images
     {
         RequiredTools.Require("qemu-img");
         string path = scratch.PathOf(name);
-        ProcessRunner.Output("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on,cluster_size=128k", path, size);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on,cluster_size=128k", path, size);
         if (qemuIoWrites.Length > 0)
         {
             var args = new List<string> { "-f", "qcow2" };
@@ -19,7 +19,7 @@ internal static class Images
             }
 
             args.Add(path);
-            ProcessRunner.Output("qemu-io", [.. args]);
+            QemuTools.Ok("qemu-io", [.. args]);
         }
 
         return path;
@@ -29,7 +29,7 @@ internal static class Images
     public static byte[] QemuRaw(Scratch scratch, string image)
     {
         string raw = scratch.PathOf(Path.GetFileName(image) + ".oracle");
-        ProcessRunner.Output("qemu-img", "convert", "-U", "-O", "raw", image, raw);
+        QemuTools.Ok("qemu-img", "convert", "-U", "-O", "raw", image, raw);
         byte[] bytes = File.ReadAllBytes(raw);
         File.Delete(raw);
         return bytes;
