@@ -24,21 +24,21 @@ $IconDir = Join-Path $Root 'installer/icon'
 $PublishBuildDir = Join-Path $Artifacts 'build'
 $WinPublishDir = Join-Path $Artifacts 'publish-win-x64'
 
-# System packages the build, the tests and the benchmarks use (Debian/Ubuntu names). wixl and msitools build the MSI,
-# wine runs it (and the Windows build) in the packaging tests; xdg-utils, desktop-file-utils and shared-mime-info are
-# the desktop side of the .deb (double-click on a .qcow2) that its tests install and query.
-$AptPackages = @('qemu-utils', 'qemu-system-common', 'fuse3', 'libfuse3-3', 'fio', 'e2fsprogs', 'util-linux', 'clang-14', 'zlib1g-dev', 'strace',
-    'wixl', 'msitools', 'wine', 'wine64', 'xdg-utils', 'desktop-file-utils', 'shared-mime-info')
-# The same needs as commands, for machines without dpkg.
-$NeededCommands = @('qemu-img', 'qemu-io', 'fusermount3', 'fio', 'mkfs.ext4', 'losetup', 'clang-14', 'strace',
-    'wixl', 'msibuild', 'wine', 'xdg-mime', 'desktop-file-validate')
+# The system packages the build, the tests and the benchmarks use, and the tool each provides (Debian/Ubuntu names):
+# .ci/packages.tsv is the one list, read here, by scripts/bench.sh and by the tests.
+$PackageMapFile = Join-Path $Root '.ci/packages.tsv'
+$PackageMap = @(Get-Content $PackageMapFile | Where-Object { $_ -and -not $_.StartsWith('#') } | ForEach-Object {
+        $fields = $_ -split "`t"
+        [pscustomobject]@{ Provides = $fields[0]; Package = $fields[1] }
+    })
+$AptPackages = @($PackageMap | ForEach-Object Package | Select-Object -Unique)
 
 $Targets = [ordered]@{
     deps    = 'install missing system packages (root on Debian/Ubuntu) and restore the dotnet tools'
     build   = 'build the solution (Release unless -Configuration Debug)'
-    test    = 'deps + build + run every test; ends with "N passed, M failed"'
+    test    = 'deps + build + run the tests (-- ARGS go to dotnet test, e.g. -- --filter TestCategory=unit); ends with "N passed, M failed"'
     summary = 'print the summary of the last test run again (or of the TRX files in DIR)'
-    publish = 'NativeAOT-compile qcow2mount into artifacts/publish'
+    publish = 'NativeAOT-compile qcow2mount into artifacts/publish (-c Debug: artifacts/publish-Debug)'
     mount   = 'deps, publish if needed, then run qcow2mount with ARGS; without ARGS run the demo'
     deb     = 'build artifacts/qcow2mount_<version>_<arch>.deb from the NativeAOT binary'
     msi     = 'build artifacts/qcow2mount-<version>-x64.msi with wixl (see installer/msi/README.md)'
@@ -100,12 +100,18 @@ function Get-QcowExe {
     Join-Path $PublishDir ($IsWindows ? 'qcow2mount.exe' : 'qcow2mount')
 }
 
-# Parses `-Configuration X` / `-c X` (also `--configuration`) out of the target's arguments.
+# Parses `-Configuration X` / `-c X` (also `--configuration`) out of the target's arguments; everything after `--`
+# is Passthrough (handed to the dotnet command verbatim), any other argument Rest.
 function Split-Options([string[]] $Arguments) {
     $configuration = 'Release'
     $rest = [System.Collections.Generic.List[string]]::new()
+    $passthrough = [string[]] @()
     for ($i = 0; $i -lt $Arguments.Count; $i++) {
         $a = $Arguments[$i]
+        if ($a -eq '--') {
+            $passthrough = [string[]] @($Arguments | Select-Object -Skip ($i + 1))
+            break
+        }
         if ($a -match '^(-c|-Configuration|--configuration)(:(.+))?$') {
             if ($Matches[3]) { $configuration = $Matches[3]; continue }
             if ($i + 1 -ge $Arguments.Count) { Stop-Build "$a needs a value (Release or Debug)" 2 }
@@ -114,7 +120,21 @@ function Split-Options([string[]] $Arguments) {
         }
         $rest.Add($a)
     }
-    [pscustomobject]@{ Configuration = $configuration; Rest = [string[]] $rest }
+    if ($configuration -cnotin 'Release', 'Debug') { Stop-Build "unknown configuration '$configuration' (Release or Debug)" 2 }
+    [pscustomobject]@{ Configuration = $configuration; Rest = [string[]] $rest; Passthrough = $passthrough }
+}
+
+# Split-Options for a target that takes no arguments of its own: anything else is a usage error, never silently dropped.
+function Get-Options([string[]] $Arguments, [switch] $AllowPassthrough) {
+    $options = Split-Options $Arguments
+    if ($options.Rest.Count -gt 0) {
+        $hint = $AllowPassthrough ? " (arguments for dotnet $($script:Target) go after --)" : ''
+        Stop-Build "$($script:Target): unexpected argument '$($options.Rest[0])'$hint" 2
+    }
+    if (-not $AllowPassthrough -and $options.Passthrough.Count -gt 0) {
+        Stop-Build "$($script:Target) takes no arguments after --" 2
+    }
+    $options
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -148,9 +168,9 @@ function Invoke-Deps {
         }
     }
     else {
-        $missing = @($NeededCommands | Where-Object { -not (Test-Command $_) })
+        $missing = @($PackageMap | Where-Object { -not ($_.Provides.StartsWith('/') ? (Test-Path $_.Provides) : (Test-Command $_.Provides)) })
         if ($missing.Count -gt 0) {
-            Write-Host "deps: commands not found: $($missing -join ' '); install the packages that provide them (Debian names: $($AptPackages -join ' '))"
+            Write-Host "deps: not found: $(($missing | ForEach-Object { "$($_.Provides) (Debian package $($_.Package))" }) -join ', ')"
         }
     }
     Invoke-Native 'dotnet' @('tool', 'restore') 'dotnet tool restore'
@@ -251,7 +271,8 @@ function Write-TestSummary($Summary, [string] $Directory) {
     exit 0
 }
 
-function Invoke-Test([string] $Configuration) {
+# $TestArguments (what followed `--`, e.g. `--filter TestCategory=unit`) go to `dotnet test` as they are.
+function Invoke-Test([string] $Configuration, [string[]] $TestArguments) {
     Invoke-Deps
     Invoke-Build $Configuration
     Write-Step 'test'
@@ -259,7 +280,7 @@ function Invoke-Test([string] $Configuration) {
     # --blame-hang-timeout: one test stuck on a dead FUSE mount must not eat the CI budget.
     & dotnet test $Solution -c $Configuration --no-build --nologo `
         --logger trx --results-directory $TestResultsDir `
-        --blame-hang-timeout 10m --blame-hang-dump-type none
+        --blame-hang-timeout 10m --blame-hang-dump-type none @TestArguments
     $testExit = $LASTEXITCODE
     $summary = Get-TestSummary $TestResultsDir
     if ($testExit -ne 0 -and $summary.Failed -eq 0) {
@@ -290,27 +311,30 @@ function Test-PublishCurrent {
 }
 
 # `dotnet publish` arguments shared by every publish, with an intermediate folder per runtime.
-function Get-PublishArguments([string] $Rid) {
-    @('publish', $CliProject, '-c', 'Release', '-r', $Rid, '--artifacts-path', (Join-Path $PublishBuildDir $Rid), '--nologo')
+function Get-PublishArguments([string] $Rid, [string] $Configuration = 'Release') {
+    @('publish', $CliProject, '-c', $Configuration, '-r', $Rid, '--artifacts-path', (Join-Path $PublishBuildDir $Rid), '--nologo')
 }
 
-function Invoke-Publish {
-    Write-Step 'publish (NativeAOT)'
+# A Debug publish goes to artifacts/publish-Debug, so that mount and deb never pick it up as the Release binary.
+function Invoke-Publish([string] $Configuration = 'Release') {
+    Write-Step "publish (NativeAOT, $Configuration)"
     $rid = Get-RuntimeIdentifier
-    if (Test-Path $PublishDir) { Remove-Item $PublishDir -Recurse -Force }
+    $outputDir = $Configuration -eq 'Release' ? $PublishDir : "$PublishDir-$Configuration"
+    $exe = Join-Path $outputDir (Split-Path -Leaf (Get-QcowExe))
+    if (Test-Path $outputDir) { Remove-Item $outputDir -Recurse -Force }
     if (-not (Test-AotToolchain)) {
         Invoke-Deps
     }
-    $common = Get-PublishArguments $rid
+    $common = Get-PublishArguments $rid $Configuration
     if (Test-AotToolchain) {
-        Invoke-Native 'dotnet' ($common + @('-p:PublishAot=true', '-o', $PublishDir)) 'NativeAOT publish'
-        Write-Host "publish: $(Get-QcowExe) (NativeAOT, $rid)"
+        Invoke-Native 'dotnet' ($common + @('-p:PublishAot=true', '-o', $outputDir)) 'NativeAOT publish'
+        Write-Host "publish: $exe (NativeAOT, $Configuration, $rid)"
         return
     }
     Write-Warning ('NativeAOT needs clang (clang-14) and zlib1g-dev, and there is no clang (run `dotnet pwsh build.ps1 deps` as root). ' +
         'Publishing a framework-dependent qcow2mount instead: it needs the .NET runtime, and `deb` refuses it.')
-    Invoke-Native 'dotnet' ($common + @('--self-contained', 'false', '-p:PublishAot=false', '-o', $PublishDir)) 'publish'
-    Write-Host "publish: $(Get-QcowExe) (framework-dependent, $rid)"
+    Invoke-Native 'dotnet' ($common + @('--self-contained', 'false', '-p:PublishAot=false', '-o', $outputDir)) 'publish'
+    Write-Host "publish: $exe (framework-dependent, $Configuration, $rid)"
 }
 
 function Invoke-PublishIfNeeded {
@@ -486,7 +510,7 @@ function Invoke-Clean {
 }
 
 function Show-Help {
-    Write-Host 'usage: dotnet pwsh build.ps1 <target> [-Configuration Release|Debug] [args]'
+    Write-Host 'usage: dotnet pwsh build.ps1 <target> [-Configuration Release|Debug] [args] [-- dotnet test arguments]'
     Write-Host ''
     Write-Host 'Targets:'
     foreach ($t in $Targets.GetEnumerator()) { Write-Host ('  {0,-8} {1}' -f $t.Key, $t.Value) }
@@ -505,13 +529,16 @@ try {
     Push-Location $Root
     switch ($script:Target) {
         'deps' { Invoke-Deps }
-        'build' { Invoke-Build (Split-Options $targetArgs).Configuration }
-        'test' { Invoke-Test (Split-Options $targetArgs).Configuration }
+        'build' { Invoke-Build (Get-Options $targetArgs).Configuration }
+        'test' {
+            $options = Get-Options $targetArgs -AllowPassthrough
+            Invoke-Test $options.Configuration $options.Passthrough
+        }
         'summary' {
             $dir = if ($targetArgs.Count -gt 0) { $targetArgs[0] } else { $TestResultsDir }
             Write-TestSummary (Get-TestSummary $dir) $dir
         }
-        'publish' { Invoke-Publish }
+        'publish' { Invoke-Publish (Get-Options $targetArgs).Configuration }
         'mount' { Invoke-Mount $targetArgs }
         'deb' { Invoke-Deb }
         'msi' { Invoke-Msi }

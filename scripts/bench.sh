@@ -102,13 +102,19 @@ done
 want() { [[ " ${SELECTED[*]} " == *" w$1 "* ]]; }
 
 # ---------------------------------------------------------------------------------------------
-# Tools. CI machines start fresh: install what is missing (Debian package names).
+# Tools. CI machines start fresh: install what is missing. Which package provides which tool is
+# .ci/packages.tsv's to say (build.ps1 deps and the tests read the same list).
 # ---------------------------------------------------------------------------------------------
+PACKAGE_MAP=$ROOT/.ci/packages.tsv
+# package_of TOOL: the Debian package that provides TOOL (a command or an absolute path) in the map.
+package_of() {
+    awk -F'\t' -v tool="$1" '$1 == tool { print $2; found = 1; exit } END { exit !found }' "$PACKAGE_MAP" ||
+        die "$1 is not in $PACKAGE_MAP"
+}
 ensure_tools() {
     local missing=() t
-    for t in fio:fio jq:jq qemu-img:qemu-utils qemu-storage-daemon:qemu-system-common fusermount3:fuse3 \
-        mkfs.ext4:e2fsprogs losetup:mount; do
-        command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}")
+    for t in fio jq qemu-img qemu-storage-daemon fusermount3 mkfs.ext4 losetup; do
+        command -v "$t" >/dev/null || missing+=("$(package_of "$t")")
     done
     ((${#missing[@]} == 0)) || apt_install "${missing[@]}" || die "missing ${missing[*]}"
 }
@@ -344,8 +350,9 @@ EOF
 if ((CHART)) && want 1; then
     if command -v dotnet >/dev/null; then
         # SkiaSharp (under ScottPlot) finds its fonts through fontconfig's files.
-        have_packages libfontconfig1 fonts-dejavu-core || apt_install libfontconfig1 fonts-dejavu-core ||
-            log "chart: could not install libfontconfig1 fonts-dejavu-core; text may be missing"
+        chart_packages=("$(package_of /usr/lib/x86_64-linux-gnu/libfontconfig.so.1)" "$(package_of /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf)")
+        have_packages "${chart_packages[@]}" || apt_install "${chart_packages[@]}" ||
+            log "chart: could not install ${chart_packages[*]}; text may be missing"
         log "chart: $PNG"
         dotnet run -c Release --project "$ROOT/benchmarks/Qcow2Mount.Bench.Report" -- "$TSV" "$PNG" >"$RUN/chart.log" 2>&1 ||
             { log "chart failed (see below); the table is complete without it"; tail -20 "$RUN/chart.log" >&2; }

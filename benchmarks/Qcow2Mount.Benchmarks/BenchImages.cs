@@ -1,3 +1,5 @@
+using Qcow2Mount.TestSupport;
+
 namespace Qcow2Mount.Benchmarks;
 
 /// <summary>A scratch directory with the shared base images (random data, made once per process).</summary>
@@ -7,7 +9,7 @@ internal sealed class BenchImages : IDisposable
 
     public BenchImages()
     {
-        Directory = System.IO.Directory.CreateTempSubdirectory("qcow2mount-bench-").FullName;
+        Directory = TempDir.Create("bench");
         BaseRaw = Path.Combine(Directory, "base.raw");
         BaseQcow2 = Path.Combine(Directory, "base.qcow2");
         QemuImg.WriteRandomRaw(BaseRaw, DiskSize, seed: 6);
@@ -23,5 +25,5 @@ internal sealed class BenchImages : IDisposable
 
     public string PathFor(string name) => Path.Combine(Directory, name);
 
-    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
+    public void Dispose() => TempDir.Delete(Directory);
 }

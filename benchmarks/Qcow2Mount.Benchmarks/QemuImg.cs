@@ -1,9 +1,9 @@
-using System.Diagnostics;
 using System.Globalization;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Benchmarks;
 
-/// <summary>Makes benchmark images with the real qemu-img (images are made at run time, never checked in).</summary>
+/// <summary>Makes benchmark images with the real qemu-img, through the tests' QemuTools (images are made at run time, never checked in).</summary>
 internal static class QemuImg
 {
     public static void Create(string path, long size, int clusterSize, bool extendedL2, string? backing = null, string? backingFormat = null)
@@ -32,20 +32,5 @@ internal static class QemuImg
         }
     }
 
-    private static void Run(params string[] args)
-    {
-        var psi = new ProcessStartInfo("qemu-img") { RedirectStandardError = true };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException("qemu-img did not start");
-        string error = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"qemu-img {string.Join(' ', args)}: {error}");
-        }
-    }
+    private static void Run(params string[] args) => QemuTools.QemuImg(args);
 }

@@ -8,6 +8,8 @@ namespace Qcow2Mount.Fuse.Tests;
 /// Backing chains and external data files through a real mount: the mounted raw file equals <c>qemu-img convert</c>
 /// of the image, overlays of one base share one open of it, <c>--verbose</c> says which format was probed.
 /// </summary>
+[Category(TestCategories.Mount)]
+[Category(TestCategories.Slow)]
 public sealed class BackingChainMountTests : ScratchFixture
 {
     private const long K = 1024;
@@ -15,8 +17,8 @@ public sealed class BackingChainMountTests : ScratchFixture
     [OneTimeSetUp]
     public void RequireTools()
     {
-        Tool.Require("qemu-img", "qemu-utils");
-        Tool.Require("qemu-io", "qemu-utils");
+        RequiredTools.Require("qemu-img");
+        RequiredTools.Require("qemu-io");
     }
 
     /// <summary>Raw and qcow2 bases; overlays smaller and larger than the layer below; standard and extended L2 tops.</summary>
@@ -81,7 +83,7 @@ public sealed class BackingChainMountTests : ScratchFixture
         var expectedB = Images.QemuRaw(Scratch, b);
         Assert.Multiple(() =>
         {
-            Assert.That(Tool.Run("qemu-img", "check", a).ExitCode, Is.Zero);
+            Assert.That(ProcessRunner.Capture("qemu-img", "check", a).ExitCode, Is.Zero);
             Assert.That(Images.QemuRaw(Scratch, a).AsSpan(5000, data.Length).SequenceEqual(data), Is.True, "a.qcow2 after unmount");
             Assert.That(expectedB.AsSpan(5000, data.Length).ContainsAnyExcept((byte)0x11), Is.False, "b.qcow2 still shows the base");
         });
@@ -131,8 +133,8 @@ public sealed class BackingChainMountTests : ScratchFixture
         Cli.Unmount(mnt);
         Assert.Multiple(() =>
         {
-            Assert.That(Tool.Run("sh", "-c", $"cd '{data}' && qemu-img check '{image}'").ExitCode, Is.Zero, "qemu-img check");
-            Assert.That(Tool.Run("sh", "-c", $"cd '{data}' && qemu-io -c 'read -P 0x63 2M 10000' -c 'read -P 0x61 0 256k' '{image}'").StandardOutput, Does.Not.Contain("Pattern verification failed"));
+            Assert.That(ProcessRunner.Capture("sh", "-c", $"cd '{data}' && qemu-img check '{image}'").ExitCode, Is.Zero, "qemu-img check");
+            Assert.That(ProcessRunner.Capture("sh", "-c", $"cd '{data}' && qemu-io -c 'read -P 0x63 2M 10000' -c 'read -P 0x61 0 256k' '{image}'").StandardOutput, Does.Not.Contain("Pattern verification failed"));
             Assert.That(File.Exists(Path.Combine(images, "data.bin")), Is.False, "nothing created next to the image");
         });
     }
@@ -140,8 +142,8 @@ public sealed class BackingChainMountTests : ScratchFixture
     private string Overlay(string name, string backing, string qemuIoCommand, string format = "qcow2")
     {
         string path = Scratch.PathOf(name);
-        Tool.Check("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", backing, "-F", format, path);
-        Tool.Check("qemu-io", "-f", "qcow2", "-c", qemuIoCommand, path);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", backing, "-F", format, path);
+        QemuTools.Ok("qemu-io", "-f", "qcow2", "-c", qemuIoCommand, path);
         return path;
     }
 
@@ -153,13 +155,13 @@ public sealed class BackingChainMountTests : ScratchFixture
         Assert.That(at, Is.GreaterThan(0), "backing format extension");
         BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at), 0x7E570001);
         File.WriteAllBytes(image, bytes);
-        Assert.That(Tool.Check("qemu-img", "info", image), Does.Not.Contain("backing file format"));
+        Assert.That(QemuTools.Ok("qemu-img", "info", image), Does.Not.Contain("backing file format"));
     }
 
     private static void InDirectory(string directory, string program, params string[] args)
     {
         string command = $"cd '{directory}' && exec {program} {string.Join(' ', args.Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"))}";
-        var result = Tool.Run("sh", "-c", command);
+        var result = ProcessRunner.Capture("sh", "-c", command);
         Assert.That(result.ExitCode, Is.Zero, $"{program} {string.Join(' ', args)}: {result}");
     }
 

@@ -3,6 +3,7 @@ using Qcow2Mount.Fuse.Tests.Support;
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>The mount command line: help, configuration precedence, the fstab form and the demo quick start.</summary>
+[Category(TestCategories.Mount)]
 public sealed class CommandLineTests : ScratchFixture
 {
     private static readonly string[] MountOptions =

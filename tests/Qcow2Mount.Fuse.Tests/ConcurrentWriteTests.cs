@@ -15,6 +15,8 @@ namespace Qcow2Mount.Fuse.Tests;
 /// O_DIRECT writes are not serialised (parallel direct writes) and reads never are: the second test lets them meet
 /// metadata write-back in the engine.
 /// </summary>
+[Category(TestCategories.Mount)]
+[Category(TestCategories.Slow)]
 public sealed class ConcurrentWriteTests : ScratchFixture
 {
     private const int Threads = 8;
@@ -23,14 +25,14 @@ public sealed class ConcurrentWriteTests : ScratchFixture
     private const int OverlapWrites = 60;
 
     [OneTimeSetUp]
-    public void RequireTools() => Tool.Require("qemu-img", "qemu-utils");
+    public void RequireTools() => RequiredTools.Require("qemu-img");
 
     [TestCase("extended_l2=on,cluster_size=128k", 128 << 10)]
     [TestCase("extended_l2=off,cluster_size=64k", 64 << 10)]
     public void EightThreads_SameClusters_DisjointStripesExactOverlapsFromAWriter(string options, int clusterSize)
     {
         string image = Scratch.PathOf("disk.qcow2");
-        Tool.Check("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, image, "64M");
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, image, "64M");
         string mnt = Scratch.NewDirectory("mnt");
         string raw = Path.Combine(mnt, "disk.raw");
         int[] bounds = StripeBounds(clusterSize);
@@ -71,7 +73,7 @@ public sealed class ConcurrentWriteTests : ScratchFixture
         }
 
         Cli.Unmount(mnt);
-        var check = Tool.Run("qemu-img", "check", image);
+        var check = ProcessRunner.Capture("qemu-img", "check", image);
         Assert.That(check.ExitCode, Is.Zero, check.ToString());
         byte[] content = Images.QemuRaw(Scratch, image);
 
@@ -110,7 +112,7 @@ public sealed class ConcurrentWriteTests : ScratchFixture
         const int seed = 4242, writers = 4, writesPerThread = 500, clusterSize = 64 << 10, align = Posix.DirectAlignment;
         const long region = 256L << 20; // the guest bytes one extended L2 table maps at 64 KiB clusters
         string image = Scratch.PathOf("disk.qcow2");
-        Tool.Check("qemu-img", "create", "-q", "-f", "qcow2", "-o", $"extended_l2=on,cluster_size={clusterSize}", image, $"{writers * region}");
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", $"extended_l2=on,cluster_size={clusterSize}", image, $"{writers * region}");
         string mnt = Scratch.NewDirectory("mnt");
         string raw = Path.Combine(mnt, "disk.raw");
         var written = new List<(long Offset, int Length, int DataSeed)>[writers];
@@ -168,9 +170,9 @@ public sealed class ConcurrentWriteTests : ScratchFixture
         }
 
         Cli.Unmount(mnt);
-        var check = Tool.Run("qemu-img", "check", image);
+        var check = ProcessRunner.Capture("qemu-img", "check", image);
         string converted = Scratch.PathOf("disk.raw");
-        Tool.Check("qemu-img", "convert", "-f", "qcow2", "-O", "raw", image, converted);
+        QemuTools.Ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", image, converted);
         List<string> lostInImage;
         using (var file = File.OpenHandle(converted))
         {

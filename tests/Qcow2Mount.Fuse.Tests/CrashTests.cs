@@ -11,6 +11,8 @@ namespace Qcow2Mount.Fuse.Tests;
 /// image mounts again (a lazy-refcounts image is repaired on that mount), and every batch whose fsync returned
 /// before the kill reads back intact. Seeds name the round; the output lists what each round saw.
 /// </summary>
+[Category(TestCategories.Mount)]
+[Category(TestCategories.Slow)]
 public sealed class CrashTests : ScratchFixture
 {
     /// <summary>Each batch owns one slot of the disk, so a later (unsynced) batch never overwrites an earlier one.</summary>
@@ -21,9 +23,9 @@ public sealed class CrashTests : ScratchFixture
     [OneTimeSetUp]
     public void RequireTools()
     {
-        Tool.Require("qemu-img", "qemu-utils");
-        Tool.Require("losetup", "mount");
-        Tool.Require("mkfs.ext4", "e2fsprogs");
+        RequiredTools.Require("qemu-img");
+        RequiredTools.Require("losetup");
+        RequiredTools.Require("mkfs.ext4");
     }
 
     [TestCase(1, "extended_l2=on,cluster_size=128k")]
@@ -33,7 +35,7 @@ public sealed class CrashTests : ScratchFixture
     public void KillNine_WhileWritingFsyncedBatches_CheckHasNoCorruptionAndSyncedBatchesSurvive(int seed, string options)
     {
         string image = Scratch.PathOf("disk.qcow2");
-        Tool.Check("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, image, DiskSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, image, DiskSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
         string mnt = Scratch.NewDirectory("mnt");
         string raw = Path.Combine(mnt, "disk.raw");
         Cli.Mount(image, mnt);
@@ -58,7 +60,7 @@ public sealed class CrashTests : ScratchFixture
                             RandomAccess.Write(file, data.Select(b => (byte)~b).ToArray(), offset);
                         }
 
-                        var punch = Tool.Run("fallocate", "-p", "-o", ((long)batch * SlotSize).ToString(System.Globalization.CultureInfo.InvariantCulture), "-l", SlotSize.ToString(System.Globalization.CultureInfo.InvariantCulture), raw);
+                        var punch = ProcessRunner.Capture("fallocate", "-p", "-o", ((long)batch * SlotSize).ToString(System.Globalization.CultureInfo.InvariantCulture), "-l", SlotSize.ToString(System.Globalization.CultureInfo.InvariantCulture), raw);
                         if (punch.ExitCode != 0)
                         {
                             throw new IOException("fallocate -p: " + punch);
@@ -138,9 +140,9 @@ public sealed class CrashTests : ScratchFixture
         string raw = Path.Combine(mnt, "disk.raw");
         Cli.Mount(image, mnt);
         int pid = Scratch.ServerPid(mnt) ?? throw new AssertionException("no pid file for the server");
-        string loop = Tool.Check("losetup", "-f", "--show", raw).Trim();
-        Tool.Check("mkfs.ext4", "-q", "-E", "nodiscard,lazy_itable_init=0,lazy_journal_init=0", loop);
-        Tool.Check("mount", loop, fs);
+        string loop = ProcessRunner.Output("losetup", "-f", "--show", raw).Trim();
+        ProcessRunner.Output("mkfs.ext4", "-q", "-E", "nodiscard,lazy_itable_init=0,lazy_journal_init=0", loop);
+        ProcessRunner.Output("mount", loop, fs);
 
         var synced = new List<(string Name, byte[] Hash)>();
         int syncedCount = 0;
@@ -162,7 +164,7 @@ public sealed class CrashTests : ScratchFixture
                         // syncfs(2) on the ext4 (sync -f): every dirty file's data and the journal, then a flush of
                         // the loop device, which fsyncs the raw file through the mount. A plain `sync DIR` would only
                         // fsync the directory and leave delayed-allocation data of the newest files in memory.
-                        if (Tool.Run("sync", "-f", fs).ExitCode != 0)
+                        if (ProcessRunner.Capture("sync", "-f", fs).ExitCode != 0)
                         {
                             return;
                         }
@@ -198,12 +200,12 @@ public sealed class CrashTests : ScratchFixture
         }
 
         Assert.That(writer.Join(TimeSpan.FromSeconds(180)), Is.True, "the writer hung after the kill");
-        if (Tool.Run("umount", fs).ExitCode != 0)
+        if (ProcessRunner.Capture("umount", fs).ExitCode != 0)
         {
-            Tool.Check("umount", "-l", fs);
+            ProcessRunner.Output("umount", "-l", fs);
         }
 
-        Tool.Run("losetup", "-d", loop);
+        ProcessRunner.Capture("losetup", "-d", loop);
         Cli.Unmount(mnt);
 
         var (exit, leaks, corruptions, text) = QemuCheck(image);
@@ -212,10 +214,10 @@ public sealed class CrashTests : ScratchFixture
         Assert.That(before, Has.Count.GreaterThanOrEqualTo(10), "the kill came before the files were synced");
 
         Cli.Mount(image, mnt);
-        loop = Tool.Check("losetup", "-f", "--show", raw).Trim();
-        var fsck = Tool.Run("e2fsck", "-fy", loop);
+        loop = ProcessRunner.Output("losetup", "-f", "--show", raw).Trim();
+        var fsck = ProcessRunner.Capture("e2fsck", "-fy", loop);
         Assert.That(fsck.ExitCode, Is.LessThanOrEqualTo(1), "e2fsck after journal replay: " + fsck);
-        Tool.Check("mount", loop, fs);
+        ProcessRunner.Output("mount", loop, fs);
         Assert.Multiple(() =>
         {
             foreach (var (name, hash) in before)
@@ -224,8 +226,8 @@ public sealed class CrashTests : ScratchFixture
                 Assert.That(File.Exists(path) ? SHA256.HashData(File.ReadAllBytes(path)) : null, Is.EqualTo(hash), name);
             }
         });
-        Tool.Check("umount", fs);
-        Tool.Check("losetup", "-d", loop);
+        ProcessRunner.Output("umount", fs);
+        ProcessRunner.Output("losetup", "-d", loop);
         Cli.Unmount(mnt);
         Assert.That(QemuCheck(image).Corruptions, Is.Zero);
     }
@@ -267,7 +269,7 @@ public sealed class CrashTests : ScratchFixture
 
     private static (int Exit, long Leaks, long Corruptions, string Text) QemuCheck(string image)
     {
-        var result = Tool.Run("qemu-img", "check", "--output=json", image);
+        var result = ProcessRunner.Capture("qemu-img", "check", "--output=json", image);
         long leaks = 0, corruptions = 0;
         if (result.StandardOutput.TrimStart().StartsWith('{'))
         {

@@ -4,6 +4,7 @@ using Qcow2Mount.Fuse.Interop;
 
 namespace Qcow2Mount.Fuse.Tests;
 
+[Category(TestCategories.Unit)]
 public sealed class ErrnoMapTests
 {
     private static IEnumerable<TestCaseData> Cases()

@@ -6,6 +6,7 @@ using Qcow2Mount.TestSupport;
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>The FUSE semantics without a kernel: what each operation returns and which disk call it makes.</summary>
+[Category(TestCategories.Unit)]
 public sealed class FuseFileSystemTests
 {
     private const int Size = 1 << 20;
@@ -41,34 +42,28 @@ public sealed class FuseFileSystemTests
     [Test]
     public void GetAttributes_SparseImageFile_AllocatedBytesAreTheImageFilesNotTheDisksSize()
     {
-        string image = Path.Combine(Path.GetTempPath(), $"qcow2mount-alloc-{Guid.NewGuid():N}.img");
-        try
+        using var scratch = new TempDir("alloc");
+        string image = scratch.File("alloc.img");
+        using (var handle = File.OpenHandle(image, FileMode.CreateNew, FileAccess.Write))
         {
-            using (var handle = File.OpenHandle(image, FileMode.CreateNew, FileAccess.Write))
-            {
-                RandomAccess.SetLength(handle, 64 << 20);
-                RandomAccess.Write(handle, new byte[1 << 20].Select(_ => (byte)1).ToArray(), 0);
-                RandomAccess.FlushToDisk(handle);
-            }
-
-            var directory = new ImageDirectory();
-            directory.Add(image, new MemoryDisk(Size));
-            directory.Add("/nonexistent/other.qcow2", new MemoryDisk(Size));
-            var fs = new FuseFileSystem(directory, _ => { });
-
-            fs.GetAttributes(1, out var sparse);
-            fs.GetAttributes(2, out var unknown);
-
-            Assert.Multiple(() =>
-            {
-                Assert.That(sparse.AllocatedBytes, Is.InRange(1L << 20, 2L << 20), "the host file's st_blocks");
-                Assert.That(unknown.AllocatedBytes, Is.EqualTo(Size), "no host file to ask: the whole disk");
-            });
+            RandomAccess.SetLength(handle, 64 << 20);
+            RandomAccess.Write(handle, new byte[1 << 20].Select(_ => (byte)1).ToArray(), 0);
+            RandomAccess.FlushToDisk(handle);
         }
-        finally
+
+        var directory = new ImageDirectory();
+        directory.Add(image, new MemoryDisk(Size));
+        directory.Add("/nonexistent/other.qcow2", new MemoryDisk(Size));
+        var fs = new FuseFileSystem(directory, _ => { });
+
+        fs.GetAttributes(1, out var sparse);
+        fs.GetAttributes(2, out var unknown);
+
+        Assert.Multiple(() =>
         {
-            File.Delete(image);
-        }
+            Assert.That(sparse.AllocatedBytes, Is.InRange(1L << 20, 2L << 20), "the host file's st_blocks");
+            Assert.That(unknown.AllocatedBytes, Is.EqualTo(Size), "no host file to ask: the whole disk");
+        });
     }
 
     [Test]

@@ -5,6 +5,7 @@ using Qcow2Mount.TestSupport;
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary><see cref="FuseHost"/> in this process (as root) over a memory disk: readiness, detaching and stopping.</summary>
+[Category(TestCategories.Mount)]
 public sealed class FuseHostTests : ScratchFixture
 {
     private readonly List<string> _log = [];

@@ -9,6 +9,7 @@ using Qcow2Mount.TestSupport;
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>The FUSE protocol without a kernel: request bytes in, reply bytes out, checked field by field (linux/fuse.h 7.38).</summary>
+[Category(TestCategories.Unit)]
 public sealed class FuseRequestHandlerTests
 {
     private const int Size = 1 << 20;

@@ -3,6 +3,7 @@ using Qcow2Mount.Fuse.Uring;
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>The io_uring transport's thread layout: /dev/fuse-like single-entry threads on small machines, bounded on large ones.</summary>
+[Category(TestCategories.Unit)]
 public sealed class FuseUringOptionsTests
 {
     [TestCase(1, 8, 1)]

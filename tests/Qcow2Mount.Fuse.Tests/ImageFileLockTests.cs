@@ -9,10 +9,11 @@ namespace Qcow2Mount.Fuse.Tests;
 /// The QEMU-compatible OFD locks: among our own openers (two handles are two open file descriptions, so they
 /// conflict even inside one process) and against QEMU's tools.
 /// </summary>
+[Category(TestCategories.Mount)]
 public sealed class ImageFileLockTests : ScratchFixture
 {
     [OneTimeSetUp]
-    public void RequireTools() => Tool.Require("qemu-storage-daemon", "qemu-system-common");
+    public void RequireTools() => RequiredTools.Require("qemu-storage-daemon");
 
     private readonly List<SafeFileHandle> _handles = [];
 
@@ -107,7 +108,7 @@ public sealed class ImageFileLockTests : ScratchFixture
         string image = Scratch.RawImage("disk.img", 1 << 20);
         Cli.Mount(image, Scratch.NewDirectory("mnt"));
 
-        var qemu = Tool.Run("qemu-io", "-f", "raw", "-c", "read 0 512", image);
+        var qemu = ProcessRunner.Capture("qemu-io", "-f", "raw", "-c", "read 0 512", image);
 
         Assert.That(qemu.ExitCode, Is.Not.Zero);
         Assert.That(qemu.StandardError, Does.Contain("Failed to get \"write\" lock"));
@@ -119,8 +120,8 @@ public sealed class ImageFileLockTests : ScratchFixture
         string image = Images.Qcow2(Scratch, "disk.qcow2", "1M");
         Cli.Mount(image, Scratch.NewDirectory("mnt"));
 
-        var locked = Tool.Run("qemu-img", "info", image);
-        var forced = Tool.Run("qemu-img", "info", "-U", image);
+        var locked = ProcessRunner.Capture("qemu-img", "info", image);
+        var forced = ProcessRunner.Capture("qemu-img", "info", "-U", image);
 
         Assert.Multiple(() =>
         {
@@ -135,11 +136,11 @@ public sealed class ImageFileLockTests : ScratchFixture
     {
         string baseImage = Images.Qcow2(Scratch, "base.qcow2", "1M");
         string overlay = Scratch.PathOf("overlay.qcow2");
-        Tool.Check("qemu-img", "create", "-q", "-f", "qcow2", "-b", baseImage, "-F", "qcow2", overlay);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", baseImage, "-F", "qcow2", overlay);
         Cli.Mount(overlay, Scratch.NewDirectory("mnt"));
 
-        var write = Tool.Run("qemu-io", "-f", "qcow2", "-c", "write 0 512", baseImage);
-        var read = Tool.Run("qemu-img", "check", baseImage);
+        var write = ProcessRunner.Capture("qemu-io", "-f", "qcow2", "-c", "write 0 512", baseImage);
+        var read = ProcessRunner.Capture("qemu-img", "check", baseImage);
 
         Assert.Multiple(() =>
         {
@@ -155,8 +156,8 @@ public sealed class ImageFileLockTests : ScratchFixture
         string image = Images.Qcow2(Scratch, "disk.qcow2", "1M");
         Cli.Mount("--read-only", image, Scratch.NewDirectory("mnt"));
 
-        var info = Tool.Run("qemu-img", "info", image);
-        var check = Tool.Run("qemu-img", "check", image);
+        var info = ProcessRunner.Capture("qemu-img", "info", image);
+        var check = ProcessRunner.Capture("qemu-img", "check", image);
 
         Assert.That(info.ExitCode, Is.Zero, info.ToString());
         Assert.That(check.ExitCode, Is.Zero, check.ToString());

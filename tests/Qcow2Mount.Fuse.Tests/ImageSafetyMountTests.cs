@@ -8,6 +8,8 @@ namespace Qcow2Mount.Fuse.Tests;
 /// image keeps QEMU's first-sector protection through the mount (EPERM), a *.qcow2 without the magic is not mounted as
 /// raw unless --format=raw says so, and one image given twice is a usage error, not "in use by another process".
 /// </summary>
+[Category(TestCategories.Mount)]
+[Category(TestCategories.Slow)]
 public sealed class ImageSafetyMountTests : ScratchFixture
 {
     private static readonly byte[] Qcow2Header = [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 3];
@@ -67,8 +69,8 @@ public sealed class ImageSafetyMountTests : ScratchFixture
         Cli.Mount(image, mnt);
         string raw = Path.Combine(mnt, "disk.img.raw");
 
-        var refused = Tool.Run("dd", $"if={header}", $"of={raw}", "conv=notrunc,fsync", "status=none");
-        var ordinary = Tool.Run("dd", $"if={bootSector}", $"of={raw}", "conv=notrunc,fsync", "status=none");
+        var refused = ProcessRunner.Capture("dd", $"if={header}", $"of={raw}", "conv=notrunc,fsync", "status=none");
+        var ordinary = ProcessRunner.Capture("dd", $"if={bootSector}", $"of={raw}", "conv=notrunc,fsync", "status=none");
         byte[] firstSector = File.ReadAllBytes(raw)[..512];
         Cli.Unmount(mnt);
 
@@ -79,7 +81,7 @@ public sealed class ImageSafetyMountTests : ScratchFixture
             Assert.That(ordinary.ExitCode, Is.Zero, ordinary.ToString());
             Assert.That(firstSector, Is.EqualTo(File.ReadAllBytes(bootSector)));
             Assert.That(File.ReadAllBytes(image)[..512], Is.EqualTo(firstSector));
-            Assert.That(Tool.Check("qemu-img", "info", image), Does.Contain("file format: raw"));
+            Assert.That(QemuTools.Ok("qemu-img", "info", image), Does.Contain("file format: raw"));
         });
     }
 
@@ -93,7 +95,7 @@ public sealed class ImageSafetyMountTests : ScratchFixture
         File.WriteAllBytes(header, Qcow2Header);
         Cli.Mount([.. option, image, mnt]);
 
-        var written = Tool.Run("dd", $"if={header}", $"of={Path.Combine(mnt, "disk.img.raw")}", "conv=notrunc,fsync", "status=none");
+        var written = ProcessRunner.Capture("dd", $"if={header}", $"of={Path.Combine(mnt, "disk.img.raw")}", "conv=notrunc,fsync", "status=none");
         Cli.Unmount(mnt);
 
         Assert.Multiple(() =>
@@ -153,7 +155,7 @@ public sealed class ImageSafetyMountTests : ScratchFixture
         };
         if (how == "hardlink")
         {
-            Tool.Check("ln", image, second);
+            ProcessRunner.Output("ln", image, second);
         }
 
         string mnt = Scratch.NewDirectory("mnt");

@@ -7,6 +7,8 @@ namespace Qcow2Mount.Fuse.Tests;
 /// FUSE over io_uring: real mounts through the command line with the kernel's switch (enable_uring) on, so the server
 /// takes the rings, and off, so it stays on /dev/fuse. QEMU is the oracle for what the image holds.
 /// </summary>
+[Category(TestCategories.Mount)]
+[Category(TestCategories.Slow)]
 public sealed class IoUringTransportTests : ScratchFixture
 {
     [OneTimeSetUp]
@@ -17,8 +19,8 @@ public sealed class IoUringTransportTests : ScratchFixture
             Assert.Ignore("this kernel has no FUSE over io_uring (6.14 or later with CONFIG_FUSE_IO_URING)");
         }
 
-        Tool.Require("qemu-img", "qemu-utils");
-        Tool.Require("fio", "fio");
+        RequiredTools.Require("qemu-img");
+        RequiredTools.Require("fio");
     }
 
     private string DataImage() =>
@@ -36,7 +38,7 @@ public sealed class IoUringTransportTests : ScratchFixture
         int pid = Scratch.ServerPid(mnt) ?? throw new AssertionException("no pid file");
         var before = KernelFuseUring.RingsOf(pid);
         // 512 direct reads of 4 KiB and the whole file through the page cache (reads of up to 1 MiB).
-        Tool.Check("dd", $"if={raw}", "of=/dev/null", "bs=4k", "count=512", "iflag=direct", "status=none");
+        ProcessRunner.Output("dd", $"if={raw}", "of=/dev/null", "bs=4k", "count=512", "iflag=direct", "status=none");
         byte[] served = File.ReadAllBytes(raw);
         var after = KernelFuseUring.RingsOf(pid);
 
@@ -76,12 +78,12 @@ public sealed class IoUringTransportTests : ScratchFixture
         File.Copy(raw, copy);
         Cli.Unmount(mnt);
 
-        var check = Tool.Run("qemu-img", "check", image);
+        var check = ProcessRunner.Capture("qemu-img", "check", image);
         Assert.Multiple(() =>
         {
             Assert.That(written, Is.GreaterThanOrEqualTo(2048 + 16), "ring completions for the writes and their verification");
             Assert.That(check.ExitCode, Is.Zero, "qemu-img check: " + check);
-            Assert.That(Tool.Run("qemu-img", "compare", "-f", "qcow2", "-F", "raw", image, copy).ExitCode, Is.Zero, "qemu-img compare with what was served");
+            Assert.That(ProcessRunner.Capture("qemu-img", "compare", "-f", "qcow2", "-F", "raw", image, copy).ExitCode, Is.Zero, "qemu-img compare with what was served");
         });
         Images.AssertSameBytes(Images.QemuRaw(Scratch, image).AsSpan((45 << 20) + 512, data.Length).ToArray(), data, "buffered write after unmount");
     }
@@ -107,7 +109,7 @@ public sealed class IoUringTransportTests : ScratchFixture
             }
 
             rings = KernelFuseUring.RingsOf(server.Pid);
-            Tool.Check("umount", mnt);
+            ProcessRunner.Output("umount", mnt);
             exit = server.WaitForExit(TimeSpan.FromSeconds(30));
         }
 
@@ -116,7 +118,7 @@ public sealed class IoUringTransportTests : ScratchFixture
             Assert.That(rings.Rings, Is.Zero, "io_uring instances of a server the kernel offered none");
             Assert.That(exit.ExitCode, Is.Zero, exit.ToString());
             Assert.That(exit.StandardError, Does.Not.Contain("io_uring"), "the server tried io_uring");
-            Assert.That(Tool.Run("qemu-img", "check", image).ExitCode, Is.Zero);
+            Assert.That(ProcessRunner.Capture("qemu-img", "check", image).ExitCode, Is.Zero);
         });
         Images.AssertSameBytes(Images.QemuRaw(Scratch, image).AsSpan(20 << 20, data.Length).ToArray(), data, "write over /dev/fuse after unmount");
     }
@@ -139,7 +141,7 @@ public sealed class IoUringTransportTests : ScratchFixture
             Assert.That(KernelFuseUring.RingsOf(server.Pid).Completions, Is.GreaterThan(0), "requests over the rings");
             if (how == "umount")
             {
-                Tool.Check("umount", mnt);
+                ProcessRunner.Output("umount", mnt);
             }
             else
             {
@@ -152,13 +154,13 @@ public sealed class IoUringTransportTests : ScratchFixture
             Assert.That(Scratch.MountsUnder(mnt), Is.Empty);
         }
 
-        Assert.That(Tool.Run("qemu-img", "check", image).ExitCode, Is.Zero);
+        Assert.That(ProcessRunner.Capture("qemu-img", "check", image).ExitCode, Is.Zero);
         Images.AssertSameBytes(Images.QemuRaw(Scratch, image).AsSpan(1 << 20, data.Length).ToArray(), data, "data written before shutdown");
     }
 
     /// <summary>A fio job that writes <paramref name="size"/> bytes at <paramref name="offset"/> and verifies each block by reading it back.</summary>
     private static void Fio(string file, string rw, string bs, int qd, string offset, string size, string verify) =>
-        Tool.Check("fio", "--name=verify", $"--filename={file}", "--ioengine=libaio", "--direct=1", $"--rw={rw}", $"--bs={bs}",
+        ProcessRunner.Output("fio", "--name=verify", $"--filename={file}", "--ioengine=libaio", "--direct=1", $"--rw={rw}", $"--bs={bs}",
             $"--iodepth={qd}", $"--offset={offset}", $"--size={size}", $"--verify={verify}", "--do_verify=1", "--verify_fatal=1",
             "--randseed=20261206", "--output-format=terse");
 }

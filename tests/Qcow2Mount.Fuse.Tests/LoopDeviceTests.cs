@@ -5,14 +5,16 @@ using Qcow2Mount.Fuse.Tests.Support;
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>The end-to-end use: a file system on a loop device over the mounted raw file, then read-only again.</summary>
+[Category(TestCategories.Mount)]
+[Category(TestCategories.Slow)]
 public sealed class LoopDeviceTests : ScratchFixture
 {
     [OneTimeSetUp]
     public void RequireTools()
     {
-        Tool.Require("losetup", "mount");
-        Tool.Require("mkfs.ext4", "e2fsprogs");
-        Tool.Require("fstrim", "util-linux");
+        RequiredTools.Require("losetup");
+        RequiredTools.Require("mkfs.ext4");
+        RequiredTools.Require("fstrim");
     }
 
     /// <summary>Big enough that ext4 metadata cannot hide whether its clusters were trimmed.</summary>
@@ -21,7 +23,7 @@ public sealed class LoopDeviceTests : ScratchFixture
     /// <summary>Guest bytes that qemu-img map reports as data (allocated, not zero).</summary>
     private static long DataBytes(string image)
     {
-        using var map = JsonDocument.Parse(Tool.Check("qemu-img", "map", "--output=json", image));
+        using var map = JsonDocument.Parse(QemuTools.Ok("qemu-img", "map", "--output=json", image));
         return map.RootElement.EnumerateArray().Where(e => e.GetProperty("data").GetBoolean()).Sum(e => e.GetProperty("length").GetInt64());
     }
 
@@ -49,9 +51,9 @@ public sealed class LoopDeviceTests : ScratchFixture
         }
 
         Cli.Mount(image, mnt);
-        string loop = Tool.Check("losetup", "-f", "--show", raw).Trim();
-        Tool.Check("mkfs.ext4", "-q", "-E", "nodiscard", loop);
-        Tool.Check("mount", loop, fs);
+        string loop = ProcessRunner.Output("losetup", "-f", "--show", raw).Trim();
+        ProcessRunner.Output("mkfs.ext4", "-q", "-E", "nodiscard", loop);
+        ProcessRunner.Output("mount", loop, fs);
         foreach (var (name, data) in files)
         {
             string path = Path.Combine(fs, name);
@@ -60,16 +62,16 @@ public sealed class LoopDeviceTests : ScratchFixture
         }
 
         File.WriteAllBytes(Path.Combine(fs, "deleted.bin"), RandomNumberGenerator.GetBytes(DeletedSize));
-        Tool.Check("sync");
+        ProcessRunner.Output("sync");
         File.Delete(Path.Combine(fs, "deleted.bin"));
-        Tool.Check("sync");
-        var trim = Tool.Run("fstrim", "-v", fs);
+        ProcessRunner.Output("sync");
+        var trim = ProcessRunner.Capture("fstrim", "-v", fs);
         Assert.That(trim.ExitCode, Is.Zero, "fstrim (the loop device punches holes through the mount): " + trim);
-        Tool.Check("umount", fs);
-        Tool.Check("losetup", "-d", loop);
+        ProcessRunner.Output("umount", fs);
+        ProcessRunner.Output("losetup", "-d", loop);
         Cli.Unmount(mnt);
 
-        var check = Tool.Run("qemu-img", "check", image);
+        var check = ProcessRunner.Capture("qemu-img", "check", image);
         Assert.That(check.ExitCode, Is.Zero, "qemu-img check must find no corruption and no leak: " + check);
         long kept = files.Values.Sum(d => (long)d.Length);
         Assert.That(kept, Is.GreaterThan(90L << 20), "the tree is about 100 MiB");
@@ -80,15 +82,15 @@ public sealed class LoopDeviceTests : ScratchFixture
         Cli.Unmount(mnt);
 
         string copy = Scratch.PathOf("copy.raw");
-        Tool.Check("qemu-img", "convert", "-f", "qcow2", "-O", "raw", image, copy);
+        QemuTools.Ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", image, copy);
         VerifyTree(copy, fs, files);
     }
 
     /// <summary>Loop-mounts <paramref name="rawDisk"/> read-only on <paramref name="fs"/> and checks every file's SHA-256.</summary>
     private static void VerifyTree(string rawDisk, string fs, Dictionary<string, byte[]> files)
     {
-        string loop = Tool.Check("losetup", "-r", "-f", "--show", rawDisk).Trim();
-        Tool.Check("mount", "-o", "ro,noload", loop, fs);
+        string loop = ProcessRunner.Output("losetup", "-r", "-f", "--show", rawDisk).Trim();
+        ProcessRunner.Output("mount", "-o", "ro,noload", loop, fs);
         try
         {
             Assert.Multiple(() =>
@@ -103,8 +105,8 @@ public sealed class LoopDeviceTests : ScratchFixture
         }
         finally
         {
-            Tool.Run("umount", fs);
-            Tool.Run("losetup", "-d", loop);
+            ProcessRunner.Capture("umount", fs);
+            ProcessRunner.Capture("losetup", "-d", loop);
         }
     }
 }

@@ -3,6 +3,8 @@ using Qcow2Mount.Fuse.Tests.Support;
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>Every refused mount: one line on stderr, the exit code, and nothing left mounted.</summary>
+[Category(TestCategories.Mount)]
+[Category(TestCategories.Slow)]
 public sealed class MountErrorTests : ScratchFixture
 {
     private void AssertRefused(ProcessResult result, int exitCode, string message)
@@ -125,13 +127,13 @@ public sealed class MountErrorTests : ScratchFixture
     [Test]
     public void Mount_DevFuseMissing_Refused()
     {
-        Tool.Require("unshare", "util-linux");
+        RequiredTools.Require("unshare");
         string image = Scratch.RawImage("disk.img", 1 << 20);
         string mnt = Scratch.NewDirectory("mnt");
         string notADevice = Scratch.RawImage("not-fuse", 0, seed: null);
 
         // In a private mount namespace, a regular file is bind-mounted over /dev/fuse; the host is untouched.
-        var result = Tool.Run("unshare", "--mount", "sh", "-c", "mount --bind \"$1\" /dev/fuse && exec dotnet \"$2\" \"$3\" \"$4\"", "sh", notADevice, Cli.DllPath, image, mnt);
+        var result = ProcessRunner.Capture("unshare", "--mount", "sh", "-c", "mount --bind \"$1\" /dev/fuse && exec dotnet \"$2\" \"$3\" \"$4\"", "sh", notADevice, Cli.DllPath, image, mnt);
 
         AssertRefused(result, 2, "/dev/fuse is missing or not a device");
     }

@@ -4,13 +4,15 @@ using Qcow2Mount.Fuse.Tests.Support;
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>Real mounts through the built command line (as root): content, writes, FUSE operations, shutdown paths.</summary>
+[Category(TestCategories.Mount)]
+[Category(TestCategories.Slow)]
 public sealed class MountTests : ScratchFixture
 {
     [OneTimeSetUp]
     public void RequireTools()
     {
-        Tool.Require("qemu-img", "qemu-utils");
-        Tool.Require("fallocate", "util-linux");
+        RequiredTools.Require("qemu-img");
+        RequiredTools.Require("fallocate");
     }
 
     [Test]
@@ -75,7 +77,7 @@ public sealed class MountTests : ScratchFixture
         }
 
         Cli.Unmount(mnt);
-        Assert.That(Tool.Run("qemu-img", "check", image).ExitCode, Is.Zero);
+        Assert.That(ProcessRunner.Capture("qemu-img", "check", image).ExitCode, Is.Zero);
         Images.AssertSameBytes(Images.QemuRaw(Scratch, image).AsSpan(5 << 20, data.Length).ToArray(), data, "qemu after unmount");
 
         Cli.Mount(image, mnt);
@@ -96,9 +98,9 @@ public sealed class MountTests : ScratchFixture
         string raw = Path.Combine(mnt, "disk.raw");
         Cli.Mount(image, mnt);
 
-        Tool.Check("fallocate", "--punch-hole", "--offset", "1MiB", "--length", "1MiB", raw);
-        Tool.Check("fallocate", "--zero-range", "--offset", "3MiB", "--length", "192KiB", raw);
-        Tool.Check("fallocate", "--punch-hole", "--offset", "7MiB", "--length", "4MiB", raw); // clipped at the end
+        ProcessRunner.Output("fallocate", "--punch-hole", "--offset", "1MiB", "--length", "1MiB", raw);
+        ProcessRunner.Output("fallocate", "--zero-range", "--offset", "3MiB", "--length", "192KiB", raw);
+        ProcessRunner.Output("fallocate", "--punch-hole", "--offset", "7MiB", "--length", "4MiB", raw); // clipped at the end
 
         var expected = new byte[8 << 20];
         expected.AsSpan().Fill(0x5a);
@@ -109,7 +111,7 @@ public sealed class MountTests : ScratchFixture
         Assert.That(new FileInfo(raw).Length, Is.EqualTo(8 << 20));
         Cli.Unmount(mnt);
         Images.AssertSameBytes(Images.QemuRaw(Scratch, image), expected, "qemu after unmount");
-        Assert.That(Tool.Run("qemu-img", "check", image).ExitCode, Is.Zero);
+        Assert.That(ProcessRunner.Capture("qemu-img", "check", image).ExitCode, Is.Zero);
     }
 
     [Test]
@@ -119,7 +121,7 @@ public sealed class MountTests : ScratchFixture
         string mnt = Scratch.NewDirectory("mnt");
         Cli.Mount(image, mnt);
 
-        var result = Tool.Run("fallocate", "--length", "2MiB", Path.Combine(mnt, "disk.img.raw"));
+        var result = ProcessRunner.Capture("fallocate", "--length", "2MiB", Path.Combine(mnt, "disk.img.raw"));
 
         Assert.That(result.ExitCode, Is.Not.Zero);
         Assert.That(result.StandardError, Does.Contain("File too large"));
@@ -135,7 +137,7 @@ public sealed class MountTests : ScratchFixture
         Cli.Mount(image, mnt);
 
         string[] args = option == "--keep-size" ? ["--keep-size", "--length", "512KiB"] : ["--length", "512KiB"];
-        var result = Tool.Run("fallocate", [.. args, Path.Combine(mnt, "disk.img.raw")]);
+        var result = ProcessRunner.Capture("fallocate", [.. args, Path.Combine(mnt, "disk.img.raw")]);
 
         Assert.That(result.ExitCode, Is.Not.Zero, result.ToString());
         Assert.That(result.StandardError, Does.Contain("Operation not supported").Or.Contain("mode is unsupported"), "EOPNOTSUPP (util-linux words it per mode)");
@@ -148,7 +150,7 @@ public sealed class MountTests : ScratchFixture
     [Test]
     public void Write_ThroughTheMount_KeepsTheFilesPageCache()
     {
-        Tool.Require("fincore", "util-linux");
+        RequiredTools.Require("fincore");
         string image = Scratch.RawImage("disk.img", 64 << 20);
         string mnt = Scratch.NewDirectory("mnt");
         string raw = Path.Combine(mnt, "disk.img.raw");
@@ -156,15 +158,15 @@ public sealed class MountTests : ScratchFixture
         string source = Scratch.PathOf("page.bin");
         File.WriteAllBytes(source, data);
         Cli.Mount(image, mnt);
-        Tool.Check("dd", $"if={raw}", "of=/dev/null", "bs=1M", "status=none");
+        ProcessRunner.Output("dd", $"if={raw}", "of=/dev/null", "bs=1M", "status=none");
         long cached = CachedPages(raw);
 
-        Tool.Check("dd", $"if={source}", $"of={raw}", "bs=4k", "seek=100", "conv=notrunc", "status=none");
+        ProcessRunner.Output("dd", $"if={source}", $"of={raw}", "bs=4k", "seek=100", "conv=notrunc", "status=none");
         Thread.Sleep(1500); // past the attribute timeout (1 s): the next stat asks the server
-        Tool.Check("stat", raw);
+        ProcessRunner.Output("stat", raw);
         long after = CachedPages(raw);
-        Tool.Check("fallocate", "--zero-range", "--offset", "2MiB", "--length", "64KiB", raw);
-        Tool.Check("fallocate", "--punch-hole", "--offset", "3MiB", "--length", "64KiB", raw);
+        ProcessRunner.Output("fallocate", "--zero-range", "--offset", "2MiB", "--length", "64KiB", raw);
+        ProcessRunner.Output("fallocate", "--punch-hole", "--offset", "3MiB", "--length", "64KiB", raw);
         var back = new byte[4096];
         var zeroed = new byte[64 << 10];
         var punched = new byte[64 << 10];
@@ -189,7 +191,7 @@ public sealed class MountTests : ScratchFixture
     }
 
     private static long CachedPages(string path) =>
-        long.Parse(Tool.Check("fincore", "--noheadings", "--output", "PAGES", path).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        long.Parse(ProcessRunner.Output("fincore", "--noheadings", "--output", "PAGES", path).Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>touch -d and cp -p expect the time they set to stick: it is kept for the mount's life.</summary>
     [Test]
@@ -200,12 +202,12 @@ public sealed class MountTests : ScratchFixture
         string raw = Path.Combine(mnt, "disk.img.raw");
         Cli.Mount(image, mnt);
 
-        Tool.Check("touch", "-d", "2001-02-03 04:05:06 UTC", raw);
-        string both = Tool.Check("stat", "-c", "%X %Y", raw).Trim();
-        Tool.Check("touch", "-a", "-d", "2002-03-04 05:06:07.5 UTC", raw);
-        string accessOnly = Tool.Check("stat", "-c", "%.9X %Y", raw).Trim();
+        ProcessRunner.Output("touch", "-d", "2001-02-03 04:05:06 UTC", raw);
+        string both = ProcessRunner.Output("stat", "-c", "%X %Y", raw).Trim();
+        ProcessRunner.Output("touch", "-a", "-d", "2002-03-04 05:06:07.5 UTC", raw);
+        string accessOnly = ProcessRunner.Output("stat", "-c", "%.9X %Y", raw).Trim();
         Thread.Sleep(1100); // the kernel's attribute cache ends: the server's own values
-        string later = Tool.Check("stat", "-c", "%X %Y", raw).Trim();
+        string later = ProcessRunner.Output("stat", "-c", "%X %Y", raw).Trim();
 
         Assert.Multiple(() =>
         {
@@ -223,8 +225,8 @@ public sealed class MountTests : ScratchFixture
         string mnt = Scratch.NewDirectory("mnt");
         Cli.Mount("-r", image, mnt);
 
-        long blocks = long.Parse(Tool.Check("stat", "-c", "%b", Path.Combine(mnt, "disk.raw")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        long imageBlocks = long.Parse(Tool.Check("stat", "-c", "%b", image).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        long blocks = long.Parse(ProcessRunner.Output("stat", "-c", "%b", Path.Combine(mnt, "disk.raw")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        long imageBlocks = long.Parse(ProcessRunner.Output("stat", "-c", "%b", image).Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
         Assert.Multiple(() =>
         {
@@ -260,8 +262,8 @@ public sealed class MountTests : ScratchFixture
         string raw = Path.Combine(mnt, "disk.img.raw");
         Cli.Mount(image, mnt);
 
-        var shrink = Tool.Run("truncate", "-s", "4096", raw);
-        var same = Tool.Run("truncate", "-s", (1 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), raw);
+        var shrink = ProcessRunner.Capture("truncate", "-s", "4096", raw);
+        var same = ProcessRunner.Capture("truncate", "-s", (1 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), raw);
 
         Assert.Multiple(() =>
         {
@@ -278,8 +280,8 @@ public sealed class MountTests : ScratchFixture
         string mnt = Scratch.NewDirectory("mnt");
         Cli.Mount(image, mnt, "-o", "uid=1234,gid=2345,umask=027");
 
-        string file = Tool.Check("stat", "-c", "%u %g %a %F", Path.Combine(mnt, "disk.img.raw")).Trim();
-        string root = Tool.Check("stat", "-c", "%u %g %a %F", mnt).Trim();
+        string file = ProcessRunner.Output("stat", "-c", "%u %g %a %F", Path.Combine(mnt, "disk.img.raw")).Trim();
+        string root = ProcessRunner.Output("stat", "-c", "%u %g %a %F", mnt).Trim();
 
         Assert.Multiple(() =>
         {
@@ -312,9 +314,9 @@ public sealed class MountTests : ScratchFixture
         string mnt = Scratch.NewDirectory("mnt");
         Cli.Mount(image, mnt);
 
-        var touch = Tool.Run("touch", Path.Combine(mnt, "new.raw"));
-        var mkdir = Tool.Run("mkdir", Path.Combine(mnt, "dir"));
-        var rm = Tool.Run("rm", "-f", Path.Combine(mnt, "disk.img.raw"));
+        var touch = ProcessRunner.Capture("touch", Path.Combine(mnt, "new.raw"));
+        var mkdir = ProcessRunner.Capture("mkdir", Path.Combine(mnt, "dir"));
+        var rm = ProcessRunner.Capture("rm", "-f", Path.Combine(mnt, "disk.img.raw"));
 
         Assert.Multiple(() =>
         {
@@ -333,7 +335,7 @@ public sealed class MountTests : ScratchFixture
         var before = File.ReadAllBytes(image);
 
         var mount = Cli.Run("-r", image, mnt);
-        var dd = Tool.Run("dd", "if=/dev/zero", $"of={Path.Combine(mnt, "disk.img.raw")}", "bs=4k", "count=1", "conv=notrunc");
+        var dd = ProcessRunner.Capture("dd", "if=/dev/zero", $"of={Path.Combine(mnt, "disk.img.raw")}", "bs=4k", "count=1", "conv=notrunc");
 
         Assert.Multiple(() =>
         {
@@ -354,8 +356,8 @@ public sealed class MountTests : ScratchFixture
         string raw = Path.Combine(mnt, "disk.raw");
         Cli.Mount(image, mnt);
 
-        Tool.Check("dd", $"if={source}", $"of={raw}", "bs=1M", "oflag=direct", "conv=notrunc,fsync", "status=none");
-        Tool.Check("dd", $"if={raw}", "of=/dev/null", "bs=1M", "iflag=direct", "status=none");
+        ProcessRunner.Output("dd", $"if={source}", $"of={raw}", "bs=1M", "oflag=direct", "conv=notrunc,fsync", "status=none");
+        ProcessRunner.Output("dd", $"if={raw}", "of=/dev/null", "bs=1M", "iflag=direct", "status=none");
 
         Cli.Unmount(mnt);
         Images.AssertSameBytes(Images.QemuRaw(Scratch, image).AsSpan(0, 4 << 20).ToArray(), File.ReadAllBytes(source), "O_DIRECT writes");

@@ -4,6 +4,8 @@ using Qcow2Mount.Fuse.Tests.Support;
 namespace Qcow2Mount.Fuse.Tests;
 
 /// <summary>How a server ends: signals, external unmounts, qcow2mount unmount, and a crash (kill -9).</summary>
+[Category(TestCategories.Mount)]
+[Category(TestCategories.Slow)]
 public sealed class ServerLifetimeTests : ScratchFixture
 {
     /// <summary>Writes <paramref name="data"/> at 1 MiB without fsync; only a clean shutdown makes it durable in qcow2 metadata.</summary>
@@ -15,7 +17,7 @@ public sealed class ServerLifetimeTests : ScratchFixture
 
     private void AssertImageHolds(string image, byte[] data)
     {
-        var check = Tool.Run("qemu-img", "check", image);
+        var check = ProcessRunner.Capture("qemu-img", "check", image);
         Assert.That(check.ExitCode, Is.Zero, "qemu-img check right after the server ended: " + check);
         Images.AssertSameBytes(Images.QemuRaw(Scratch, image).AsSpan(1 << 20, data.Length).ToArray(), data, "data written before shutdown");
     }
@@ -125,16 +127,16 @@ public sealed class ServerLifetimeTests : ScratchFixture
     [Test]
     public void Signal_Ext4OnLoopDeviceOverTheFile_KeepsServingUntilTheLoopDeviceIsDetached()
     {
-        Tool.Require("losetup", "mount");
-        Tool.Require("mkfs.ext4", "e2fsprogs");
+        RequiredTools.Require("losetup");
+        RequiredTools.Require("mkfs.ext4");
         string image = Images.Qcow2(Scratch, "disk.qcow2", "64M");
         string mnt = Scratch.NewDirectory("mnt");
         string fs = Scratch.NewDirectory("fs");
         using var server = ForegroundServer.Start(image, mnt);
-        string loop = Tool.Check("losetup", "-f", "--show", Path.Combine(mnt, "disk.raw")).Trim();
-        int kernelLogLines = Tool.Check("dmesg").Split('\n').Length;
-        Tool.Check("mkfs.ext4", "-q", "-E", "nodiscard", loop);
-        Tool.Check("mount", loop, fs);
+        string loop = ProcessRunner.Output("losetup", "-f", "--show", Path.Combine(mnt, "disk.raw")).Trim();
+        int kernelLogLines = ProcessRunner.Output("dmesg").Split('\n').Length;
+        ProcessRunner.Output("mkfs.ext4", "-q", "-E", "nodiscard", loop);
+        ProcessRunner.Output("mount", loop, fs);
         var random = new Random(10);
         var files = new Dictionary<string, byte[]>();
         void WriteFiles(string prefix)
@@ -147,19 +149,19 @@ public sealed class ServerLifetimeTests : ScratchFixture
                 File.WriteAllBytes(Path.Combine(fs, $"{prefix}{i}.bin"), content);
             }
 
-            Tool.Check("sync", "-f", fs);
+            ProcessRunner.Output("sync", "-f", fs);
         }
 
         WriteFiles("before");
         server.Signal("TERM");
         WaitForDetach(mnt);
         WriteFiles("after");
-        Tool.Check("umount", fs);
+        ProcessRunner.Output("umount", fs);
         Assert.That(server.HasExited, Is.False, "the loop device still holds the file");
-        Tool.Check("losetup", "-d", loop);
+        ProcessRunner.Output("losetup", "-d", loop);
         var exit = server.WaitForExit(TimeSpan.FromSeconds(30));
         string device = Path.GetFileName(loop);
-        var kernelErrors = Tool.Check("dmesg").Split('\n').Skip(kernelLogLines - 1)
+        var kernelErrors = ProcessRunner.Output("dmesg").Split('\n').Skip(kernelLogLines - 1)
             .Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, $@"\b{device}\b") && l.Contains("error", StringComparison.OrdinalIgnoreCase));
 
         Assert.Multiple(() =>
@@ -168,12 +170,12 @@ public sealed class ServerLifetimeTests : ScratchFixture
             Assert.That(exit.ExitCode, Is.Zero, exit.ToString());
             Assert.That(exit.StandardError, Does.Not.Contain("fail").And.Not.Contain("not a mount point"));
         });
-        var check = Tool.Run("qemu-img", "check", image);
+        var check = ProcessRunner.Capture("qemu-img", "check", image);
         Assert.That(check.ExitCode, Is.Zero, "qemu-img check: " + check);
         string copy = Scratch.PathOf("copy.raw");
-        Tool.Check("qemu-img", "convert", "-O", "raw", image, copy);
-        string verify = Tool.Check("losetup", "-r", "-f", "--show", copy).Trim();
-        Tool.Check("mount", "-o", "ro,noload", verify, fs);
+        QemuTools.Ok("qemu-img", "convert", "-O", "raw", image, copy);
+        string verify = ProcessRunner.Output("losetup", "-r", "-f", "--show", copy).Trim();
+        ProcessRunner.Output("mount", "-o", "ro,noload", verify, fs);
         try
         {
             Assert.Multiple(() =>
@@ -186,8 +188,8 @@ public sealed class ServerLifetimeTests : ScratchFixture
         }
         finally
         {
-            Tool.Run("umount", fs);
-            Tool.Run("losetup", "-d", verify);
+            ProcessRunner.Capture("umount", fs);
+            ProcessRunner.Capture("losetup", "-d", verify);
         }
     }
 
@@ -202,7 +204,7 @@ public sealed class ServerLifetimeTests : ScratchFixture
         string mnt = Scratch.NewDirectory("mnt");
         string marker = Scratch.RawImage("inherited.bin", 4096);
 
-        var mount = Tool.Run("sh", "-c", "exec 7<\"$0\"; exec dotnet \"$@\"", marker, Cli.DllPath, image, mnt);
+        var mount = ProcessRunner.Capture("sh", "-c", "exec 7<\"$0\"; exec dotnet \"$@\"", marker, Cli.DllPath, image, mnt);
         Assert.That(mount.ExitCode, Is.Zero, mount.ToString());
         var descriptors = Descriptors(Scratch.ServerPid(mnt) ?? throw new AssertionException("no pid file"));
 
@@ -271,7 +273,7 @@ public sealed class ServerLifetimeTests : ScratchFixture
         using var server = ForegroundServer.Start(image, mnt);
         WriteUnsynced(Path.Combine(mnt, "disk.raw"), data);
 
-        Tool.Check(program, option is null ? [mnt] : [option, mnt]);
+        ProcessRunner.Output(program, option is null ? [mnt] : [option, mnt]);
         var exit = server.WaitForExit(TimeSpan.FromSeconds(30));
 
         Assert.That(exit.ExitCode, Is.Zero, exit.ToString());
@@ -330,6 +332,6 @@ public sealed class ServerLifetimeTests : ScratchFixture
 
         Images.AssertSameBytes(back, data, "after kill -9 and remount");
         Cli.Unmount(mnt);
-        Assert.That(Tool.Run("qemu-img", "check", image).ExitCode, Is.AnyOf(0, 3), "no corruption (leaks allowed after a crash)");
+        Assert.That(ProcessRunner.Capture("qemu-img", "check", image).ExitCode, Is.AnyOf(0, 3), "no corruption (leaks allowed after a crash)");
     }
 }

@@ -8,6 +8,8 @@ namespace Qcow2Mount.Fuse.Tests;
 /// Mounts by a real unprivileged user (through fusermount3), and what other local users can do to them: plant things
 /// where the mount keeps its pid file, read a root-only image through allow_other, or lack /dev/fuse altogether.
 /// </summary>
+[Category(TestCategories.Mount)]
+[Category(TestCategories.Slow)]
 public sealed class UnprivilegedMountTests : ScratchFixture
 {
     private FuseAccess _fuseAccess = null!;
@@ -17,7 +19,7 @@ public sealed class UnprivilegedMountTests : ScratchFixture
     [OneTimeSetUp]
     public void GrantFuse()
     {
-        Tool.Require("fusermount3", "fuse3");
+        RequiredTools.Require("fusermount3");
         _user = TestUser.Mounter;
         _other = TestUser.Other;
         _fuseAccess = FuseAccess.Grant();
@@ -30,7 +32,7 @@ public sealed class UnprivilegedMountTests : ScratchFixture
     [TearDown]
     public void RemovePidDirectories()
     {
-        Tool.Run("rm", "-rf", _user.PidDirectory, _other.PidDirectory);
+        ProcessRunner.Capture("rm", "-rf", _user.PidDirectory, _other.PidDirectory);
     }
 
     /// <summary>An image and a mount point that belong to the mounting user; returns the pid file name the mount uses.</summary>
@@ -110,7 +112,7 @@ public sealed class UnprivilegedMountTests : ScratchFixture
         var (image, mnt, pidFileName) = UserMount();
         string runtime = Scratch.NewDirectory("runtime");
         _user.Own(runtime);
-        Tool.Check("chmod", "0700", runtime);
+        ProcessRunner.Output("chmod", "0700", runtime);
         var xdg = new Dictionary<string, string> { ["XDG_RUNTIME_DIR"] = runtime };
         var mounted = _user.Cli(xdg, image, mnt);
         Assert.That(mounted.ExitCode, Is.Zero, mounted.ToString());
@@ -141,8 +143,8 @@ public sealed class UnprivilegedMountTests : ScratchFixture
         var mounted = _user.Cli(image, mnt);
         Assert.That(mounted.ExitCode, Is.Zero, mounted.ToString());
         string pidFile = Path.Combine(_user.PidDirectory, pidFileName);
-        string directory = Tool.Check("stat", "-c", "%u %a %F", _user.PidDirectory).Trim();
-        string file = Tool.Check("stat", "-c", "%u %a %F", pidFile).Trim();
+        string directory = ProcessRunner.Output("stat", "-c", "%u %a %F", _user.PidDirectory).Trim();
+        string file = ProcessRunner.Output("stat", "-c", "%u %a %F", pidFile).Trim();
         int pid = int.Parse(File.ReadAllText(pidFile).Trim(), CultureInfo.InvariantCulture);
         var copy = _user.Run(null, "dd", $"if={source}", $"of={Path.Combine(mnt, "disk.raw")}", "bs=64k", "seek=16", "conv=notrunc", "status=none");
         var unmounted = _user.Cli("unmount", mnt);
@@ -156,7 +158,7 @@ public sealed class UnprivilegedMountTests : ScratchFixture
             Assert.That(Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z", StringComparison.Ordinal), Is.False, "unmount returned before the server exited");
             Assert.That(File.Exists(pidFile), Is.False, "pid file left behind");
         });
-        Assert.That(Tool.Run("qemu-img", "check", image).ExitCode, Is.Zero);
+        Assert.That(ProcessRunner.Capture("qemu-img", "check", image).ExitCode, Is.Zero);
         Images.AssertSameBytes(Images.QemuRaw(Scratch, image).AsSpan(1 << 20, data.Length).ToArray(), data, "written as the user");
     }
 
@@ -181,7 +183,7 @@ public sealed class UnprivilegedMountTests : ScratchFixture
     public void AllowOther_RootOnlyImage_OthersReadOnlyWhenUmaskOpensIt(string options, bool othersRead, string mode)
     {
         string image = Scratch.RawImage("disk.img", 1 << 20);
-        Tool.Check("chmod", "0600", image);
+        ProcessRunner.Output("chmod", "0600", image);
         string mnt = Scratch.NewDirectory("mnt");
         Cli.Mount(image, mnt, "-o", options);
         string raw = Path.Combine(mnt, "disk.img.raw");
@@ -190,7 +192,7 @@ public sealed class UnprivilegedMountTests : ScratchFixture
 
         Assert.Multiple(() =>
         {
-            Assert.That(Tool.Check("stat", "-c", "%a", raw).Trim(), Is.EqualTo(mode));
+            Assert.That(ProcessRunner.Output("stat", "-c", "%a", raw).Trim(), Is.EqualTo(mode));
             Assert.That(read.ExitCode == 0, Is.EqualTo(othersRead), read.ToString());
             if (!othersRead)
             {

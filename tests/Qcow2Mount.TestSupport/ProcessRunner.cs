@@ -25,14 +25,22 @@ public static class ProcessRunner
     /// <summary>Runs <paramref name="program"/> and returns whatever it exited with (for tests that assert on failures).</summary>
     public static ProcessResult Capture(string program, IReadOnlyList<string> arguments) => Capture(program, arguments, null, Timeout);
 
+    /// <inheritdoc cref="Capture(string, IReadOnlyList{string})"/>
+    public static ProcessResult Capture(string program, params string[] arguments) => Capture(program, arguments, null, Timeout);
+
+    /// <summary>Runs <paramref name="program"/>, throws unless it exits 0, and returns what it printed on stdout.</summary>
+    public static string Output(string program, params string[] arguments) => Run(program, arguments).StandardOutput;
+
     /// <summary>
     /// Runs <paramref name="program"/> with <paramref name="environment"/> added to (or, for a null value, removed from)
-    /// this process's environment; kills it and everything it started after <paramref name="timeout"/>.
+    /// this process's environment, in <paramref name="workingDirectory"/> (default: this process's); kills it and everything
+    /// it started after <paramref name="timeout"/>.
     /// </summary>
-    public static ProcessResult Capture(string program, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment, TimeSpan timeout)
+    public static ProcessResult Capture(string program, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment, TimeSpan timeout, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo(program)
         {
+            WorkingDirectory = workingDirectory ?? string.Empty,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,

@@ -1,12 +1,13 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Qcow2Mount.TestSupport;
 
 /// <summary>
 /// The QEMU oracle: <c>qemu-img</c> and <c>qemu-io</c> run with argument lists (no shell). Every helper throws
 /// <see cref="ExternalCommandException"/> with the command line and stderr when the tool fails unexpectedly.
-/// Tools are installed on first use (<see cref="ToolInstaller"/>), never skipped.
+/// A missing tool fails the test with the package that provides it (<see cref="RequiredTools"/>), never skips it.
 /// </summary>
 public static class QemuTools
 {
@@ -16,9 +17,44 @@ public static class QemuTools
     /// <summary>Runs <c>qemu-img</c>; throws unless it exits with one of <paramref name="expectedExitCodes"/>.</summary>
     public static ProcessResult QemuImg(IReadOnlyList<string> arguments, params int[] expectedExitCodes)
     {
-        ToolInstaller.EnsureInstalled();
+        RequiredTools.Require("qemu-img");
         return ProcessRunner.Run("qemu-img", arguments, expectedExitCodes);
     }
+
+    /// <summary>
+    /// Runs <paramref name="tool"/> (qemu-img, qemu-io, …) and returns whatever it exited with and printed: for tests that
+    /// hold QEMU's exit code and output against ours.
+    /// </summary>
+    public static (int Code, string Stdout, string Stderr) Run(string tool, params string[] arguments)
+    {
+        RequiredTools.Require(tool);
+        ProcessResult result = ProcessRunner.Capture(tool, arguments);
+        return (result.ExitCode, result.StandardOutput, result.StandardError);
+    }
+
+    /// <summary>Runs <paramref name="tool"/>; throws (with the command line and stderr) unless it exits 0; returns stdout.</summary>
+    public static string Ok(string tool, params string[] arguments)
+    {
+        RequiredTools.Require(tool);
+        return ProcessRunner.Output(tool, arguments);
+    }
+
+    /// <summary><c>qemu-img create -q -f qcow2 -o OPTIONS path size</c> with the options as one string (<c>k=v,k=v</c>).</summary>
+    public static void Create(string path, string options, long size) =>
+        QemuImg("create", "-q", "-f", "qcow2", "-o", options, path, size.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary><c>qemu-img check --output=json</c>: the exit code and the parsed object (empty when QEMU printed none).</summary>
+    public static (int Code, JsonObject Result) CheckJson(string path)
+    {
+        var (code, stdout, _) = Run("qemu-img", "check", "--output=json", path);
+        return (code, stdout.Length > 0 ? Json(stdout).AsObject() : new JsonObject());
+    }
+
+    /// <summary>Parses QEMU's <c>--output=json</c>.</summary>
+    public static JsonNode Json(string text) => JsonNode.Parse(text) ?? throw new InvalidOperationException("empty JSON");
+
+    /// <summary>A number of QEMU's JSON that QEMU leaves out when it is 0.</summary>
+    public static long Long(JsonObject o, string key) => o[key]?.GetValue<long>() ?? 0;
 
     /// <summary><c>qemu-img create -f format [-o k=v,…] path size</c>. Option values are escaped (a comma is doubled).</summary>
     public static void Create(string path, long size, IReadOnlyDictionary<string, string>? options = null, string format = "qcow2")
@@ -147,7 +183,7 @@ public static class QemuTools
     /// <summary>qemu-io on an image of the given format (<c>raw</c> for raw backing files).</summary>
     public static ProcessResult QemuIo(string path, string format, IEnumerable<string> commands)
     {
-        ToolInstaller.EnsureInstalled();
+        RequiredTools.Require("qemu-io");
         var arguments = new List<string> { "-f", format };
         foreach (string command in commands)
         {
@@ -164,6 +200,46 @@ public static class QemuTools
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// The guest bytes QEMU reads at <paramref name="offset"/> (<c>qemu-io -r -U -c "read -v OFFSET LENGTH"</c>, its hex
+    /// dump parsed): the oracle for a range of an image QEMU opens but will not convert whole (a broken cluster elsewhere).
+    /// </summary>
+    public static byte[] ReadGuest(string path, long offset, int length, string format = "qcow2")
+    {
+        RequiredTools.Require("qemu-io");
+        string command = string.Create(CultureInfo.InvariantCulture, $"read -v {offset} {length}");
+        ProcessResult result = ProcessRunner.Run("qemu-io", ["-r", "-U", "-f", format, "-c", command, path]);
+        if (result.StandardOutput.Contains(" failed: ", StringComparison.Ordinal) || result.StandardError.Length > 0)
+        {
+            throw new ExternalCommandException($"qemu-io could not read {length} bytes at {offset}: {result}");
+        }
+
+        var bytes = new byte[length];
+        int seen = 0;
+        foreach (string line in result.StandardOutput.Split('\n'))
+        {
+            int colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (colon != 8 || !long.TryParse(line.AsSpan(0, 8), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out long lineOffset))
+            {
+                continue;
+            }
+
+            int at = checked((int)(lineOffset - offset));
+            string[] tokens = line[(colon + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            int count = Math.Min(16, length - at);
+            for (int i = 0; i < count; i++)
+            {
+                bytes[at + i] = byte.Parse(tokens[i], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+            }
+
+            seen += count;
+        }
+
+        return seen == length
+            ? bytes
+            : throw new ExternalCommandException($"qemu-io's hex dump held {seen} of {length} bytes: {result.CommandLine}");
     }
 
     /// <summary>Formats <c>-o</c> options as <c>k=v,k=v</c> with QEMU's comma escaping.</summary>

@@ -7,8 +7,7 @@ public sealed class TempDir : IDisposable
     /// <param name="root">Where to make it; default the temp directory (<c>/dev/shm</c> suits tests that sync often).</param>
     public TempDir(string? label = null, string? root = null)
     {
-        string name = $"qcow2mount-{(label is null ? string.Empty : Sanitize(label) + "-")}{Guid.NewGuid():N}";
-        Path = Directory.CreateDirectory(System.IO.Path.Combine(root ?? System.IO.Path.GetTempPath(), name)).FullName;
+        Path = Create(label, root);
     }
 
     public string Path { get; }
@@ -16,11 +15,28 @@ public sealed class TempDir : IDisposable
     /// <summary>A path inside the directory (the file is not created).</summary>
     public string File(string name) => System.IO.Path.Combine(Path, name);
 
-    public void Dispose()
+    public void Dispose() => Delete(Path);
+
+    /// <summary>
+    /// Makes a directory as the constructor does and returns its path: for a fixture that makes one in [SetUp] and
+    /// removes it with <see cref="Delete"/> in [TearDown] (a fixture object outlives its tests, so it holds the path).
+    /// </summary>
+    public static string Create(string? label = null, string? root = null)
+    {
+        string name = $"qcow2mount-{(label is null ? string.Empty : Sanitize(label) + "-")}{Guid.NewGuid():N}";
+        return Directory.CreateDirectory(System.IO.Path.Combine(root ?? System.IO.Path.GetTempPath(), name)).FullName;
+    }
+
+    /// <summary>Deletes <paramref name="path"/> and everything in it, if it is still there.</summary>
+    public static void Delete(string path)
     {
         try
         {
-            Directory.Delete(Path, recursive: true);
+            Directory.Delete(path, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Already gone.
         }
         catch (IOException)
         {

@@ -9,6 +9,7 @@ namespace Qcow2Mount.WinFsp.Tests;
 /// Engine exceptions come back from the native callbacks as NTSTATUS values. An exception escaping an
 /// [UnmanagedCallersOnly] method ends the process, so each of these tests would crash the test host instead of failing.
 /// </summary>
+[Category(TestCategories.Unit)]
 public sealed class ExceptionBarrierTests
 {
     private TempDir _dir = null!;

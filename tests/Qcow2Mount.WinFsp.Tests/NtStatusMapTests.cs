@@ -5,6 +5,7 @@ using Qcow2Mount.WinFsp.Interop;
 namespace Qcow2Mount.WinFsp.Tests;
 
 /// <summary>Every exception the engine can raise has one NTSTATUS; device errors and corruption are logged with file and offset.</summary>
+[Category(TestCategories.Unit)]
 public sealed class NtStatusMapTests
 {
     private static IEnumerable<TestCaseData> Cases()

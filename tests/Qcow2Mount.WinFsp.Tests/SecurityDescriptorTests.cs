@@ -5,6 +5,7 @@ namespace Qcow2Mount.WinFsp.Tests;
 /// <summary>
 /// The self-relative descriptor decoded field by field (the Wine test has Windows' own parser turn it back into SDDL).
 /// </summary>
+[Category(TestCategories.Unit)]
 public sealed class SecurityDescriptorTests
 {
     [Test]

@@ -10,6 +10,8 @@ namespace Qcow2Mount.WinFsp.Tests;
 /// root listing, opens, reads (clipped at the end, compared with qemu-img's raw conversion), writes (checked with
 /// qemu-img check and compare against a twin written by qemu-io), size rules, read-only refusals, flush and times.
 /// </summary>
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class WinFspCallbacksTests
 {
     private TempDir _dir = null!;

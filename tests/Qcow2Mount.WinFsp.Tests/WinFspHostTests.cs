@@ -8,6 +8,7 @@ using Qcow2Mount.WinFsp.Tests.Support;
 namespace Qcow2Mount.WinFsp.Tests;
 
 /// <summary>The host's life cycle against the IWinFspApi seam: what it hands to WinFsp, the order of the calls, and failure paths.</summary>
+[Category(TestCategories.Unit)]
 public sealed class WinFspHostTests
 {
     private TempDir _dir = null!;

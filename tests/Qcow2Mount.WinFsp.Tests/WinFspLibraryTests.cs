@@ -4,6 +4,7 @@ using Qcow2Mount.WinFsp.Interop;
 namespace Qcow2Mount.WinFsp.Tests;
 
 /// <summary>The DLL location rule of the loader.</summary>
+[Category(TestCategories.Unit)]
 public sealed class WinFspLibraryTests
 {
     [TestCase(@"C:\Program Files (x86)\WinFsp\", Architecture.X64, @"C:\Program Files (x86)\WinFsp\bin\winfsp-x64.dll")]

@@ -1,3 +1,5 @@
+using Qcow2Mount.TestSupport;
+
 namespace Qcow2Mount.Cli.Tests.Build;
 
 /// <summary>
@@ -7,6 +9,8 @@ namespace Qcow2Mount.Cli.Tests.Build;
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 internal sealed class BuildScriptTests
 {
     private string _results = null!;
@@ -14,13 +18,13 @@ internal sealed class BuildScriptTests
     [SetUp]
     public void CreateResultsFolder()
     {
-        _results = Directory.CreateTempSubdirectory("qcow2mount-trx-").FullName;
+        _results = TempDir.Create("trx");
     }
 
     [TearDown]
     public void DeleteResultsFolder()
     {
-        Directory.Delete(_results, recursive: true);
+        TempDir.Delete(_results);
     }
 
     [Test]

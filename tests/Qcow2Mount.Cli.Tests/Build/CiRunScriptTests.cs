@@ -1,4 +1,5 @@
 using System.Runtime.Versioning;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Cli.Tests.Build;
 
@@ -11,6 +12,7 @@ namespace Qcow2Mount.Cli.Tests.Build;
 [Parallelizable(ParallelScope.All)]
 [FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 [UnsupportedOSPlatform("windows")] // .ci/run is a bash script for the Linux CI machine
+[Category(TestCategories.Qemu)]
 internal sealed class CiRunScriptTests
 {
     private string _repo = null!;
@@ -18,7 +20,7 @@ internal sealed class CiRunScriptTests
     [SetUp]
     public void CopyCiScript()
     {
-        _repo = Directory.CreateTempSubdirectory("qcow2mount-ci-").FullName;
+        _repo = TempDir.Create("ci");
         Directory.CreateDirectory(Path.Combine(_repo, ".ci"));
         Directory.CreateDirectory(Path.Combine(_repo, "bin"));
         File.Copy(Path.Combine(ScriptRun.RepositoryRoot, ".ci", "run"), Path.Combine(_repo, ".ci", "run"));
@@ -27,7 +29,7 @@ internal sealed class CiRunScriptTests
     [TearDown]
     public void DeleteCopy()
     {
-        Directory.Delete(_repo, recursive: true);
+        TempDir.Delete(_repo);
     }
 
     // What the stand-in build.ps1 does → the line .ci/run must end with, and its exit code.

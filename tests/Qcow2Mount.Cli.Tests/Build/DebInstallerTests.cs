@@ -2,6 +2,7 @@ namespace Qcow2Mount.Cli.Tests.Build;
 
 /// <summary>installer/deb: the control template build.ps1 fills in and the files it packages.</summary>
 [TestFixture]
+[Category(TestCategories.Unit)]
 internal sealed class DebInstallerTests
 {
     private static readonly string InstallerDir = Path.Combine(ScriptRun.RepositoryRoot, "installer", "deb");

@@ -8,6 +8,7 @@ namespace Qcow2Mount.Cli.Tests.Build;
 /// the mount host (not Qcow2Mount.Fuse.Interop).
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Unit)]
 internal sealed partial class InteropLayoutTests
 {
     /// <summary>Bindings still in the engine's storage files, to move with it behind a platform interface.</summary>

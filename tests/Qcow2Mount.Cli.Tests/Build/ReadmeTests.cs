@@ -5,6 +5,7 @@ namespace Qcow2Mount.Cli.Tests.Build;
 /// <summary>README.md against what the tree really has: the build targets and the qcow2mount commands.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
 internal sealed partial class ReadmeTests
 {
     private static readonly string Readme = File.ReadAllText(Path.Combine(ScriptRun.RepositoryRoot, "README.md"));

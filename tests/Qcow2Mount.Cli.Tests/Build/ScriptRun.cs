@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Qcow2Mount.Cli.Tests.Build;
 
 /// <summary>Runs one of the repository's scripts as a child process and keeps what it printed.</summary>
@@ -21,55 +19,12 @@ internal sealed record ScriptRun(int ExitCode, IReadOnlyList<string> Stdout, IRe
 
     public static ScriptRun Start(string file, IEnumerable<string> args, string workingDirectory, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var info = new ProcessStartInfo(file)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            info.Environment[name] = value;
-        }
-
-        var stdout = new List<string>();
-        var stderr = new List<string>();
-        using var process = new Process { StartInfo = info };
-        process.OutputDataReceived += (_, e) => Add(stdout, e.Data);
-        process.ErrorDataReceived += (_, e) => Add(stderr, e.Data);
-        process.Start();
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        if (!process.WaitForExit(Timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} {string.Join(' ', args)} did not finish within {Timeout}");
-        }
-
-        process.WaitForExit(); // drains the output events
-        return new ScriptRun(process.ExitCode, stdout, stderr);
+        var result = ProcessRunner.Capture(file, args.ToList(), environment?.ToDictionary(p => p.Key, p => (string?)p.Value), Timeout, workingDirectory);
+        return new ScriptRun(result.ExitCode, Lines(result.StandardOutput), Lines(result.StandardError));
     }
 
-    private static void Add(List<string> lines, string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (lines)
-        {
-            lines.Add(line);
-        }
-    }
+    private static string[] Lines(string output) =>
+        output.Length == 0 ? [] : output.TrimEnd('\n').Split('\n');
 
     private static string FindRepositoryRoot()
     {

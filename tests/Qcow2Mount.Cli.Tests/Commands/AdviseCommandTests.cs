@@ -8,6 +8,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 /// each image shape is in Core's ImageAdvisorTests.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class AdviseCommandTests : CommandTestBase
 {
     [Test]
@@ -38,14 +39,14 @@ public sealed class AdviseCommandTests : CommandTestBase
 
         var run = CliHarness.Run(command.Split(' ')[1..]);
         string converted = PathOf("top.converted.qcow2");
-        var info = JsonNode.Parse(CliHarness.Qemu("qemu-img", "info", "--output=json", converted).Stdout)!;
+        var info = JsonNode.Parse(QemuTools.Run("qemu-img", "info", "--output=json", converted).Stdout)!;
         Assert.Multiple(() =>
         {
             Assert.That(run.Code, Is.Zero, run.Stderr);
             Assert.That(info["cluster-size"]!.GetValue<int>(), Is.EqualTo(advice["cluster-size"]!.GetValue<int>()));
             Assert.That(info["format-specific"]!["data"]!["extended-l2"]!.GetValue<bool>(), Is.True);
-            Assert.That(CliHarness.Qemu("qemu-img", "compare", top, converted).Code, Is.Zero, "same content");
-            Assert.That(CliHarness.Qemu("qemu-img", "check", converted).Code, Is.Zero);
+            Assert.That(QemuTools.Run("qemu-img", "compare", top, converted).Code, Is.Zero, "same content");
+            Assert.That(QemuTools.Run("qemu-img", "check", converted).Code, Is.Zero);
         });
     }
 
@@ -54,7 +55,7 @@ public sealed class AdviseCommandTests : CommandTestBase
     {
         string image = PathOf("c.qcow2");
         string src = QemuImage("src.qcow2", "cluster_size=65536", "4M", "write -P 1 0 1M");
-        CliHarness.QemuOk("qemu-img", "convert", "-c", "-O", "qcow2", src, image);
+        QemuTools.Ok("qemu-img", "convert", "-c", "-O", "qcow2", src, image);
         var (code, stdout, _) = CliHarness.Run("advise", "--output", "json", image);
         var json = JsonNode.Parse(stdout)!;
         Assert.Multiple(() =>
@@ -95,8 +96,8 @@ public sealed class AdviseCommandTests : CommandTestBase
                 File.WriteAllBytes(path, [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 3, .. new byte[12], 0, 0, 0, 40, .. new byte[100]]);
                 break;
             case "mapping":
-                CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on,cluster_size=65536", path, "1M");
-                CliHarness.QemuOk("qemu-io", "-f", "qcow2", "-c", "write -P 1 0 64k", path);
+                QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on,cluster_size=65536", path, "1M");
+                QemuTools.Ok("qemu-io", "-f", "qcow2", "-c", "write -P 1 0 64k", path);
                 using (var f = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite))
                 {
                     // The data cluster's bitmap says every subcluster is both allocated and zero.
@@ -148,8 +149,8 @@ public sealed class AdviseCommandTests : CommandTestBase
     {
         QemuImage("base.qcow2", "cluster_size=65536", "32M", "write -P 17 0 32M");
         string top = PathOf("top.qcow2");
-        CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", "-b", "base.qcow2", "-F", "qcow2", top);
-        CliHarness.QemuOk("qemu-io", "-f", "qcow2", "-c", "write -P 1 4k 4k", "-c", "write -P 1 1M 4k", "-c", "write -P 1 9M 8k", "-c", "write -P 1 20M 4k", top);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", "-b", "base.qcow2", "-F", "qcow2", top);
+        QemuTools.Ok("qemu-io", "-f", "qcow2", "-c", "write -P 1 4k 4k", "-c", "write -P 1 1M 4k", "-c", "write -P 1 9M 8k", "-c", "write -P 1 20M 4k", top);
         return top;
     }
 }

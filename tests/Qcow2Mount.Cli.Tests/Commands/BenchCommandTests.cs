@@ -7,6 +7,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 /// bytes, the same first line, and flushes when qemu-img's cache mode and flush interval say so.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class BenchCommandTests : CommandTestBase
 {
     [TestCase("on", 1)]
@@ -17,16 +18,16 @@ public sealed class BenchCommandTests : CommandTestBase
         // A 4 MiB overlay over a written backing file; 48 requests 128 KiB apart wrap past the end once.
         string backing = QemuImage("base.qcow2", "cluster_size=65536", "4M", "write -P 0x11 0 4M");
         string[] overlay = ["create", "-q", "-f", "qcow2", "-b", backing, "-F", "qcow2", "-o", $"cluster_size=131072,extended_l2={extendedL2}"];
-        CliHarness.QemuOk("qemu-img", [.. overlay, PathOf("ours.qcow2")]);
-        CliHarness.QemuOk("qemu-img", [.. overlay, PathOf("theirs.qcow2")]);
+        QemuTools.Ok("qemu-img", [.. overlay, PathOf("ours.qcow2")]);
+        QemuTools.Ok("qemu-img", [.. overlay, PathOf("theirs.qcow2")]);
         string[] options = ["-w", "-c", "48", "-d", $"{depth}", "-o", "12288", "-s", "4096", "-S", "128k", "--pattern=0xa5"];
 
         var ours = CliHarness.Run(["bench", .. options, PathOf("ours.qcow2")]);
-        var theirs = CliHarness.Qemu("qemu-img", ["bench", .. options, "-f", "qcow2", PathOf("theirs.qcow2")]);
+        var theirs = QemuTools.Run("qemu-img", ["bench", .. options, "-f", "qcow2", PathOf("theirs.qcow2")]);
 
-        var compare = CliHarness.Qemu("qemu-img", "compare", PathOf("ours.qcow2"), PathOf("theirs.qcow2"));
+        var compare = QemuTools.Run("qemu-img", "compare", PathOf("ours.qcow2"), PathOf("theirs.qcow2"));
         var check = QemuTools.Check(PathOf("ours.qcow2"));
-        var pattern = CliHarness.Qemu("qemu-io", "-f", "qcow2", "-c", "read -P 0x11 8192 4096", "-c", "read -P 0xa5 12288 4096", "-c", "read -P 0x11 16384 4096", "-c", "read -P 0xa5 143360 4096", PathOf("ours.qcow2"));
+        var pattern = QemuTools.Run("qemu-io", "-f", "qcow2", "-c", "read -P 0x11 8192 4096", "-c", "read -P 0xa5 12288 4096", "-c", "read -P 0x11 16384 4096", "-c", "read -P 0xa5 143360 4096", PathOf("ours.qcow2"));
         Assert.Multiple(() =>
         {
             Assert.That(ours.Code, Is.EqualTo(0), ours.Stderr);

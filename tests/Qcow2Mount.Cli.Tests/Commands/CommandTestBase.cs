@@ -1,3 +1,5 @@
+using Qcow2Mount.TestSupport;
+
 namespace Qcow2Mount.Cli.Tests.Commands;
 
 /// <summary>A temporary directory per test for the command tests.</summary>
@@ -6,10 +8,10 @@ public abstract class CommandTestBase
     protected string Dir { get; private set; } = "";
 
     [SetUp]
-    public void CreateDirectory() => Dir = Directory.CreateTempSubdirectory("q2m-cli-").FullName;
+    public void CreateDirectory() => Dir = TempDir.Create("cli");
 
     [TearDown]
-    public void DeleteDirectory() => Directory.Delete(Dir, recursive: true);
+    public void DeleteDirectory() => TempDir.Delete(Dir);
 
     protected string PathOf(string name) => Path.Combine(Dir, name);
 
@@ -17,10 +19,10 @@ public abstract class CommandTestBase
     protected string QemuImage(string name, string options, string size, params string[] ioCommands)
     {
         string path = PathOf(name);
-        CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, path, size);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, path, size);
         foreach (var c in ioCommands)
         {
-            CliHarness.QemuOk("qemu-io", "-f", "qcow2", "-c", c, path);
+            QemuTools.Ok("qemu-io", "-f", "qcow2", "-c", c, path);
         }
 
         return path;

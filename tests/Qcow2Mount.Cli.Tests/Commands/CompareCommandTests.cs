@@ -8,6 +8,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 /// The verdicts on many image shapes are in Core's ImageComparerTests.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class CompareCommandTests : CommandTestBase
 {
     /// <summary>Where qemu-img create puts the first L2 table of a 64 KiB-cluster image (qemu-behaviour.md §7).</summary>
@@ -22,7 +23,7 @@ public sealed class CompareCommandTests : CommandTestBase
         string a = QemuImage("a.qcow2", "cluster_size=65536", "4M", ioA);
         string b = QemuImage("b.qcow2", "cluster_size=65536", "4M", ioB);
         var ours = CliHarness.Run(["compare", .. options, a, b]);
-        var theirs = CliHarness.Qemu("qemu-img", ["compare", .. options, a, b]);
+        var theirs = QemuTools.Run("qemu-img", ["compare", .. options, a, b]);
         Assert.Multiple(() =>
         {
             Assert.That(ours.Code, Is.EqualTo(theirs.Code));
@@ -83,7 +84,7 @@ public sealed class CompareCommandTests : CommandTestBase
         }
 
         var (ours, _, stderr) = CliHarness.Run(args);
-        int theirs = CliHarness.Qemu("qemu-img", args).Code;
+        int theirs = QemuTools.Run("qemu-img", args).Code;
         Assert.Multiple(() =>
         {
             Assert.That(ours, Is.EqualTo(code));
@@ -139,8 +140,8 @@ public sealed class CompareCommandTests : CommandTestBase
     {
         // 4 GiB of preallocated data clusters against a sparse raw file: every byte is read, for seconds.
         string a = PathOf("a.qcow2"), b = PathOf("b.raw");
-        CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", "-o", "preallocation=falloc", a, "4G");
-        CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "raw", b, "4G");
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "preallocation=falloc", a, "4G");
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "raw", b, "4G");
         // A shell starts the compare in the background (with SIGINT at its default: a background job of a
         // non-interactive shell would inherit it ignored), waits until it has both images open (its handler is in
         // place before it opens them), sends SIGINT as Ctrl+C does, and reports the exit status.

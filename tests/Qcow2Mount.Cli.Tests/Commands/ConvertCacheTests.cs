@@ -7,6 +7,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 /// writeback/none, after every chunk for writethrough/directsync. Counted with strace on the real process.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ConvertCacheTests : CommandTestBase
 {
     /// <summary>10 MiB of data: five 2 MiB chunks.</summary>
@@ -25,7 +26,7 @@ public sealed class ConvertCacheTests : CommandTestBase
         int syncs = CountTargetSyncs(
             "dotnet", [Path.Combine(TestContext.CurrentContext.TestDirectory, "qcow2mount.dll"), "convert", .. CacheOption(cache), "-O", "raw", source, target],
             target);
-        var compare = CliHarness.Qemu("qemu-img", "compare", "-f", "qcow2", "-F", "raw", source, target);
+        var compare = QemuTools.Run("qemu-img", "compare", "-f", "qcow2", "-F", "raw", source, target);
         Assert.Multiple(() =>
         {
             Assert.That(syncs, Is.EqualTo(expectedSyncs));

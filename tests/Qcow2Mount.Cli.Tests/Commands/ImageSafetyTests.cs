@@ -8,6 +8,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 /// opened as a raw disk unless -f raw says so. Every refusal is one line and leaves the files byte for byte unchanged.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ImageSafetyTests : CommandTestBase
 {
     /// <summary>top.qcow2 over base.raw (64 KiB of 0xaa), as in the bug report.</summary>
@@ -15,8 +16,8 @@ public sealed class ImageSafetyTests : CommandTestBase
     {
         string baseQcow = QemuImage("base.qcow2", "cluster_size=65536", "1M", "write -P 0xaa 0 64k");
         string baseRaw = PathOf("base.raw");
-        CliHarness.QemuOk("qemu-img", "convert", "-O", "raw", baseQcow, baseRaw);
-        CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", PathOf("top.qcow2"));
+        QemuTools.Ok("qemu-img", "convert", "-O", "raw", baseQcow, baseRaw);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", PathOf("top.qcow2"));
         return (PathOf("top.qcow2"), baseRaw);
     }
 
@@ -32,7 +33,7 @@ public sealed class ImageSafetyTests : CommandTestBase
         string before = Checksum.Sha256OfFile(baseRaw);
 
         var (code, _, stderr) = CliHarness.Run("convert", "-O", format, top, baseRaw);
-        var qemu = CliHarness.Qemu("qemu-img", "convert", "-O", format, top, baseRaw);
+        var qemu = QemuTools.Run("qemu-img", "convert", "-O", format, top, baseRaw);
 
         Assert.Multiple(() =>
         {
@@ -65,7 +66,7 @@ public sealed class ImageSafetyTests : CommandTestBase
     public void Create_ImageIsItsOwnBackingFileViaHardLink_ExitOneUnchanged()
     {
         string image = QemuImage("disk.qcow2", "cluster_size=65536", "1M", "write -P 0x11 0 64k");
-        CliHarness.QemuOk("ln", image, PathOf("other-name.qcow2"));
+        QemuTools.Ok("ln", image, PathOf("other-name.qcow2"));
         string before = Checksum.Sha256OfFile(image);
 
         var (code, _, stderr) = CliHarness.Run("create", "-q", "-b", "other-name.qcow2", "-F", "qcow2", image);

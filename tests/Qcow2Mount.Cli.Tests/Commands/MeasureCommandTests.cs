@@ -8,6 +8,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 /// source shapes are in Core's ImageMeasureTests.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class MeasureCommandTests : CommandTestBase
 {
     [TestCase("-O", "qcow2", "-o", "cluster_size=65536,extended_l2=off", "--size", "10G")]
@@ -21,10 +22,10 @@ public sealed class MeasureCommandTests : CommandTestBase
     public void Measure_SameOutputAsQemuImg(params string[] args)
     {
         string image = QemuImage("src.qcow2", "cluster_size=65536", "64M", "write -P 1 0 3M", "write -P 2 40M 4k");
-        CliHarness.QemuOk("qemu-img", "bitmap", "--add", image, "b0");
+        QemuTools.Ok("qemu-img", "bitmap", "--add", image, "b0");
         args = args.Select(a => a == "IMAGE" ? image : a).ToArray();
         var ours = CliHarness.Run(["measure", .. args]);
-        var theirs = CliHarness.Qemu("qemu-img", ["measure", .. args]);
+        var theirs = QemuTools.Run("qemu-img", ["measure", .. args]);
         Assert.Multiple(() =>
         {
             Assert.That(ours.Code, Is.EqualTo(0), ours.Stderr);
@@ -37,7 +38,7 @@ public sealed class MeasureCommandTests : CommandTestBase
     public void Measure_WithoutLayoutOptions_UsesCreateDefaults()
     {
         var ours = CliHarness.Run("measure", "--output=json", "-O", "qcow2", "--size", "100G");
-        var theirs = CliHarness.Qemu("qemu-img", "measure", "--output=json", "-O", "qcow2", "-o", "cluster_size=131072,extended_l2=on", "--size", "100G");
+        var theirs = QemuTools.Run("qemu-img", "measure", "--output=json", "-O", "qcow2", "-o", "cluster_size=131072,extended_l2=on", "--size", "100G");
         Assert.That(JsonNode.DeepEquals(JsonNode.Parse(ours.Stdout), JsonNode.Parse(theirs.Stdout)), Is.True, $"ours {ours.Stdout}\ntheirs {theirs.Stdout}");
     }
 
@@ -77,7 +78,7 @@ public sealed class MeasureCommandTests : CommandTestBase
         QemuImage("src.qcow2", "cluster_size=65536", "1M");
         args = args.Select(a => a.Replace("X/", Dir + "/", StringComparison.Ordinal)).ToArray();
         var (code, stdout, stderr) = CliHarness.Run(["measure", .. args]);
-        int theirs = CliHarness.Qemu("qemu-img", ["measure", .. args]).Code;
+        int theirs = QemuTools.Run("qemu-img", ["measure", .. args]).Code;
         Assert.Multiple(() =>
         {
             Assert.That(code, Is.EqualTo(1));

@@ -4,6 +4,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 
 /// <summary>The tool verbs print what qemu-img prints for the same image: text byte for byte, JSON field for field.</summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class QemuOutputTests : CommandTestBase
 {
     [TestCase("cluster_size=65536,extended_l2=off", "1G")]
@@ -13,7 +14,7 @@ public sealed class QemuOutputTests : CommandTestBase
     public void Create_FormattingLine_SameAsQemuImg(string options, string size)
     {
         var ours = CliHarness.Run("create", "-o", options, PathOf("ours.qcow2"), size);
-        var theirs = CliHarness.Qemu("qemu-img", "create", "-f", "qcow2", "-o", options, PathOf("theirs.qcow2"), size);
+        var theirs = QemuTools.Run("qemu-img", "create", "-f", "qcow2", "-o", options, PathOf("theirs.qcow2"), size);
         Assert.Multiple(() =>
         {
             Assert.That(ours.Code, Is.EqualTo(0), ours.Stderr);
@@ -26,13 +27,13 @@ public sealed class QemuOutputTests : CommandTestBase
     {
         QemuImage("base.qcow2", "cluster_size=65536", "5M");
         var ours = CliHarness.Run("create", "-b", "base.qcow2", "-F", "qcow2", PathOf("top.qcow2"));
-        var info = JsonNode.Parse(CliHarness.Qemu("qemu-img", "info", "--output=json", PathOf("top.qcow2")).Stdout)!;
+        var info = JsonNode.Parse(QemuTools.Run("qemu-img", "info", "--output=json", PathOf("top.qcow2")).Stdout)!;
         Assert.Multiple(() =>
         {
             Assert.That(ours.Stdout, Is.EqualTo($"Formatting '{PathOf("top.qcow2")}', fmt=qcow2 cluster_size=131072 extended_l2=on compression_type=zlib size=5242880 backing_file=base.qcow2 backing_fmt=qcow2 lazy_refcounts=off refcount_bits=16\n"));
             Assert.That(info["virtual-size"]!.GetValue<long>(), Is.EqualTo(5L << 20));
             Assert.That(info["format-specific"]!["data"]!["extended-l2"]!.GetValue<bool>(), Is.True);
-            Assert.That(CliHarness.Qemu("qemu-img", "check", PathOf("top.qcow2")).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.Run("qemu-img", "check", PathOf("top.qcow2")).Code, Is.EqualTo(0));
         });
     }
 
@@ -43,12 +44,12 @@ public sealed class QemuOutputTests : CommandTestBase
     [TestCase("raw", "-b", "base.img", "-F", "raw")]
     public void Create_WithoutSize_TakesTheBackingFileSizeAsQemuImgDoes(string baseFormat, params string[] backing)
     {
-        CliHarness.QemuOk("qemu-img", "create", "-q", "-f", baseFormat, PathOf("base.img"), "3000k");
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", baseFormat, PathOf("base.img"), "3000k");
         string[] common = ["-o", "cluster_size=65536,extended_l2=off", .. backing];
         var ours = CliHarness.Run(["create", .. common, PathOf("ours.qcow2")]);
-        var theirs = CliHarness.Qemu("qemu-img", ["create", "-f", "qcow2", .. common, PathOf("theirs.qcow2")]);
-        var ourInfo = JsonNode.Parse(CliHarness.Qemu("qemu-img", "info", "--output=json", PathOf("ours.qcow2")).Stdout)!;
-        var theirInfo = JsonNode.Parse(CliHarness.Qemu("qemu-img", "info", "--output=json", PathOf("theirs.qcow2")).Stdout)!;
+        var theirs = QemuTools.Run("qemu-img", ["create", "-f", "qcow2", .. common, PathOf("theirs.qcow2")]);
+        var ourInfo = JsonNode.Parse(QemuTools.Run("qemu-img", "info", "--output=json", PathOf("ours.qcow2")).Stdout)!;
+        var theirInfo = JsonNode.Parse(QemuTools.Run("qemu-img", "info", "--output=json", PathOf("theirs.qcow2")).Stdout)!;
         Assert.Multiple(() =>
         {
             Assert.That(ours.Code, Is.EqualTo(0), ours.Stderr);
@@ -57,7 +58,7 @@ public sealed class QemuOutputTests : CommandTestBase
             Assert.That(ourInfo["virtual-size"]!.GetValue<long>(), Is.EqualTo(3000L * 1024).And.EqualTo(theirInfo["virtual-size"]!.GetValue<long>()));
             Assert.That(ourInfo["backing-filename"]!.GetValue<string>(), Is.EqualTo(theirInfo["backing-filename"]!.GetValue<string>()));
             Assert.That(ourInfo["backing-filename-format"]!.GetValue<string>(), Is.EqualTo(baseFormat));
-            Assert.That(CliHarness.Qemu("qemu-img", "check", PathOf("ours.qcow2")).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.Run("qemu-img", "check", PathOf("ours.qcow2")).Code, Is.EqualTo(0));
         });
     }
 
@@ -74,9 +75,9 @@ public sealed class QemuOutputTests : CommandTestBase
     {
         string image = CheckImage(kind);
         var human = CliHarness.Run("check", image);
-        var theirHuman = CliHarness.Qemu("qemu-img", "check", image);
+        var theirHuman = QemuTools.Run("qemu-img", "check", image);
         var json = CliHarness.Run("check", "--output=json", image);
-        var theirJson = CliHarness.Qemu("qemu-img", "check", "--output=json", image);
+        var theirJson = QemuTools.Run("qemu-img", "check", "--output=json", image);
         Assert.Multiple(() =>
         {
             Assert.That(human.Code, Is.EqualTo(expectedCode));
@@ -96,7 +97,7 @@ public sealed class QemuOutputTests : CommandTestBase
         string theirs = PathOf("theirs.qcow2");
         File.Copy(ours, theirs);
         var a = CliHarness.Run("check", "-r", mode, "--output=json", ours);
-        var b = CliHarness.Qemu("qemu-img", "check", "-r", mode, "--output=json", theirs);
+        var b = QemuTools.Run("qemu-img", "check", "-r", mode, "--output=json", theirs);
         var nodeA = JsonNode.Parse(a.Stdout)!.AsObject();
         var nodeB = JsonNode.Parse(b.Stdout)!.AsObject();
         nodeA.Remove("filename");
@@ -105,7 +106,7 @@ public sealed class QemuOutputTests : CommandTestBase
         {
             Assert.That(a.Code, Is.EqualTo(b.Code));
             Assert.That(JsonNode.DeepEquals(nodeA, nodeB), Is.True, $"ours {a.Stdout}\ntheirs {b.Stdout}");
-            Assert.That(CliHarness.Qemu("qemu-img", "check", ours).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.Run("qemu-img", "check", ours).Code, Is.EqualTo(0));
         });
     }
 
@@ -114,13 +115,13 @@ public sealed class QemuOutputTests : CommandTestBase
     public void Info_HumanAndJson_SameAsQemuImg(bool backingChain)
     {
         string baseImage = QemuImage("base.qcow2", "cluster_size=65536,refcount_bits=4", "8M", "write 0 1M");
-        CliHarness.QemuOk("qemu-img", "snapshot", "-c", "snap", baseImage);
-        CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", "base.qcow2", "-F", "qcow2", PathOf("top.qcow2"), "16M");
+        QemuTools.Ok("qemu-img", "snapshot", "-c", "snap", baseImage);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", "base.qcow2", "-F", "qcow2", PathOf("top.qcow2"), "16M");
         string[] extra = backingChain ? ["--backing-chain"] : [];
         var human = CliHarness.Run(["info", .. extra, PathOf("top.qcow2")]);
-        var theirHuman = CliHarness.Qemu("qemu-img", ["info", .. extra, PathOf("top.qcow2")]);
+        var theirHuman = QemuTools.Run("qemu-img", ["info", .. extra, PathOf("top.qcow2")]);
         var json = CliHarness.Run(["info", "--output=json", .. extra, PathOf("top.qcow2")]);
-        var theirJson = CliHarness.Qemu("qemu-img", ["info", "--output=json", .. extra, PathOf("top.qcow2")]);
+        var theirJson = QemuTools.Run("qemu-img", ["info", "--output=json", .. extra, PathOf("top.qcow2")]);
         Assert.Multiple(() =>
         {
             Assert.That(human.Code, Is.EqualTo(0));
@@ -133,17 +134,17 @@ public sealed class QemuOutputTests : CommandTestBase
     public void Info_ImageWithBitmaps_HumanAndJsonSameAsQemuImg()
     {
         string image = QemuImage("bm.qcow2", "cluster_size=65536", "64M");
-        CliHarness.QemuOk("qemu-img", "bitmap", "--add", image, "b1");
-        CliHarness.QemuOk("qemu-img", "bitmap", "--add", "-g", "512k", "--disable", image, "b2");
-        CliHarness.QemuOk("qemu-io", "-f", "qcow2", "-c", "write 0 1M", image);
+        QemuTools.Ok("qemu-img", "bitmap", "--add", image, "b1");
+        QemuTools.Ok("qemu-img", "bitmap", "--add", "-g", "512k", "--disable", image, "b2");
+        QemuTools.Ok("qemu-io", "-f", "qcow2", "-c", "write 0 1M", image);
         var human = CliHarness.Run("info", image);
         var json = CliHarness.Run("info", "--output=json", image);
         var check = CliHarness.Run("check", "--output=json", image);
         Assert.Multiple(() =>
         {
-            Assert.That(human.Stdout, Is.EqualTo(CliHarness.Qemu("qemu-img", "info", image).Stdout));
-            Assert.That(JsonNode.DeepEquals(JsonNode.Parse(json.Stdout), JsonNode.Parse(CliHarness.Qemu("qemu-img", "info", "--output=json", image).Stdout)), Is.True, json.Stdout);
-            Assert.That(JsonNode.DeepEquals(JsonNode.Parse(check.Stdout), JsonNode.Parse(CliHarness.Qemu("qemu-img", "check", "--output=json", image).Stdout)), Is.True, check.Stdout);
+            Assert.That(human.Stdout, Is.EqualTo(QemuTools.Run("qemu-img", "info", image).Stdout));
+            Assert.That(JsonNode.DeepEquals(JsonNode.Parse(json.Stdout), JsonNode.Parse(QemuTools.Run("qemu-img", "info", "--output=json", image).Stdout)), Is.True, json.Stdout);
+            Assert.That(JsonNode.DeepEquals(JsonNode.Parse(check.Stdout), JsonNode.Parse(QemuTools.Run("qemu-img", "check", "--output=json", image).Stdout)), Is.True, check.Stdout);
         });
     }
 
@@ -151,12 +152,12 @@ public sealed class QemuOutputTests : CommandTestBase
     public void Map_HumanAndJson_SameAsQemuImg()
     {
         QemuImage("base.qcow2", "cluster_size=65536", "4M", "write -P 1 0 1M", "write -z 1M 64k");
-        CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", "base.qcow2", "-F", "qcow2", PathOf("top.qcow2"), "8M");
-        CliHarness.QemuOk("qemu-io", "-f", "qcow2", "-c", "write -P 2 512k 4k", "-c", "write -z 2M 64k", "-c", "write 5M 1M", PathOf("top.qcow2"));
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", "base.qcow2", "-F", "qcow2", PathOf("top.qcow2"), "8M");
+        QemuTools.Ok("qemu-io", "-f", "qcow2", "-c", "write -P 2 512k 4k", "-c", "write -z 2M 64k", "-c", "write 5M 1M", PathOf("top.qcow2"));
         var human = CliHarness.Run("map", PathOf("top.qcow2"));
-        var theirHuman = CliHarness.Qemu("qemu-img", "map", PathOf("top.qcow2"));
+        var theirHuman = QemuTools.Run("qemu-img", "map", PathOf("top.qcow2"));
         var json = CliHarness.Run("map", "--output=json", PathOf("top.qcow2"));
-        var theirJson = CliHarness.Qemu("qemu-img", "map", "--output=json", PathOf("top.qcow2"));
+        var theirJson = QemuTools.Run("qemu-img", "map", "--output=json", PathOf("top.qcow2"));
         Assert.Multiple(() =>
         {
             Assert.That(human.Stdout, Is.EqualTo(theirHuman.Stdout));
@@ -176,8 +177,8 @@ public sealed class QemuOutputTests : CommandTestBase
             Assert.That(convert.Code, Is.EqualTo(0), convert.Stderr);
             Assert.That(resize.Code, Is.EqualTo(0), resize.Stderr);
             Assert.That(resize.Stdout, Is.EqualTo("Image resized.\n"));
-            Assert.That(CliHarness.Qemu("qemu-img", "compare", source, target).Code, Is.EqualTo(0));
-            Assert.That(CliHarness.Qemu("qemu-img", "check", target).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.Run("qemu-img", "compare", source, target).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.Run("qemu-img", "check", target).Code, Is.EqualTo(0));
         });
     }
 

@@ -4,6 +4,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 
 /// <summary><c>qcow2mount resize</c> refusals: one line on stderr, the exit code, and the image left as it was.</summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ResizeCommandTests
 {
     [Test]

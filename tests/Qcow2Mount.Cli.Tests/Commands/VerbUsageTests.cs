@@ -2,6 +2,7 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 
 /// <summary>Help and argument errors of the tool verbs: help exits 0, every error is one line with a non-zero status.</summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class VerbUsageTests : CommandTestBase
 {
     private static readonly string[] Verbs = ["create", "info", "check", "map", "convert", "resize", "bench"];
@@ -72,10 +73,10 @@ public sealed class VerbUsageTests : CommandTestBase
     public void BadArguments_OneLineError_NonZeroExit(string[] args, int expectedCode, string message)
     {
         File.WriteAllBytes(PathOf("a.raw"), new byte[4096]);
-        CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", PathOf("a.qcow2.base"), "4M");
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", PathOf("a.qcow2.base"), "4M");
         if (args[0] is "resize")
         {
-            CliHarness.QemuOk("qemu-img", "create", "-q", "-f", "qcow2", PathOf("a.qcow2"), "4M");
+            QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", PathOf("a.qcow2"), "4M");
         }
 
         var (code, stdout, stderr) = CliHarness.Run(args.Select(a => a.Replace("X/", Dir + "/", StringComparison.Ordinal)).ToArray());

@@ -7,6 +7,8 @@ namespace Qcow2Mount.Core.Tests.Backing;
 /// <summary>Three-deep chains mixing raw and qcow2 layers of different sizes read through the top exactly like <c>qemu-img convert</c> of the top.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class BackingChainReadTests
 {
     public static IEnumerable<TestCaseData> Layouts() =>

@@ -10,6 +10,7 @@ namespace Qcow2Mount.Core.Tests.Backing;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
 public sealed class BackingLayerPoolTests
 {
     private const long Size = 4L << 20;

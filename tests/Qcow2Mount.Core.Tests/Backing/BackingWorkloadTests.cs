@@ -6,6 +6,8 @@ namespace Qcow2Mount.Core.Tests.Backing;
 /// <summary>Seeded random workloads on overlays of filled backing files: check clean, content equals the raw twin, backing files untouched.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class BackingWorkloadTests
 {
     private const long OverlaySize = 8 << 20;

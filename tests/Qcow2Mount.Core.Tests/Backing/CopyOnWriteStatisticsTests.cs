@@ -10,6 +10,7 @@ namespace Qcow2Mount.Core.Tests.Backing;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
 public sealed class CopyOnWriteStatisticsTests
 {
     private const long K = 1024;

@@ -11,6 +11,8 @@ namespace Qcow2Mount.Core.Tests.Conformance;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class ConcurrentWriteConformanceTests
 {
     private const long DiskSize = 8 << 20;

@@ -10,6 +10,7 @@ namespace Qcow2Mount.Core.Tests.Conformance;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
 public sealed class DiscardContractTests
 {
     [TestCase(false, false, 65536 + 1000, 3000, TestName = "Discard_UnalignedInsideAllocatedCluster_ReadsZero(standard L2)")]

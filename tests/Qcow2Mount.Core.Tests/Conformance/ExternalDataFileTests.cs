@@ -12,6 +12,7 @@ namespace Qcow2Mount.Core.Tests.Conformance;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
 public sealed class ExternalDataFileTests
 {
     private const long Size = 8L << 20;

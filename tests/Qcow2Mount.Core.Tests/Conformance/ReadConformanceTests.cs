@@ -6,6 +6,7 @@ namespace Qcow2Mount.Core.Tests.Conformance;
 /// <summary>QEMU writes, we read: every image of the matrix reads through <see cref="Qcow2Image"/> exactly as <c>qemu-img convert -O raw</c> gives it.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
 public sealed class ReadConformanceTests
 {
     private const long K = 1024;

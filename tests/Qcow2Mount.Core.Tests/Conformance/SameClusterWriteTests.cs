@@ -11,6 +11,7 @@ namespace Qcow2Mount.Core.Tests.Conformance;
 /// allocations must wait for each other (qemu-behaviour.md §3, handle_dependencies).
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class SameClusterWriteTests
 {
     private const int Threads = 8;

@@ -10,6 +10,7 @@ namespace Qcow2Mount.Core.Tests.Conformance;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
 public sealed class SparseImageReadTests
 {
     private const long TiB = 1L << 40;

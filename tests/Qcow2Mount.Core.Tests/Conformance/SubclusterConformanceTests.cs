@@ -13,6 +13,8 @@ namespace Qcow2Mount.Core.Tests.Conformance;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class SubclusterConformanceTests
 {
     private const int ClustersPerDisk = 8;

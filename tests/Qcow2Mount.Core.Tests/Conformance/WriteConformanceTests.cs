@@ -5,6 +5,8 @@ namespace Qcow2Mount.Core.Tests.Conformance;
 /// <summary>We write, QEMU reads: seeded random workloads through the engine end with a clean <c>qemu-img check</c> and the raw twin's content.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class WriteConformanceTests
 {
     private const long DiskSize = 8 << 20;

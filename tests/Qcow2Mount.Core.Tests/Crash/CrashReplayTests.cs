@@ -22,6 +22,8 @@ namespace Qcow2Mount.Core.Tests.Crash;
 [TestFixture]
 [Category("slow")]
 [Parallelizable(ParallelScope.Children)]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class CrashReplayTests
 {
     /// <summary>

@@ -14,6 +14,7 @@ namespace Qcow2Mount.Core.Tests.Crash;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
 public sealed class FreeOrderTests
 {
     [Test]

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Core.Tests.Hostile;
 
@@ -8,6 +8,8 @@ namespace Qcow2Mount.Core.Tests.Hostile;
 /// stack trace, no hang, no file changed.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class CliCorpusTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
@@ -32,10 +34,10 @@ public sealed class CliCorpusTests
     }
 
     [SetUp]
-    public void SetUp() => _dir = Directory.CreateTempSubdirectory("q2m-cli-hostile-").FullName;
+    public void SetUp() => _dir = TempDir.Create("cli-hostile");
 
     [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
+    public void TearDown() => TempDir.Delete(_dir);
 
     private static IEnumerable<TestCaseData> Cases() =>
         HostileCorpus.Cases().Where(c => c.Expect == Expect.OpenFails).Select(c => new TestCaseData(c).SetArgDisplayNames(c.Name));
@@ -64,23 +66,7 @@ public sealed class CliCorpusTests
 
     private static (int Code, string Stdout, string Stderr) Run(string dll, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(dll);
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(Timeout))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"qcow2mount {string.Join(' ', args)} did not finish within {Timeout.TotalSeconds} s");
-        }
-
-        p.WaitForExit();
-        return (p.ExitCode, stdout.GetAwaiter().GetResult(), stderr.GetAwaiter().GetResult());
+        var result = ProcessRunner.Capture("dotnet", [dll, .. args], null, Timeout);
+        return (result.ExitCode, result.StandardOutput, result.StandardError);
     }
 }

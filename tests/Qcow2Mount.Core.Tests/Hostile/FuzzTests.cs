@@ -7,6 +7,8 @@ namespace Qcow2Mount.Core.Tests.Hostile;
 /// short deterministic fuzzing run over the seed corpus must find nothing. Long runs: fuzz/run.sh.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class FuzzTests
 {
     private static readonly string RepositoryRoot = FindRoot();
@@ -31,7 +33,7 @@ public sealed class FuzzTests
             .Select(File.ReadAllBytes)
             .Concat([new ImageBuilder { Compressed = true, Snapshot = true }.Build(), new ImageBuilder { ClusterBits = 14, ExtendedL2 = true, Compressed = true, CompressionType = 1 }.Build()])
             .ToList();
-        string findings = Directory.CreateTempSubdirectory("q2m-fuzz-").FullName;
+        string findings = TempDir.Create("fuzz");
         FuzzReport? report = null;
         try
         {
@@ -54,7 +56,7 @@ public sealed class FuzzTests
         {
             if (report is { Crashes: 0 })
             {
-                Directory.Delete(findings, recursive: true);
+                TempDir.Delete(findings);
             }
         }
     }

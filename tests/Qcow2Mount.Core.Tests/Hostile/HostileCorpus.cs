@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Qcow2Mount.Core.Errors;
 using static Qcow2Mount.Core.Tests.Hostile.ImageBuilder;
 
@@ -193,8 +192,7 @@ internal static class HostileCorpus
 
     private static Func<string, string> WithFifo(Func<string, string> make, string name) => dir =>
     {
-        using var mkfifo = Process.Start("mkfifo", Path.Combine(dir, name));
-        mkfifo.WaitForExit();
+        ProcessRunner.Run("mkfifo", [Path.Combine(dir, name)]);
         return make(dir);
     };
 

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Qcow2Mount.Core.Qcow2;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Core.Tests.Hostile;
 
@@ -8,15 +8,16 @@ namespace Qcow2Mount.Core.Tests.Hostile;
 /// QEMU calls clean, with the guest content the builder claims, and the engine must read it the same way.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ImageBuilderTests
 {
     private string _dir = "";
 
     [SetUp]
-    public void SetUp() => _dir = Directory.CreateTempSubdirectory("q2m-builder-").FullName;
+    public void SetUp() => _dir = TempDir.Create("builder");
 
     [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
+    public void TearDown() => TempDir.Delete(_dir);
 
     private static IEnumerable<TestCaseData> Variants()
     {
@@ -64,16 +65,8 @@ public sealed class ImageBuilderTests
 
     private static (int Code, string Output) QemuImg(params string[] args)
     {
-        var psi = new ProcessStartInfo("qemu-img") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, output);
+        var (code, stdout, stderr) = QemuTools.Run("qemu-img", args);
+        return (code, stdout + stderr);
     }
 
     /// <summary>Wraps the internal builder for a public test method.</summary>

@@ -1,6 +1,7 @@
 using Qcow2Mount.Core.Tools;
 using Qcow2Mount.Core.Tools.Advise;
 using Qcow2Mount.Core.Tools.Measure;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Core.Tests.Hostile;
 
@@ -11,15 +12,16 @@ namespace Qcow2Mount.Core.Tests.Hostile;
 /// these types into one line), and no file changes.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ToolVerbsCorpusTests
 {
     private string _dir = "";
 
     [SetUp]
-    public void SetUp() => _dir = Directory.CreateTempSubdirectory("q2m-tools-hostile-").FullName;
+    public void SetUp() => _dir = TempDir.Create("tools-hostile");
 
     [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
+    public void TearDown() => TempDir.Delete(_dir);
 
     private static IEnumerable<TestCaseData> Cases() =>
         HostileCorpus.Cases()

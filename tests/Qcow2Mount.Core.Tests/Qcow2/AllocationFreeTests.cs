@@ -8,6 +8,7 @@ namespace Qcow2Mount.Core.Tests.Qcow2;
 /// heap (the BenchmarkDotNet numbers in benchmarks/ show the same per operation). Counted on the calling thread.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class AllocationFreeTests
 {
     [TestCase("off")]

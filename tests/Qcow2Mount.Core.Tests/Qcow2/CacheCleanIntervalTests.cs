@@ -7,6 +7,7 @@ namespace Qcow2Mount.Core.Tests.Qcow2;
 
 /// <summary>cache-clean-interval (qemu-behaviour.md §8): clean entries idle for an interval are dropped on a timer; 0 = never.</summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class CacheCleanIntervalTests
 {
     private TempDir _dir = null!;
@@ -22,8 +23,8 @@ public sealed class CacheCleanIntervalTests
     {
         string image = _dir.File("a.qcow2");
         // 4 KiB clusters: one L2 table maps 2 MiB, so reads 4 MiB apart each need their own cache entry.
-        Qemu.Create(image, "cluster_size=4096", 64 << 20);
-        Qemu.Io(image, "write -P 1 0 4k", "write -P 2 16M 4k", "write -P 3 32M 4k", "write -P 4 48M 4k");
+        QemuTools.Create(image, "cluster_size=4096", 64 << 20);
+        QemuTools.QemuIo(image, "write -P 1 0 4k", "write -P 2 16M 4k", "write -P 3 32M 4k", "write -P 4 48M 4k");
         using var cleaned = Qcow2Image.Open(image, new ImageOpenOptions { ReadOnly = true, CacheCleanIntervalSeconds = 1 });
         using var kept = Qcow2Image.Open(image, new ImageOpenOptions { ReadOnly = true, CacheCleanIntervalSeconds = 0 });
         var buffer = new byte[4096];
@@ -58,8 +59,8 @@ public sealed class CacheCleanIntervalTests
     public void Timer_DirtyEntries_SurviveUntilFlushed()
     {
         string image = _dir.File("b.qcow2");
-        Qemu.Create(image, "cluster_size=4096", 64 << 20);
-        Qemu.Io(image, "write -P 5 16M 4k");
+        QemuTools.Create(image, "cluster_size=4096", 64 << 20);
+        QemuTools.QemuIo(image, "write -P 5 16M 4k");
         using (var disk = Qcow2Image.Open(image, new ImageOpenOptions { CacheCleanIntervalSeconds = 1 }))
         {
             disk.Read(16 << 20, new byte[4096]);
@@ -73,7 +74,7 @@ public sealed class CacheCleanIntervalTests
             Assert.That(disk.L2Cache.Count, Is.EqualTo(dirty), "clean ones are");
         }
 
-        Assert.That(Qemu.Check(image).Code, Is.Zero);
-        Qemu.Io(image, "read -P 7 40M 1", "read -P 5 16M 4k");
+        Assert.That(QemuTools.CheckJson(image).Code, Is.Zero);
+        QemuTools.QemuIo(image, "read -P 7 40M 1", "read -P 5 16M 4k");
     }
 }

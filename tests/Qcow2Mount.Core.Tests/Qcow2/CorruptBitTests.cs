@@ -11,6 +11,7 @@ namespace Qcow2Mount.Core.Tests.Qcow2;
 /// the next read-write open is refused. Images are made by qemu-io and broken by patching bytes.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class CorruptBitTests
 {
     private const long IncompatibleFeatures = 72;
@@ -47,17 +48,17 @@ public sealed class CorruptBitTests
     public void Change_MetadataInconsistency_SetsCorruptBitAndTurnsReadOnly(Breakage breakage)
     {
         string image = _dir.File("broken.qcow2");
-        Qemu.Create(image, "cluster_size=65536", 32 << 20);
-        Qemu.Io(image, "write -P 0x11 0 64k", "write -P 0x22 4M 64k");
-        long l1 = (long)Qemu.ReadU64(image, 40);
-        long l2 = (long)(Qemu.ReadU64(image, l1) & 0x00FF_FFFF_FFFF_FE00UL);
+        QemuTools.Create(image, "cluster_size=65536", 32 << 20);
+        QemuTools.QemuIo(image, "write -P 0x11 0 64k", "write -P 0x22 4M 64k");
+        long l1 = (long)ImageBytes.ReadU64(image, 40);
+        long l2 = (long)(ImageBytes.ReadU64(image, l1) & 0x00FF_FFFF_FFFF_FE00UL);
         switch (breakage)
         {
             case Breakage.L2EntryIntoL1Table:
-                Qemu.WriteU64(image, l2, (ulong)l1 | Copied);
+                ImageBytes.WriteU64(image, l2, (ulong)l1 | Copied);
                 break;
             case Breakage.L2EntryIntoRefcountTable:
-                Qemu.WriteU64(image, l2, Qemu.ReadU64(image, 48) | Copied);
+                ImageBytes.WriteU64(image, l2, ImageBytes.ReadU64(image, 48) | Copied);
                 break;
             case Breakage.L2TableRefcountZero:
                 DirtyBitTests.SetRefcount(image, l2 >> 16, 0);
@@ -83,7 +84,7 @@ public sealed class CorruptBitTests
             });
         }
 
-        var info = Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", image));
+        var info = QemuTools.Json(QemuTools.Ok("qemu-img", "info", "--output=json", image));
         Assert.That(info["format-specific"]!["data"]!["corrupt"]!.GetValue<bool>(), Is.True, "QEMU sees the corrupt bit");
         var again = Assert.Catch(() => Qcow2Image.Open(image).Dispose());
         Assert.That(again, Is.InstanceOf<ImageFormatException>().With.Message.Contains("marked corrupt"));
@@ -111,5 +112,5 @@ public sealed class CorruptBitTests
         }
     }
 
-    private static bool CorruptOnDisk(string image) => (Qemu.ReadU64(image, IncompatibleFeatures) & Corrupt) != 0;
+    private static bool CorruptOnDisk(string image) => (ImageBytes.ReadU64(image, IncompatibleFeatures) & Corrupt) != 0;
 }

@@ -11,6 +11,7 @@ namespace Qcow2Mount.Core.Tests.Qcow2;
 /// and qemu-img check is the oracle.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class DirtyBitTests
 {
     private const long IncompatibleFeatures = 72;
@@ -28,7 +29,7 @@ public sealed class DirtyBitTests
     public void Write_LazyRefcounts_DirtyBitSetBeforeMetadataChangeAndClearedOnClose()
     {
         string image = _dir.File("lazy.qcow2");
-        Qemu.Create(image, "lazy_refcounts=on,cluster_size=65536", 64 << 20);
+        QemuTools.Create(image, "lazy_refcounts=on,cluster_size=65536", 64 << 20);
         var data = Pattern(0x3c, 200_000);
 
         using (var disk = Qcow2Image.Open(image))
@@ -40,15 +41,15 @@ public sealed class DirtyBitTests
             Assert.That(DirtyOnDisk(image), Is.True, "a flush is not a close: the bit stays");
             string crashCopy = _dir.File("crash.qcow2");
             File.Copy(image, crashCopy);
-            Assert.That(Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", "-U", crashCopy))["dirty-flag"]!.GetValue<bool>(), Is.True, "QEMU sees the copy as dirty");
+            Assert.That(QemuTools.Json(QemuTools.Ok("qemu-img", "info", "--output=json", "-U", crashCopy))["dirty-flag"]!.GetValue<bool>(), Is.True, "QEMU sees the copy as dirty");
         }
 
         Assert.Multiple(() =>
         {
             Assert.That(DirtyOnDisk(image), Is.False, "a clean close clears the bit");
-            Assert.That(Qemu.Check(image).Code, Is.Zero);
+            Assert.That(QemuTools.CheckJson(image).Code, Is.Zero);
         });
-        Qemu.Io(image, "read -P 0x3c 3M 200000");
+        QemuTools.QemuIo(image, "read -P 0x3c 3M 200000");
     }
 
     [TestCase(64L << 20)]
@@ -58,16 +59,16 @@ public sealed class DirtyBitTests
         // Resize ends with the image closed for writing; it must still end like a clean close, or the next read-write
         // open rebuilds every refcount (and QEMU reports the image dirty meanwhile).
         string image = _dir.File("lazy.qcow2");
-        Qemu.Create(image, "lazy_refcounts=on,cluster_size=65536", 8 << 20);
-        Qemu.Io(image, "write -P 3 0 3M", "write -P 4 6M 1M");
+        QemuTools.Create(image, "lazy_refcounts=on,cluster_size=65536", 8 << 20);
+        QemuTools.QemuIo(image, "write -P 3 0 3M", "write -P 4 6M 1M");
 
         using (var disk = Qcow2Image.Open(image))
         {
             disk.Resize(newSize);
         }
 
-        ulong incompatible = Qemu.ReadU64(image, 72);
-        bool qemuSeesDirty = Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", image))["dirty-flag"]!.GetValue<bool>();
+        ulong incompatible = ImageBytes.ReadU64(image, 72);
+        bool qemuSeesDirty = QemuTools.Json(QemuTools.Ok("qemu-img", "info", "--output=json", image))["dirty-flag"]!.GetValue<bool>();
         long length = new FileInfo(image).Length;
         var log = new List<string>();
         using (Qcow2Image.Open(image, new ImageOpenOptions { Log = log.Add }))
@@ -80,16 +81,16 @@ public sealed class DirtyBitTests
             Assert.That(qemuSeesDirty, Is.False, "qemu-img info dirty-flag");
             Assert.That(log, Is.Empty, "no refcount rebuild on the next open");
             Assert.That(new FileInfo(image).Length, Is.EqualTo(length), "the next open leaves the file as it was");
-            Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.CheckJson(image).Code, Is.EqualTo(0));
         });
-        Qemu.Io(image, "read -P 3 0 1M");
+        QemuTools.QemuIo(image, "read -P 3 0 1M");
     }
 
     [Test]
     public void Write_WithoutLazyRefcounts_NoDirtyBitEver()
     {
         string image = _dir.File("plain.qcow2");
-        Qemu.Create(image, "lazy_refcounts=off,cluster_size=65536", 64 << 20);
+        QemuTools.Create(image, "lazy_refcounts=off,cluster_size=65536", 64 << 20);
         using (var disk = Qcow2Image.Open(image))
         {
             disk.Write(0, Pattern(1, 300_000));
@@ -98,7 +99,7 @@ public sealed class DirtyBitTests
             Assert.That(DirtyOnDisk(image), Is.False);
         }
 
-        Assert.That(Qemu.Check(image).Code, Is.Zero);
+        Assert.That(QemuTools.CheckJson(image).Code, Is.Zero);
     }
 
     [Test]
@@ -108,7 +109,7 @@ public sealed class DirtyBitTests
         // crash leaves: the dirty bit set. The read-write open must repair it.
         string image = _dir.File("lazy.qcow2");
         string crash = _dir.File("crash.qcow2");
-        Qemu.Create(image, "lazy_refcounts=on,cluster_size=65536", 64 << 20);
+        QemuTools.Create(image, "lazy_refcounts=on,cluster_size=65536", 64 << 20);
         using (var disk = Qcow2Image.Open(image))
         {
             disk.Write(0, Pattern(9, 1 << 20));
@@ -123,8 +124,8 @@ public sealed class DirtyBitTests
             disk.Write(4 << 20, Pattern(10, 70_000));
         }
 
-        Assert.That(Qemu.Check(crash).Code, Is.Zero);
-        Qemu.Io(crash, "read -P 9 0 1M", "read -P 10 4M 70000");
+        Assert.That(QemuTools.CheckJson(crash).Code, Is.Zero);
+        QemuTools.QemuIo(crash, "read -P 9 0 1M", "read -P 10 4M 70000");
     }
 
     [TestCase("extended_l2=off")]
@@ -132,14 +133,14 @@ public sealed class DirtyBitTests
     public void OpenReadWrite_DirtyImageWithBrokenRefcounts_RebuiltLoggedAndClean(string l2)
     {
         string image = _dir.File("dirty.qcow2");
-        Qemu.Create(image, $"lazy_refcounts=on,cluster_size=65536,{l2}", 64 << 20);
-        Qemu.Io(image, "write -P 0x5a 0 1M", "write -P 0x6b 8M 300k");
+        QemuTools.Create(image, $"lazy_refcounts=on,cluster_size=65536,{l2}", 64 << 20);
+        QemuTools.QemuIo(image, "write -P 0x5a 0 1M", "write -P 0x6b 8M 300k");
         long dataCluster = HostClusterOfGuest(image, 8 << 20);
-        long l1Cluster = (long)Qemu.ReadU64(image, 40) >> 16;
+        long l1Cluster = (long)ImageBytes.ReadU64(image, 40) >> 16;
         SetRefcount(image, dataCluster, 0); // referenced but counted free: a corruption
         SetRefcount(image, l1Cluster, 3); // counted too high: a leak
-        Qemu.WriteU64(image, IncompatibleFeatures, Qemu.ReadU64(image, IncompatibleFeatures) | Dirty);
-        Assert.That(Qemu.Run("qemu-img", "check", image).Code, Is.EqualTo(2), "precondition: the refcounts are broken");
+        ImageBytes.WriteU64(image, IncompatibleFeatures, ImageBytes.ReadU64(image, IncompatibleFeatures) | Dirty);
+        Assert.That(QemuTools.Run("qemu-img", "check", image).Code, Is.EqualTo(2), "precondition: the refcounts are broken");
 
         var log = new List<string>();
         using (var disk = Qcow2Image.Open(image, new ImageOpenOptions { Log = log.Add }))
@@ -152,24 +153,24 @@ public sealed class DirtyBitTests
             disk.Write(20 << 20, Pattern(0x77, 2 << 20));
         }
 
-        var check = Qemu.Check(image);
+        var check = QemuTools.CheckJson(image);
         Assert.Multiple(() =>
         {
             Assert.That(check.Code, Is.Zero, check.Result.ToJsonString());
-            Assert.That(Qemu.Long(check.Result, "leaks"), Is.Zero);
+            Assert.That(QemuTools.Long(check.Result, "leaks"), Is.Zero);
             Assert.That(DirtyOnDisk(image), Is.False);
         });
-        Qemu.Io(image, "read -P 0x5a 0 1M", "read -P 0x6b 8M 300k", "read -P 0x77 20M 2M");
+        QemuTools.QemuIo(image, "read -P 0x5a 0 1M", "read -P 0x6b 8M 300k", "read -P 0x77 20M 2M");
     }
 
     [Test]
     public void OpenReadOnly_DirtyImage_ReadsAsIsAndWritesNothing()
     {
         string image = _dir.File("dirty.qcow2");
-        Qemu.Create(image, "lazy_refcounts=on,cluster_size=65536", 16 << 20);
-        Qemu.Io(image, "write -P 0x21 64k 128k");
+        QemuTools.Create(image, "lazy_refcounts=on,cluster_size=65536", 16 << 20);
+        QemuTools.QemuIo(image, "write -P 0x21 64k 128k");
         SetRefcount(image, HostClusterOfGuest(image, 64 << 10), 0);
-        Qemu.WriteU64(image, IncompatibleFeatures, Qemu.ReadU64(image, IncompatibleFeatures) | Dirty);
+        ImageBytes.WriteU64(image, IncompatibleFeatures, ImageBytes.ReadU64(image, IncompatibleFeatures) | Dirty);
         byte[] before = File.ReadAllBytes(image);
 
         var log = new List<string>();
@@ -187,7 +188,7 @@ public sealed class DirtyBitTests
         });
     }
 
-    private static bool DirtyOnDisk(string image) => (Qemu.ReadU64(image, IncompatibleFeatures) & Dirty) != 0;
+    private static bool DirtyOnDisk(string image) => (ImageBytes.ReadU64(image, IncompatibleFeatures) & Dirty) != 0;
 
     private static byte[] Pattern(byte value, int length)
     {
@@ -207,8 +208,8 @@ public sealed class DirtyBitTests
     /// <summary>Patches a 16-bit refcount (64 KiB clusters, first refcount block) in place.</summary>
     internal static void SetRefcount(string image, long cluster, ushort value)
     {
-        long table = (long)Qemu.ReadU64(image, 48);
-        long block = (long)Qemu.ReadU64(image, table);
-        Qemu.Patch(image, block + (cluster * 2), [(byte)(value >> 8), (byte)value]);
+        long table = (long)ImageBytes.ReadU64(image, 48);
+        long block = (long)ImageBytes.ReadU64(image, table);
+        ImageBytes.Patch(image, block + (cluster * 2), [(byte)(value >> 8), (byte)value]);
     }
 }

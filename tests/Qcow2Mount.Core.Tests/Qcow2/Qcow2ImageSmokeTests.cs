@@ -1,19 +1,21 @@
-using System.Diagnostics;
 using Qcow2Mount.Core.Qcow2;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Core.Tests.Qcow2;
 
 /// <summary>Fast differential checks of the engine against qemu-img: random writes, zeroes and discards vs a raw twin.</summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class Qcow2ImageSmokeTests
 {
     private string _dir = "";
 
     [SetUp]
-    public void SetUp() => _dir = Directory.CreateTempSubdirectory("q2m-smoke-").FullName;
+    public void SetUp() => _dir = TempDir.Create("smoke");
 
     [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
+    public void TearDown() => TempDir.Delete(_dir);
 
     [TestCase("extended_l2=on,cluster_size=65536", 1)]
     [TestCase("extended_l2=off,cluster_size=65536", 2)]
@@ -78,15 +80,7 @@ public sealed class Qcow2ImageSmokeTests
 
     private static (int Code, string Output) Run(string file, params string[] args)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, output);
+        var (code, stdout, stderr) = QemuTools.Run(file, args);
+        return (code, stdout + stderr);
     }
 }

@@ -10,6 +10,8 @@ namespace Qcow2Mount.Core.Tests.Qcow2;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class ZeroCowTests
 {
     private const int K = 1024;

@@ -5,6 +5,7 @@ namespace Qcow2Mount.Core.Tests.Tools;
 
 [TestFixture]
 [CancelAfter(30_000)]
+[Category(TestCategories.Unit)]
 public sealed class ChunkPipelineTests
 {
     [Test]

@@ -9,6 +9,7 @@ namespace Qcow2Mount.Core.Tests.Tools;
 /// qemu-io, probing as well, as the oracle).
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class DiskImageTests : ToolsTestDirectory
 {
     private static readonly byte[] Qcow2V3Magic = [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 3];
@@ -59,8 +60,8 @@ public sealed class DiskImageTests : ToolsTestDirectory
     {
         // QEMU's probe calls this raw; it must never be written as a raw disk.
         string image = RandomFile("disk.img");
-        Qemu.Patch(image, 0, [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 0]);
-        Qemu.Patch(image, 20, [0, 0, 0, 16]); // cluster_bits, checked first
+        ImageBytes.Patch(image, 0, [0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 0]);
+        ImageBytes.Patch(image, 20, [0, 0, 0, 16]); // cluster_bits, checked first
 
         var e = Assert.Throws<UnsupportedFeatureException>(() => DiskImage.Open(image, new ImageOpenOptions()).Dispose());
 
@@ -73,7 +74,7 @@ public sealed class DiskImageTests : ToolsTestDirectory
     public void Open_OtherFormatsContainer_RefusedUnlessRaw(string magic, string format)
     {
         string image = RandomFile("disk.img");
-        Qemu.Patch(image, 0, System.Text.Encoding.ASCII.GetBytes(magic));
+        ImageBytes.Patch(image, 0, System.Text.Encoding.ASCII.GetBytes(magic));
 
         var e = Assert.Throws<ImageFormatException>(() => DiskImage.Open(image, new ImageOpenOptions()).Dispose());
 
@@ -84,7 +85,7 @@ public sealed class DiskImageTests : ToolsTestDirectory
     /// <summary>Runs qemu-io on a probed raw file: true when it refused the command with EPERM.</summary>
     private bool QemuRefuses(string image, string command)
     {
-        var (_, stdout, stderr) = Qemu.Run("qemu-io", "-c", command, image);
+        var (_, stdout, stderr) = QemuTools.Run("qemu-io", "-c", command, image);
         return (stdout + stderr).Contains("Operation not permitted", StringComparison.Ordinal);
     }
 
@@ -137,8 +138,8 @@ public sealed class DiskImageTests : ToolsTestDirectory
     public void WriteZeroes_ProbedRawCompletingQedMagic_RefusedLikeQemu_WholeSectorAllowed()
     {
         string ours = RandomFile("ours.img"), theirs = RandomFile("theirs.img");
-        Qemu.Patch(ours, 0, "QEDx"u8);
-        Qemu.Patch(theirs, 0, "QEDx"u8);
+        ImageBytes.Patch(ours, 0, "QEDx"u8);
+        ImageBytes.Patch(theirs, 0, "QEDx"u8);
 
         using (var disk = DiskImage.Open(ours, new ImageOpenOptions()))
         {

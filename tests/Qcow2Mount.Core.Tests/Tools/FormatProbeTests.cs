@@ -7,6 +7,7 @@ namespace Qcow2Mount.Core.Tests.Tools;
 /// without -f (so probed it), which refuses (EPERM) exactly the sectors its probe would take for another format.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class FormatProbeTests : ToolsTestDirectory
 {
     private static byte[] Sector(params (int Offset, byte[] Bytes)[] parts)
@@ -68,7 +69,7 @@ public sealed class FormatProbeTests : ToolsTestDirectory
         File.WriteAllBytes(data, sector);
 
         // qemu-io without -f probes the (all-zero, so raw) file and then guards its first sector.
-        var qemu = Qemu.Run("qemu-io", "-c", $"write -s {data} 0 512", disk);
+        var qemu = QemuTools.Run("qemu-io", "-c", $"write -s {data} 0 512", disk);
 
         Assert.Multiple(() =>
         {

@@ -10,6 +10,7 @@ namespace Qcow2Mount.Core.Tests.Tools;
 /// Real ext4 file systems made by mkfs.ext4 are in ImageAdvisorTests.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Unit)]
 public sealed class GuestFileSystemProbeTests
 {
     private const int DiskSize = 8 << 20;

@@ -9,17 +9,18 @@ namespace Qcow2Mount.Core.Tests.Tools;
 /// calls for, with the numbers that decided it.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Mount)]
 public sealed class ImageAdvisorTests : ToolsTestDirectory
 {
     [Test]
     public void Advise_OverlayWithRandom4KWritesOverPopulatedBase_ConvertsToExtendedL2With128K()
     {
-        Qemu.Create(PathOf("base.qcow2"), "cluster_size=65536", 64L << 20);
-        Qemu.Io(PathOf("base.qcow2"), "write -P 17 0 64M");
+        QemuTools.Create(PathOf("base.qcow2"), "cluster_size=65536", 64L << 20);
+        QemuTools.QemuIo(PathOf("base.qcow2"), "write -P 17 0 64M");
         string top = PathOf("top.qcow2");
-        Qemu.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", "-b", "base.qcow2", "-F", "qcow2", top);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", "-b", "base.qcow2", "-F", "qcow2", top);
         var random = new Random(1234);
-        Qemu.Io(top, Enumerable.Range(0, 200).Select(_ => $"write -P 34 {random.Next(0, 16384) * 4096L} 4k").ToArray());
+        QemuTools.QemuIo(top, Enumerable.Range(0, 200).Select(_ => $"write -P 34 {random.Next(0, 16384) * 4096L} 4k").ToArray());
 
         var advice = ImageAdvisor.Advise(top);
         Assert.Multiple(() =>
@@ -41,9 +42,9 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
     [Test]
     public void Advise_CompressedImage_KeepsItBecauseExtendedL2GainsNothing()
     {
-        Qemu.Create(PathOf("src.qcow2"), "cluster_size=65536", 16L << 20);
-        Qemu.Io(PathOf("src.qcow2"), "write -P 1 0 8M");
-        Qemu.Ok("qemu-img", "convert", "-c", "-O", "qcow2", PathOf("src.qcow2"), PathOf("c.qcow2"));
+        QemuTools.Create(PathOf("src.qcow2"), "cluster_size=65536", 16L << 20);
+        QemuTools.QemuIo(PathOf("src.qcow2"), "write -P 1 0 8M");
+        QemuTools.Ok("qemu-img", "convert", "-c", "-O", "qcow2", PathOf("src.qcow2"), PathOf("c.qcow2"));
 
         var advice = ImageAdvisor.Advise(PathOf("c.qcow2"));
         Assert.Multiple(() =>
@@ -62,10 +63,10 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
     public void Advise_FullyAllocatedImage_KeepsIt(string how)
     {
         string image = PathOf("full.qcow2");
-        Qemu.Create(image, how == "write" ? "cluster_size=65536" : how, 32L << 20);
+        QemuTools.Create(image, how == "write" ? "cluster_size=65536" : how, 32L << 20);
         if (how == "write")
         {
-            Qemu.Io(image, "write -P 5 0 32M");
+            QemuTools.QemuIo(image, "write -P 5 0 32M");
         }
 
         var advice = ImageAdvisor.Advise(image);
@@ -85,8 +86,8 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
     {
         string raw = SparseFile("disk.raw", 256L << 20);
 
-        WithLoopDevice(raw, 0, loop => Tool("mkfs.ext4", "-q", "-F", "-b", "4096", loop));
-        Qemu.Ok("qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=65536", raw, PathOf("disk.qcow2"));
+        WithLoopDevice(raw, 0, loop => ProcessRunner.Output("mkfs.ext4", "-q", "-F", "-b", "4096", loop));
+        QemuTools.Ok("qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=65536", raw, PathOf("disk.qcow2"));
 
         var advice = ImageAdvisor.Advise(PathOf("disk.qcow2"));
         Assert.Multiple(() =>
@@ -112,9 +113,9 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
         BitConverter.TryWriteBytes(mbr.AsSpan(446 + 12), 131072u);
         mbr[510] = 0x55;
         mbr[511] = 0xAA;
-        Qemu.Patch(raw, 0, mbr);
-        WithLoopDevice(raw, 1 << 20, loop => Tool("mkfs.ext4", "-q", "-F", "-b", "1024", loop), 64L << 20);
-        Qemu.Ok("qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, PathOf("disk.qcow2"));
+        ImageBytes.Patch(raw, 0, mbr);
+        WithLoopDevice(raw, 1 << 20, loop => ProcessRunner.Output("mkfs.ext4", "-q", "-F", "-b", "1024", loop), 64L << 20);
+        QemuTools.Ok("qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, PathOf("disk.qcow2"));
 
         var advice = ImageAdvisor.Advise(PathOf("disk.qcow2"));
         Assert.Multiple(() =>
@@ -129,8 +130,8 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
     public void Advise_ExtendedL2With4KSubclusters_KeepsIt()
     {
         string image = PathOf("good.qcow2");
-        Qemu.Create(image, "extended_l2=on,cluster_size=131072", 64L << 20);
-        Qemu.Io(image, "write -P 1 0 4k", "write -P 1 1M 4k", "write -P 1 5M 12k");
+        QemuTools.Create(image, "extended_l2=on,cluster_size=131072", 64L << 20);
+        QemuTools.QemuIo(image, "write -P 1 0 4k", "write -P 1 1M 4k", "write -P 1 5M 12k");
 
         var advice = ImageAdvisor.Advise(image);
         Assert.Multiple(() =>
@@ -147,8 +148,8 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
     public void Advise_TwoWritesInOneExtendedCluster_CountsTheClusterOnce()
     {
         string image = PathOf("two.qcow2");
-        Qemu.Create(image, "extended_l2=on,cluster_size=131072", 8L << 20);
-        Qemu.Io(image, "write -P 1 0 4k", "write -P 1 20k 4k", "write -z 40k 4k", "write -P 1 1M 128k");
+        QemuTools.Create(image, "extended_l2=on,cluster_size=131072", 8L << 20);
+        QemuTools.QemuIo(image, "write -P 1 0 4k", "write -P 1 20k 4k", "write -z 40k 4k", "write -P 1 1M 128k");
 
         var p = ImageAdvisor.Advise(image).Profile;
         Assert.Multiple(() =>
@@ -166,8 +167,8 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
     public void Advise_LargeSequentialWritesWithoutBacking_KeepsIt()
     {
         string image = PathOf("seq.qcow2");
-        Qemu.Create(image, "cluster_size=65536", 64L << 20);
-        Qemu.Io(image, "write -P 3 0 40M");
+        QemuTools.Create(image, "cluster_size=65536", 64L << 20);
+        QemuTools.QemuIo(image, "write -P 3 0 40M");
 
         var advice = ImageAdvisor.Advise(image);
         Assert.Multiple(() =>
@@ -185,8 +186,8 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
     public void Advise_Candidates_AreWhatQemuImgMeasureSays()
     {
         string image = PathOf("img.qcow2");
-        Qemu.Create(image, "cluster_size=65536", 64L << 20);
-        Qemu.Io(image, "write -P 1 0 4k", "write -P 1 10M 100k");
+        QemuTools.Create(image, "cluster_size=65536", 64L << 20);
+        QemuTools.QemuIo(image, "write -P 1 0 4k", "write -P 1 10M 100k");
 
         var advice = ImageAdvisor.Advise(image);
         Assert.That(advice.Candidates, Has.Count.EqualTo(2), "64 KiB standard (current) and 128 KiB extended");
@@ -195,7 +196,7 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
             foreach (var c in advice.Candidates)
             {
                 string options = $"cluster_size={c.ClusterSize},extended_l2={(c.ExtendedL2 ? "on" : "off")}";
-                var json = Qemu.Json(Qemu.Ok("qemu-img", "measure", "--output=json", "-O", "qcow2", "-o", options, image));
+                var json = QemuTools.Json(QemuTools.Ok("qemu-img", "measure", "--output=json", "-O", "qcow2", "-o", options, image));
                 Assert.That(c.Required, Is.EqualTo(json["required"]!.GetValue<long>()), options);
                 Assert.That(c.FullyAllocated, Is.EqualTo(json["fully-allocated"]!.GetValue<long>()), options);
                 Assert.That(c.L2CacheForDisk, Is.EqualTo((64L << 20) / c.ClusterSize * (c.ExtendedL2 ? 16 : 8)), options);
@@ -227,7 +228,7 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
         }
 
         args.Add(file);
-        string loop = Tool("losetup", args.ToArray()).Trim();
+        string loop = ProcessRunner.Output("losetup", args.ToArray()).Trim();
         try
         {
             use(loop);
@@ -238,5 +239,4 @@ public sealed class ImageAdvisorTests : ToolsTestDirectory
         }
     }
 
-    private static string Tool(string program, params string[] args) => ProcessRunner.Run(program, args).StandardOutput;
 }

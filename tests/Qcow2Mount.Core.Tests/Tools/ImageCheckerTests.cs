@@ -4,6 +4,7 @@ using Qcow2Mount.Core.Storage;
 namespace Qcow2Mount.Core.Tests.Tools;
 
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ImageCheckerTests : ToolsTestDirectory
 {
     /// <summary>Images QEMU writes (options, qemu-io commands, snapshot between command groups).</summary>
@@ -25,7 +26,7 @@ public sealed class ImageCheckerTests : ToolsTestDirectory
     {
         string image = MakeImage(options, commands, snapshot);
         var ours = ImageChecker.Check(image);
-        var (code, theirs) = Qemu.Check(image);
+        var (code, theirs) = QemuTools.CheckJson(image);
         Assert.Multiple(() =>
         {
             Assert.That(code, Is.EqualTo(0));
@@ -60,13 +61,13 @@ public sealed class ImageCheckerTests : ToolsTestDirectory
         string image = MakeBroken(options, fault);
         var lines = new List<string>();
         var ours = ImageChecker.Check(image, CheckRepair.None, lines.Add);
-        var (code, theirs) = Qemu.Check(image);
-        string theirLines = Qemu.Run("qemu-img", "check", image).Stderr;
+        var (code, theirs) = QemuTools.CheckJson(image);
+        string theirLines = QemuTools.Run("qemu-img", "check", image).Stderr;
         Assert.Multiple(() =>
         {
             Assert.That(ours.ExitCode, Is.EqualTo(code));
-            Assert.That(ours.Corruptions, Is.EqualTo(Qemu.Long(theirs, "corruptions")), "corruptions");
-            Assert.That(ours.Leaks, Is.EqualTo(Qemu.Long(theirs, "leaks")), "leaks");
+            Assert.That(ours.Corruptions, Is.EqualTo(QemuTools.Long(theirs, "corruptions")), "corruptions");
+            Assert.That(ours.Leaks, Is.EqualTo(QemuTools.Long(theirs, "leaks")), "leaks");
             AssertSameCounts(ours, theirs);
             Assert.That(string.Join("\n", lines), Is.EqualTo(theirLines.TrimEnd('\n')), "messages on stderr");
         });
@@ -79,7 +80,7 @@ public sealed class ImageCheckerTests : ToolsTestDirectory
         string before = PathOf("before.qcow2");
         File.Copy(image, before);
         var result = ImageChecker.Check(image, CheckRepair.All);
-        var (code, theirs) = Qemu.Check(image);
+        var (code, theirs) = QemuTools.CheckJson(image);
         bool unrepairable = fault is "l2-reserved" or "l1-reserved" or "unaligned-data" or "beyond-eof";
         Assert.Multiple(() =>
         {
@@ -93,11 +94,11 @@ public sealed class ImageCheckerTests : ToolsTestDirectory
             // Contradicting subcluster bits make the original unreadable (EIO); elsewhere the content must not change.
             if (fault is "alloc-zero" or "alloc-unallocated")
             {
-                Assert.That(Qemu.Run("qemu-img", "compare", image, image).Code, Is.EqualTo(0), "repaired image is readable");
+                Assert.That(QemuTools.Run("qemu-img", "compare", image, image).Code, Is.EqualTo(0), "repaired image is readable");
             }
             else if (!unrepairable)
             {
-                Assert.That(Qemu.Identical(before, image), Is.True, "content changed by the repair");
+                Assert.That(QemuTools.Compare(before, image, "qcow2", "qcow2"), Is.True, "content changed by the repair");
             }
         });
     }
@@ -111,7 +112,7 @@ public sealed class ImageCheckerTests : ToolsTestDirectory
         {
             Assert.That(result.LeaksFixed, Is.EqualTo(2));
             Assert.That(result.ExitCode, Is.EqualTo(0));
-            Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.CheckJson(image).Code, Is.EqualTo(0));
         });
     }
 
@@ -126,7 +127,7 @@ public sealed class ImageCheckerTests : ToolsTestDirectory
             Assert.That(result.Aborted, Is.True);
             Assert.That(result.ExitCode, Is.EqualTo(1));
             Assert.That(lines, Does.Contain("ERROR need to rebuild refcount structures"));
-            Assert.That(Qemu.Run("qemu-img", "check", "-r", "leaks", MakeBroken("cluster_size=65536", "zero-refcount")).Code, Is.EqualTo(1));
+            Assert.That(QemuTools.Run("qemu-img", "check", "-r", "leaks", MakeBroken("cluster_size=65536", "zero-refcount")).Code, Is.EqualTo(1));
         });
     }
 
@@ -147,8 +148,8 @@ public sealed class ImageCheckerTests : ToolsTestDirectory
         Assert.Multiple(() =>
         {
             Assert.That(result.IsClean, Is.True);
-            Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
-            Assert.That(Qemu.Identical(before, image), Is.True);
+            Assert.That(QemuTools.CheckJson(image).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.Compare(before, image, "qcow2", "qcow2"), Is.True);
         });
     }
 
@@ -156,10 +157,10 @@ public sealed class ImageCheckerTests : ToolsTestDirectory
     public void Rebuild_DirtyImageFromLazyRefcountsCrash_CleanAndDirtyBitCleared()
     {
         string image = PathOf("lazy.qcow2");
-        Qemu.Create(image, "lazy_refcounts=on,cluster_size=65536", 16 << 20);
+        QemuTools.Create(image, "lazy_refcounts=on,cluster_size=65536", 16 << 20);
         // qemu-io's abort leaves the image as a crash would: dirty bit set, refcounts not written.
-        Qemu.Run("qemu-io", "-f", "qcow2", "-c", "write -P 7 0 3M", "-c", "abort", image);
-        var dirty = Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", "-U", image));
+        QemuTools.Run("qemu-io", "-f", "qcow2", "-c", "write -P 7 0 3M", "-c", "abort", image);
+        var dirty = QemuTools.Json(QemuTools.Ok("qemu-img", "info", "--output=json", "-U", image));
         Assert.That(dirty["dirty-flag"]!.GetValue<bool>(), Is.True, "precondition: the crash left the dirty bit");
 
         using (var file = FileBlockDevice.Open(image, readOnly: false))
@@ -168,46 +169,46 @@ public sealed class ImageCheckerTests : ToolsTestDirectory
             Assert.That(result.IsClean, Is.True);
         }
 
-        var info = Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", image));
+        var info = QemuTools.Json(QemuTools.Ok("qemu-img", "info", "--output=json", image));
         Assert.Multiple(() =>
         {
             Assert.That(info["dirty-flag"]!.GetValue<bool>(), Is.False);
-            Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.CheckJson(image).Code, Is.EqualTo(0));
         });
-        Qemu.Io(image, "read -P 7 0 3M");
+        QemuTools.QemuIo(image, "read -P 7 0 3M");
     }
 
     [Test]
     public void RepairAll_CorruptBitSet_Cleared()
     {
         string image = MakeBroken("cluster_size=65536", "leak");
-        ulong incompatible = Qemu.ReadU64(image, 72);
-        Qemu.WriteU64(image, 72, incompatible | 2);
+        ulong incompatible = ImageBytes.ReadU64(image, 72);
+        ImageBytes.WriteU64(image, 72, incompatible | 2);
         ImageChecker.Check(image, CheckRepair.All);
-        Assert.That(Qemu.ReadU64(image, 72) & 2, Is.EqualTo(0UL));
+        Assert.That(ImageBytes.ReadU64(image, 72) & 2, Is.EqualTo(0UL));
     }
 
     private static void AssertSameCounts(CheckResult ours, System.Text.Json.Nodes.JsonObject theirs)
     {
-        Assert.That(ours.AllocatedClusters, Is.EqualTo(Qemu.Long(theirs, "allocated-clusters")), "allocated-clusters");
-        Assert.That(ours.FragmentedClusters, Is.EqualTo(Qemu.Long(theirs, "fragmented-clusters")), "fragmented-clusters");
-        Assert.That(ours.CompressedClusters, Is.EqualTo(Qemu.Long(theirs, "compressed-clusters")), "compressed-clusters");
-        Assert.That(ours.TotalClusters, Is.EqualTo(Qemu.Long(theirs, "total-clusters")), "total-clusters");
-        Assert.That(ours.ImageEndOffset, Is.EqualTo(Qemu.Long(theirs, "image-end-offset")), "image-end-offset");
+        Assert.That(ours.AllocatedClusters, Is.EqualTo(QemuTools.Long(theirs, "allocated-clusters")), "allocated-clusters");
+        Assert.That(ours.FragmentedClusters, Is.EqualTo(QemuTools.Long(theirs, "fragmented-clusters")), "fragmented-clusters");
+        Assert.That(ours.CompressedClusters, Is.EqualTo(QemuTools.Long(theirs, "compressed-clusters")), "compressed-clusters");
+        Assert.That(ours.TotalClusters, Is.EqualTo(QemuTools.Long(theirs, "total-clusters")), "total-clusters");
+        Assert.That(ours.ImageEndOffset, Is.EqualTo(QemuTools.Long(theirs, "image-end-offset")), "image-end-offset");
     }
 
     private string MakeImage(string options, string[] commands, bool snapshot)
     {
         string image = PathOf("image.qcow2");
         File.Delete(image);
-        Qemu.Create(image, options, 8 << 20);
-        Qemu.Io(image, commands);
+        QemuTools.Create(image, options, 8 << 20);
+        QemuTools.QemuIo(image, commands);
         if (snapshot)
         {
-            Qemu.Ok("qemu-img", "snapshot", "-c", "first", image);
-            Qemu.Io(image, "write -P 9 0 64k", "write -P 8 5M 64k");
-            Qemu.Ok("qemu-img", "snapshot", "-c", "second", image);
-            Qemu.Io(image, "write -P 10 32k 64k");
+            QemuTools.Ok("qemu-img", "snapshot", "-c", "first", image);
+            QemuTools.QemuIo(image, "write -P 9 0 64k", "write -P 8 5M 64k");
+            QemuTools.Ok("qemu-img", "snapshot", "-c", "second", image);
+            QemuTools.QemuIo(image, "write -P 10 32k 64k");
         }
 
         return image;
@@ -216,18 +217,18 @@ public sealed class ImageCheckerTests : ToolsTestDirectory
     private string MakeBroken(string options, string fault)
     {
         string image = PathOf($"broken-{Guid.NewGuid():N}.qcow2");
-        Qemu.Create(image, options, 4 << 20);
+        QemuTools.Create(image, options, 4 << 20);
         string[] writes = fault switch
         {
             "compressed-copied" or "compressed-bitmap" => ["write -c 0 64k"],
             "alloc-unallocated" => ["write 0 64k", "write -z 64k 64k"],
             _ => ["write 0 64k"],
         };
-        Qemu.Io(image, writes);
-        long l1 = (long)Qemu.ReadU64(image, 40);
-        long reftable = (long)Qemu.ReadU64(image, 48);
-        long l2 = (long)(Qemu.ReadU64(image, l1) & 0x00FFFFFFFFFFFE00UL);
-        long refblock = (long)Qemu.ReadU64(image, reftable);
+        QemuTools.QemuIo(image, writes);
+        long l1 = (long)ImageBytes.ReadU64(image, 40);
+        long reftable = (long)ImageBytes.ReadU64(image, 48);
+        long l2 = (long)(ImageBytes.ReadU64(image, l1) & 0x00FFFFFFFFFFFE00UL);
+        long refblock = (long)ImageBytes.ReadU64(image, reftable);
         bool extended = options.Contains("extended_l2=on", StringComparison.Ordinal);
         switch (fault)
         {
@@ -237,48 +238,48 @@ public sealed class ImageCheckerTests : ToolsTestDirectory
                     f.SetLength(2 << 20);
                 }
 
-                Qemu.Patch(image, refblock + (2 * 24), [0, 1, 0, 1]);
+                ImageBytes.Patch(image, refblock + (2 * 24), [0, 1, 0, 1]);
                 break;
             case "low-refcount":
                 // The snapshot makes the data cluster (cluster 5) shared: refcount 2, lowered to 1.
-                Qemu.Ok("qemu-img", "snapshot", "-c", "s", image);
-                Qemu.Patch(image, (long)Qemu.ReadU64(image, (long)Qemu.ReadU64(image, 48)) + (2 * 5), [0, 1]);
+                QemuTools.Ok("qemu-img", "snapshot", "-c", "s", image);
+                ImageBytes.Patch(image, (long)ImageBytes.ReadU64(image, (long)ImageBytes.ReadU64(image, 48)) + (2 * 5), [0, 1]);
                 break;
             case "zero-refcount":
-                Qemu.Patch(image, refblock + (2 * 5), [0, 0]);
+                ImageBytes.Patch(image, refblock + (2 * 5), [0, 0]);
                 break;
             case "l2-reserved":
-                Qemu.WriteU64(image, l2, Qemu.ReadU64(image, l2) | 0x2);
+                ImageBytes.WriteU64(image, l2, ImageBytes.ReadU64(image, l2) | 0x2);
                 break;
             case "l1-reserved":
-                Qemu.WriteU64(image, l1, Qemu.ReadU64(image, l1) | 0x1);
+                ImageBytes.WriteU64(image, l1, ImageBytes.ReadU64(image, l1) | 0x1);
                 break;
             case "copied-missing":
-                Qemu.WriteU64(image, l2, Qemu.ReadU64(image, l2) & ~(1UL << 63));
+                ImageBytes.WriteU64(image, l2, ImageBytes.ReadU64(image, l2) & ~(1UL << 63));
                 break;
             case "l1-copied-missing":
-                Qemu.WriteU64(image, l1, Qemu.ReadU64(image, l1) & ~(1UL << 63));
+                ImageBytes.WriteU64(image, l1, ImageBytes.ReadU64(image, l1) & ~(1UL << 63));
                 break;
             case "alloc-zero":
-                Qemu.WriteU64(image, l2 + 8, Qemu.ReadU64(image, l2 + 8) | (1UL << 32));
+                ImageBytes.WriteU64(image, l2 + 8, ImageBytes.ReadU64(image, l2 + 8) | (1UL << 32));
                 break;
             case "alloc-unallocated":
-                Qemu.WriteU64(image, l2 + 16 + 8, 1);
+                ImageBytes.WriteU64(image, l2 + 16 + 8, 1);
                 break;
             case "unaligned-data":
-                Qemu.WriteU64(image, l2, Qemu.ReadU64(image, l2) + 0x200);
+                ImageBytes.WriteU64(image, l2, ImageBytes.ReadU64(image, l2) + 0x200);
                 break;
             case "reftable-reserved":
-                Qemu.WriteU64(image, reftable, Qemu.ReadU64(image, reftable) | 1);
+                ImageBytes.WriteU64(image, reftable, ImageBytes.ReadU64(image, reftable) | 1);
                 break;
             case "compressed-copied":
-                Qemu.WriteU64(image, l2, Qemu.ReadU64(image, l2) | (1UL << 63));
+                ImageBytes.WriteU64(image, l2, ImageBytes.ReadU64(image, l2) | (1UL << 63));
                 break;
             case "compressed-bitmap":
-                Qemu.WriteU64(image, l2 + 8, 1);
+                ImageBytes.WriteU64(image, l2 + 8, 1);
                 break;
             case "beyond-eof":
-                Qemu.WriteU64(image, l2 + (extended ? 16 : 8), 0x8000000001000000UL);
+                ImageBytes.WriteU64(image, l2 + (extended ? 16 : 8), 0x8000000001000000UL);
                 break;
         }
 

@@ -7,6 +7,7 @@ namespace Qcow2Mount.Core.Tests.Tools;
 /// the same lines, in default and in strict mode, for every image shape the walk treats differently.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ImageComparerTests : ToolsTestDirectory
 {
     public static readonly CompareCase[] Cases =
@@ -20,13 +21,13 @@ public sealed class ImageComparerTests : ToolsTestDirectory
         {
             Q(d, "a", "cluster_size=65536", "4M", "write -P 1 0 4M");
             Copy(d, "a", "b");
-            Qemu.Io(P(d, "b"), "write -P 2 100000 1");
+            QemuTools.QemuIo(P(d, "b"), "write -P 2 100000 1");
         }),
         new("DiffersInSecondPieceOfLongRun", d =>
         {
             Q(d, "a", "cluster_size=2M", "16M", "write -P 1 0 16M");
             Copy(d, "a", "b");
-            Qemu.Io(P(d, "b"), "write -P 3 5243657 3");
+            QemuTools.QemuIo(P(d, "b"), "write -P 3 5243657 3");
         }),
         new("AllocatedZerosVsUnallocated", d =>
         {
@@ -89,7 +90,7 @@ public sealed class ImageComparerTests : ToolsTestDirectory
             Q(d, "base", "cluster_size=65536", "8M", "write -P 17 0 8M");
             Overlay(d, "a", "base", "extended_l2=on,cluster_size=131072", "write -P 34 12k 4k");
             Flatten(d, "a", "b");
-            Qemu.Ok("qemu-io", "-f", "raw", "-c", "write -P 99 7340037 1", P(d, "b"));
+            QemuTools.Ok("qemu-io", "-f", "raw", "-c", "write -P 99 7340037 1", P(d, "b"));
         }, FormatB: "raw"),
         new("TwoOverlaysOfOneBaseDiffering", d =>
         {
@@ -118,7 +119,7 @@ public sealed class ImageComparerTests : ToolsTestDirectory
         new("CompressedVsRawCopy", d =>
         {
             Q(d, "src", "cluster_size=65536", "4M", "write -P 1 0 1M", "write -P 2 2M 100k");
-            Qemu.Ok("qemu-img", "convert", "-c", "-O", "qcow2", P(d, "src"), P(d, "a"));
+            QemuTools.Ok("qemu-img", "convert", "-c", "-O", "qcow2", P(d, "src"), P(d, "a"));
             Flatten(d, "src", "b");
         }, FormatB: "raw"),
         new("MetadataPreallocatedVsPlain", d =>
@@ -165,7 +166,7 @@ public sealed class ImageComparerTests : ToolsTestDirectory
         }
 
         args.AddRange([a, b]);
-        var theirs = Qemu.Run("qemu-img", args.ToArray());
+        var theirs = QemuTools.Run("qemu-img", args.ToArray());
         var ours = ImageComparer.Compare(a, b, new CompareOptions { FirstFormat = c.FormatA, SecondFormat = c.FormatB, Strict = strict });
         Assert.Multiple(() =>
         {
@@ -236,10 +237,10 @@ public sealed class ImageComparerTests : ToolsTestDirectory
     {
         string bad = PathOf("a");
         Q(Dir, "a", "extended_l2=on,cluster_size=65536", "1M", "write -P 1 0 64k");
-        long l2 = (long)(Qemu.ReadU64(bad, (long)Qemu.ReadU64(bad, 40)) & 0x00FF_FFFF_FFFF_FE00UL);
-        Qemu.WriteU64(bad, l2 + 8, Qemu.ReadU64(bad, l2 + 8) | (1UL << 32));
+        long l2 = (long)(ImageBytes.ReadU64(bad, (long)ImageBytes.ReadU64(bad, 40)) & 0x00FF_FFFF_FFFF_FE00UL);
+        ImageBytes.WriteU64(bad, l2 + 8, ImageBytes.ReadU64(bad, l2 + 8) | (1UL << 32));
         Q(Dir, "b", "cluster_size=65536", "1M");
-        var theirs = Qemu.Run("qemu-img", "compare", bad, PathOf("b"));
+        var theirs = QemuTools.Run("qemu-img", "compare", bad, PathOf("b"));
         var e = Assert.Throws<CompareFailedException>(() => ImageComparer.Compare(bad, PathOf("b"), new CompareOptions()));
         Assert.Multiple(() =>
         {
@@ -254,11 +255,11 @@ public sealed class ImageComparerTests : ToolsTestDirectory
     {
         string bad = PathOf("a");
         Q(Dir, "a", "cluster_size=65536", "1M", "write -c -P 7 0 64k");
-        ulong entry = Qemu.ReadU64(bad, (long)(Qemu.ReadU64(bad, (long)Qemu.ReadU64(bad, 40)) & 0x00FF_FFFF_FFFF_FE00UL));
+        ulong entry = ImageBytes.ReadU64(bad, (long)(ImageBytes.ReadU64(bad, (long)ImageBytes.ReadU64(bad, 40)) & 0x00FF_FFFF_FFFF_FE00UL));
         long data = (long)(entry & ((1UL << 54) - 1));
-        Qemu.Patch(bad, data, Enumerable.Repeat((byte)0xFF, 200).ToArray());
+        ImageBytes.Patch(bad, data, Enumerable.Repeat((byte)0xFF, 200).ToArray());
         Q(Dir, "b", "cluster_size=65536", "1M");
-        var theirs = Qemu.Run("qemu-img", "compare", bad, PathOf("b"));
+        var theirs = QemuTools.Run("qemu-img", "compare", bad, PathOf("b"));
         var e = Assert.Throws<CompareFailedException>(() => ImageComparer.Compare(bad, PathOf("b"), new CompareOptions()));
         Assert.Multiple(() =>
         {
@@ -280,7 +281,7 @@ public sealed class ImageComparerTests : ToolsTestDirectory
         }
 
         Q(Dir, "b", "cluster_size=65536", "1M");
-        var theirs = Qemu.Run("qemu-img", "compare", bad, PathOf("b"));
+        var theirs = QemuTools.Run("qemu-img", "compare", bad, PathOf("b"));
         var e = Assert.Throws<CompareFailedException>(() => ImageComparer.Compare(bad, PathOf("b"), new CompareOptions()));
         Assert.Multiple(() =>
         {
@@ -300,19 +301,19 @@ public sealed class ImageComparerTests : ToolsTestDirectory
 
     private static void Q(string dir, string name, string options, string size, params string[] io)
     {
-        Qemu.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, P(dir, name), size);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, P(dir, name), size);
         if (io.Length > 0)
         {
-            Qemu.Io(P(dir, name), io);
+            QemuTools.QemuIo(P(dir, name), io);
         }
     }
 
     private static void Raw(string dir, string name, string size, params string[] io)
     {
-        Qemu.Ok("qemu-img", "create", "-q", "-f", "raw", P(dir, name), size);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "raw", P(dir, name), size);
         foreach (string c in io)
         {
-            Qemu.Ok("qemu-io", "-f", "raw", "-c", c, P(dir, name));
+            QemuTools.Ok("qemu-io", "-f", "raw", "-c", c, P(dir, name));
         }
     }
 
@@ -324,16 +325,16 @@ public sealed class ImageComparerTests : ToolsTestDirectory
             args.Add(size);
         }
 
-        Qemu.Ok("qemu-img", args.ToArray());
+        QemuTools.Ok("qemu-img", args.ToArray());
         string[] io = new[] { io1, io2, io3 }.OfType<string>().ToArray();
         if (io.Length > 0)
         {
-            Qemu.Io(P(dir, name), io);
+            QemuTools.QemuIo(P(dir, name), io);
         }
     }
 
     private static void Flatten(string dir, string source, string target) =>
-        Qemu.Ok("qemu-img", "convert", "-O", "raw", P(dir, source), P(dir, target));
+        QemuTools.Ok("qemu-img", "convert", "-O", "raw", P(dir, source), P(dir, target));
 
     private static void Copy(string dir, string source, string target) => File.Copy(P(dir, source), P(dir, target));
 }

@@ -6,6 +6,8 @@ using Qcow2Mount.TestSupport;
 namespace Qcow2Mount.Core.Tests.Tools;
 
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class ImageConverterTests : ToolsTestDirectory
 {
     private static readonly TestCaseData[] Targets =
@@ -23,22 +25,22 @@ public sealed class ImageConverterTests : ToolsTestDirectory
     public void Convert_QcowChain_FlattenedIdenticalAndClean(string format, bool compress, Qcow2CreateOptions qcow2)
     {
         string baseImage = PathOf("base.qcow2"), top = PathOf("top.qcow2"), target = PathOf("out." + format);
-        Qemu.Create(baseImage, "cluster_size=65536", 6 << 20);
-        Qemu.Io(baseImage, "write -P 1 0 2M", "write -c -P 2 4M 64k");
-        Qemu.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", "base.qcow2", "-F", "qcow2", top, "8M");
-        Qemu.Io(top, "write -P 3 1000k 5k", "write -z 64k 64k", "write -P 4 7M 100k");
+        QemuTools.Create(baseImage, "cluster_size=65536", 6 << 20);
+        QemuTools.QemuIo(baseImage, "write -P 1 0 2M", "write -c -P 2 4M 64k");
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", "base.qcow2", "-F", "qcow2", top, "8M");
+        QemuTools.QemuIo(top, "write -P 3 1000k 5k", "write -z 64k 64k", "write -P 4 7M 100k");
 
         ImageConverter.Convert(top, target, new ConvertOptions { TargetFormat = format, Compress = compress, Qcow2 = qcow2 });
 
-        Assert.That(Qemu.Identical(top, target, "qcow2", format), Is.True);
+        Assert.That(QemuTools.Compare(top, target, "qcow2", format), Is.True);
         if (format == "qcow2")
         {
-            var (code, check) = Qemu.Check(target);
+            var (code, check) = QemuTools.CheckJson(target);
             Assert.Multiple(() =>
             {
                 Assert.That(code, Is.EqualTo(0), check.ToJsonString());
-                Assert.That(Qemu.Long(check, "compressed-clusters") > 0, Is.EqualTo(compress));
-                Assert.That(Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", target))["backing-filename"], Is.Null);
+                Assert.That(QemuTools.Long(check, "compressed-clusters") > 0, Is.EqualTo(compress));
+                Assert.That(QemuTools.Json(QemuTools.Ok("qemu-img", "info", "--output=json", target))["backing-filename"], Is.Null);
             });
         }
     }
@@ -64,8 +66,8 @@ public sealed class ImageConverterTests : ToolsTestDirectory
 
         Assert.Multiple(() =>
         {
-            Assert.That(Qemu.Identical(raw, target, "raw", "qcow2"), Is.True);
-            Assert.That(Qemu.Check(target).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.Compare(raw, target, "raw", "qcow2"), Is.True);
+            Assert.That(QemuTools.CheckJson(target).Code, Is.EqualTo(0));
             Assert.That(new FileInfo(target).Length, Is.LessThan(1 << 20));
         });
     }
@@ -77,7 +79,7 @@ public sealed class ImageConverterTests : ToolsTestDirectory
     public void Convert_ManyChunks_DataAndHolesAcrossChunkEdges_Identical(string format, bool compress)
     {
         string source = PathOf("src.qcow2"), target = PathOf("out." + format);
-        Qemu.Create(source, "cluster_size=65536", 41 << 20);
+        QemuTools.Create(source, "cluster_size=65536", 41 << 20);
         var commands = new List<string>();
         for (int mib = 1; mib < 41; mib += 3)
         {
@@ -86,14 +88,14 @@ public sealed class ImageConverterTests : ToolsTestDirectory
 
         commands.Add("write -z 20M 4M");
         commands.Add("write -P 99 40M 1M");
-        Qemu.Io(source, [.. commands]);
+        QemuTools.QemuIo(source, [.. commands]);
 
         ImageConverter.Convert(source, target, new ConvertOptions { TargetFormat = format, Compress = compress });
 
-        Assert.That(Qemu.Identical(source, target, "qcow2", format), Is.True);
+        Assert.That(QemuTools.Compare(source, target, "qcow2", format), Is.True);
         if (format == "qcow2")
         {
-            Assert.That(Qemu.Check(target).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.CheckJson(target).Code, Is.EqualTo(0));
         }
         else
         {
@@ -107,8 +109,8 @@ public sealed class ImageConverterTests : ToolsTestDirectory
     public void Convert_SourceFailsHalfway_ErrorPropagates()
     {
         string source = PathOf("src.qcow2");
-        Qemu.Create(source, "cluster_size=65536", 16 << 20);
-        Qemu.Io(source, "write -P 1 0 16M");
+        QemuTools.Create(source, "cluster_size=65536", 16 << 20);
+        QemuTools.QemuIo(source, "write -P 1 0 16M");
         using (var f = new FileStream(source, FileMode.Open))
         {
             f.SetLength(f.Length - (4 << 20)); // the last data clusters are gone
@@ -134,14 +136,14 @@ public sealed class ImageConverterTests : ToolsTestDirectory
     private (string Top, string Base, string DataImage, string Data) Chain()
     {
         string baseQcow = PathOf("base.qcow2"), baseRaw = PathOf("base.raw"), top = PathOf("top.qcow2");
-        Qemu.Create(baseQcow, "cluster_size=65536", 1 << 20);
-        Qemu.Io(baseQcow, "write -P 0xaa 0 64k");
-        Qemu.Ok("qemu-img", "convert", "-O", "raw", baseQcow, baseRaw);
-        Qemu.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", top);
-        Qemu.Io(top, "write -P 0xbb 64k 64k");
+        QemuTools.Create(baseQcow, "cluster_size=65536", 1 << 20);
+        QemuTools.QemuIo(baseQcow, "write -P 0xaa 0 64k");
+        QemuTools.Ok("qemu-img", "convert", "-O", "raw", baseQcow, baseRaw);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", top);
+        QemuTools.QemuIo(top, "write -P 0xbb 64k 64k");
         string dataImage = PathOf("external.qcow2"), data = PathOf("external.data");
-        Qemu.Create(dataImage, $"data_file={data}", 1 << 20);
-        Qemu.Io(dataImage, "write -P 0xcc 0 64k");
+        QemuTools.Create(dataImage, $"data_file={data}", 1 << 20);
+        QemuTools.QemuIo(dataImage, "write -P 0xcc 0 64k");
         return (top, baseRaw, dataImage, data);
     }
 
@@ -184,7 +186,7 @@ public sealed class ImageConverterTests : ToolsTestDirectory
             Assert.That(e!.Message, Does.StartWith($"{target}: the conversion target is {(how.StartsWith("source", StringComparison.Ordinal) ? "the source image" : "a backing file of the source")}"));
             Assert.That(Checksum.Sha256OfFile(baseRaw), Is.EqualTo(baseBefore));
             Assert.That(Checksum.Sha256OfFile(top), Is.EqualTo(topBefore));
-            Assert.That(Qemu.Check(top).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.CheckJson(top).Code, Is.EqualTo(0));
         });
     }
 
@@ -234,8 +236,8 @@ public sealed class ImageConverterTests : ToolsTestDirectory
         string target = PathOf("busy." + format);
         if (format == "qcow2")
         {
-            Qemu.Create(target, "cluster_size=65536", 1 << 20);
-            Qemu.Io(target, "write -P 0x77 0 128k");
+            QemuTools.Create(target, "cluster_size=65536", 1 << 20);
+            QemuTools.QemuIo(target, "write -P 0x77 0 128k");
         }
         else
         {
@@ -260,12 +262,12 @@ public sealed class ImageConverterTests : ToolsTestDirectory
 
         ImageConverter.Convert(top, target, new ConvertOptions());
 
-        Assert.That(Qemu.Identical(top, target, "qcow2", "raw"), Is.True);
+        Assert.That(QemuTools.Compare(top, target, "qcow2", "raw"), Is.True);
     }
 
     private static string HardLink(string existing, string link)
     {
-        Qemu.Ok("ln", existing, link);
+        QemuTools.Ok("ln", existing, link);
         return link;
     }
 }

@@ -4,22 +4,23 @@ using Qcow2Mount.Core.Tools;
 namespace Qcow2Mount.Core.Tests.Tools;
 
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ImageInfoTests : ToolsTestDirectory
 {
     [Test]
     public void Read_QcowWithSnapshotsAndBacking_MatchesQemuImgInfo()
     {
         string baseImage = PathOf("base.qcow2"), top = PathOf("top.qcow2");
-        Qemu.Create(baseImage, "cluster_size=65536,refcount_bits=8", 8 << 20);
-        Qemu.Io(baseImage, "write 0 1M");
-        Qemu.Ok("qemu-img", "snapshot", "-c", "one", baseImage);
-        Qemu.Ok("qemu-img", "snapshot", "-c", "a rather long snapshot name", baseImage);
-        Qemu.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on,lazy_refcounts=on,compression_type=zstd", "-b", "base.qcow2", "-F", "qcow2", top, "16M");
+        QemuTools.Create(baseImage, "cluster_size=65536,refcount_bits=8", 8 << 20);
+        QemuTools.QemuIo(baseImage, "write 0 1M");
+        QemuTools.Ok("qemu-img", "snapshot", "-c", "one", baseImage);
+        QemuTools.Ok("qemu-img", "snapshot", "-c", "a rather long snapshot name", baseImage);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on,lazy_refcounts=on,compression_type=zstd", "-b", "base.qcow2", "-F", "qcow2", top, "16M");
 
         var ours = ImageInfo.Read(top);
-        var theirs = Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", top)).AsObject();
+        var theirs = QemuTools.Json(QemuTools.Ok("qemu-img", "info", "--output=json", top)).AsObject();
         var oursBase = ImageInfo.Read(baseImage);
-        var theirsBase = Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", baseImage)).AsObject();
+        var theirsBase = QemuTools.Json(QemuTools.Ok("qemu-img", "info", "--output=json", baseImage)).AsObject();
         Assert.Multiple(() =>
         {
             AssertSame(ours, theirs);
@@ -34,8 +35,8 @@ public sealed class ImageInfoTests : ToolsTestDirectory
     public void Read_VariousOptions_MatchesQemuImgInfo(string options)
     {
         string image = PathOf("x.qcow2");
-        Qemu.Create(image, options.Replace("DIR/", Dir + "/", StringComparison.Ordinal), 1 << 20);
-        AssertSame(ImageInfo.Read(image), Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", image)).AsObject());
+        QemuTools.Create(image, options.Replace("DIR/", Dir + "/", StringComparison.Ordinal), 1 << 20);
+        AssertSame(ImageInfo.Read(image), QemuTools.Json(QemuTools.Ok("qemu-img", "info", "--output=json", image)).AsObject());
     }
 
     [Test]
@@ -43,7 +44,7 @@ public sealed class ImageInfoTests : ToolsTestDirectory
     {
         string image = PathOf("x.raw");
         File.WriteAllBytes(image, new byte[3 << 20]);
-        AssertSame(ImageInfo.Read(image), Qemu.Json(Qemu.Ok("qemu-img", "info", "-f", "raw", "--output=json", image)).AsObject());
+        AssertSame(ImageInfo.Read(image), QemuTools.Json(QemuTools.Ok("qemu-img", "info", "-f", "raw", "--output=json", image)).AsObject());
     }
 
     [TestCase("a.qcow2", "b.qcow2", "b.qcow2")]

@@ -3,6 +3,7 @@ using Qcow2Mount.Core.Tools;
 namespace Qcow2Mount.Core.Tests.Tools;
 
 [TestFixture]
+[Category(TestCategories.Qemu)]
 public sealed class ImageMapTests : ToolsTestDirectory
 {
     private static readonly TestCaseData[] Images =
@@ -23,26 +24,26 @@ public sealed class ImageMapTests : ToolsTestDirectory
         if (backingFormat is not null)
         {
             string backing = PathOf("base." + backingFormat);
-            Qemu.Ok("qemu-img", "create", "-q", "-f", backingFormat, backing, "4M");
+            QemuTools.Ok("qemu-img", "create", "-q", "-f", backingFormat, backing, "4M");
             if (backingFormat == "qcow2")
             {
-                Qemu.Io(backing, "write -P 1 0 1M", "write -z 1M 64k");
+                QemuTools.QemuIo(backing, "write -P 1 0 1M", "write -z 1M 64k");
             }
             else
             {
-                Qemu.Ok("qemu-io", "-f", "raw", "-c", "write -P 1 0 1M", backing);
+                QemuTools.Ok("qemu-io", "-f", "raw", "-c", "write -P 1 0 1M", backing);
             }
 
-            Qemu.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, "-b", Path.GetFileName(backing), "-F", backingFormat, image, "8M");
+            QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, "-b", Path.GetFileName(backing), "-F", backingFormat, image, "8M");
         }
         else
         {
-            Qemu.Create(image, options.Replace("DIR/", Dir + "/", StringComparison.Ordinal), 8 << 20);
+            QemuTools.Create(image, options.Replace("DIR/", Dir + "/", StringComparison.Ordinal), 8 << 20);
         }
 
-        Qemu.Io(image, commands);
+        QemuTools.QemuIo(image, commands);
         var ours = ImageMap.Build(image);
-        var theirs = Qemu.Json(Qemu.Ok("qemu-img", "map", "--output=json", image)).AsArray();
+        var theirs = QemuTools.Json(QemuTools.Ok("qemu-img", "map", "--output=json", image)).AsArray();
         Assert.That(ours, Has.Count.EqualTo(theirs.Count), string.Join("\n", ours));
         Assert.Multiple(() =>
         {

@@ -10,6 +10,8 @@ namespace Qcow2Mount.Core.Tests.Tools;
 /// compressed, preallocated, with a backing chain, raw, with persistent bitmaps) measured for several targets.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class ImageMeasureTests : ToolsTestDirectory
 {
     private static readonly string[] Sizes = ["0", "1", "1000", "65537", "1M", "1G", "100G", "3T", "1000T"];
@@ -31,7 +33,7 @@ public sealed class ImageMeasureTests : ToolsTestDirectory
                     foreach (string size in Sizes)
                     {
                         string options = $"cluster_size={clusterSize},extended_l2={(extended ? "on" : "off")},refcount_bits={refcountBits}";
-                        var theirs = Qemu.Run("qemu-img", "measure", "--output=json", "-O", "qcow2", "-o", options, "--size", size);
+                        var theirs = QemuTools.Run("qemu-img", "measure", "--output=json", "-O", "qcow2", "-o", options, "--size", size);
                         long bytes = Bytes(size);
                         bool refused = Qcow2Layout.IsTooLarge(bytes, clusterSize, extended) || (extended && clusterSize < 16384);
                         if (theirs.Code != 0)
@@ -43,7 +45,7 @@ public sealed class ImageMeasureTests : ToolsTestDirectory
                         Assert.That(refused, Is.False, $"{options} --size {size}: qemu-img accepted it");
                         var target = new MeasureTarget { Format = "qcow2", ClusterSize = clusterSize, ExtendedL2 = extended, RefcountBits = refcountBits };
                         var ours = ImageMeasure.ForSize(bytes, target);
-                        var json = Qemu.Json(theirs.Stdout);
+                        var json = QemuTools.Json(theirs.Stdout);
                         Assert.That(ours.Required, Is.EqualTo(json["required"]!.GetValue<long>()), $"required, {options} --size {size}");
                         Assert.That(ours.FullyAllocated, Is.EqualTo(json["fully-allocated"]!.GetValue<long>()), $"fully allocated, {options} --size {size}");
                     }
@@ -57,7 +59,7 @@ public sealed class ImageMeasureTests : ToolsTestDirectory
     [TestCase("1G")]
     public void ForSize_RawTarget_SameAsQemuImgMeasure(string size)
     {
-        var json = Qemu.Json(Qemu.Ok("qemu-img", "measure", "--output=json", "-O", "raw", "--size", size));
+        var json = QemuTools.Json(QemuTools.Ok("qemu-img", "measure", "--output=json", "-O", "raw", "--size", size));
         var ours = ImageMeasure.ForSize(Bytes(size), new MeasureTarget { Format = "raw" });
         Assert.That((ours.Required, ours.FullyAllocated), Is.EqualTo((json["required"]!.GetValue<long>(), json["fully-allocated"]!.GetValue<long>())));
     }
@@ -65,7 +67,7 @@ public sealed class ImageMeasureTests : ToolsTestDirectory
     [Test]
     public void ForSize_FullPreallocation_RequiresEverything()
     {
-        var json = Qemu.Json(Qemu.Ok("qemu-img", "measure", "--output=json", "-O", "qcow2", "-o", "preallocation=full", "--size", "1G"));
+        var json = QemuTools.Json(QemuTools.Ok("qemu-img", "measure", "--output=json", "-O", "qcow2", "-o", "preallocation=full", "--size", "1G"));
         var ours = ImageMeasure.ForSize(1L << 30, new MeasureTarget { Format = "qcow2", PreallocateData = true });
         Assert.That((ours.Required, ours.FullyAllocated), Is.EqualTo((json["required"]!.GetValue<long>(), json["fully-allocated"]!.GetValue<long>())));
     }
@@ -103,14 +105,14 @@ public sealed class ImageMeasureTests : ToolsTestDirectory
         {
             foreach (string options in Targets)
             {
-                var json = Qemu.Json(Qemu.Ok("qemu-img", "measure", "--output=json", "-f", format, "-O", "qcow2", "-o", options, path));
+                var json = QemuTools.Json(QemuTools.Ok("qemu-img", "measure", "--output=json", "-f", format, "-O", "qcow2", "-o", options, path));
                 var ours = ImageMeasure.ForImage(path, format, Target(options));
                 Assert.That(ours.Required, Is.EqualTo(json["required"]!.GetValue<long>()), $"required for {options}");
                 Assert.That(ours.FullyAllocated, Is.EqualTo(json["fully-allocated"]!.GetValue<long>()), $"fully allocated for {options}");
                 Assert.That(ours.Bitmaps, Is.EqualTo(json["bitmaps"]?.GetValue<long>()), $"bitmaps for {options}");
             }
 
-            var raw = Qemu.Json(Qemu.Ok("qemu-img", "measure", "--output=json", "-f", format, "-O", "raw", path));
+            var raw = QemuTools.Json(QemuTools.Ok("qemu-img", "measure", "--output=json", "-f", format, "-O", "raw", path));
             var ourRaw = ImageMeasure.ForImage(path, format, new MeasureTarget { Format = "raw" });
             Assert.That(ourRaw.Required, Is.EqualTo(raw["required"]!.GetValue<long>()), "raw target");
         });
@@ -122,44 +124,44 @@ public sealed class ImageMeasureTests : ToolsTestDirectory
         switch (kind)
         {
             case "sparse":
-                Qemu.Create(image, "cluster_size=65536", 1L << 30);
+                QemuTools.Create(image, "cluster_size=65536", 1L << 30);
                 break;
             case "partial":
-                Qemu.Create(image, "cluster_size=65536", 64L << 20);
-                Qemu.Io(image, "write -P 1 0 3M", "write -P 2 10M 4k", "write -z 20M 1M", "write -P 0 30M 64k", "write -P 3 41946112 1k");
+                QemuTools.Create(image, "cluster_size=65536", 64L << 20);
+                QemuTools.QemuIo(image, "write -P 1 0 3M", "write -P 2 10M 4k", "write -z 20M 1M", "write -P 0 30M 64k", "write -P 3 41946112 1k");
                 break;
             case "extended":
-                Qemu.Create(image, "extended_l2=on,cluster_size=131072", 64L << 20);
-                Qemu.Io(image, "write -P 3 40M 4k", "write -P 3 42078208 4k", "write -P 4 50M 8k", "write -z 0 64k", "write -P 5 60M 1M");
+                QemuTools.Create(image, "extended_l2=on,cluster_size=131072", 64L << 20);
+                QemuTools.QemuIo(image, "write -P 3 40M 4k", "write -P 3 42078208 4k", "write -P 4 50M 8k", "write -z 0 64k", "write -P 5 60M 1M");
                 break;
             case "compressed":
-                Qemu.Create(image, "cluster_size=65536", 16L << 20);
-                Qemu.Io(image, "write -c -P 1 0 64k", "write -c -P 2 5M 64k", "write -P 3 8M 64k");
+                QemuTools.Create(image, "cluster_size=65536", 16L << 20);
+                QemuTools.QemuIo(image, "write -c -P 1 0 64k", "write -c -P 2 5M 64k", "write -P 3 8M 64k");
                 break;
             case "preallocated":
-                Qemu.Create(image, "preallocation=metadata,cluster_size=65536", 16L << 20);
-                Qemu.Io(image, "write -P 1 0 64k", "write -P 1 3M 4k");
+                QemuTools.Create(image, "preallocation=metadata,cluster_size=65536", 16L << 20);
+                QemuTools.QemuIo(image, "write -P 1 0 64k", "write -P 1 3M 4k");
                 break;
             case "overlay":
-                Qemu.Create(PathOf("base.qcow2"), "cluster_size=65536", 32L << 20);
-                Qemu.Io(PathOf("base.qcow2"), "write -P 1 0 8M", "write -P 2 20M 64k");
-                Qemu.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", "base.qcow2", "-F", "qcow2", image, "40M");
-                Qemu.Io(image, "write -P 3 1M 4k", "write -z 2M 1M", "write -P 4 36M 4k");
+                QemuTools.Create(PathOf("base.qcow2"), "cluster_size=65536", 32L << 20);
+                QemuTools.QemuIo(PathOf("base.qcow2"), "write -P 1 0 8M", "write -P 2 20M 64k");
+                QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "-b", "base.qcow2", "-F", "qcow2", image, "40M");
+                QemuTools.QemuIo(image, "write -P 3 1M 4k", "write -z 2M 1M", "write -P 4 36M 4k");
                 break;
             case "raw":
                 image = PathOf("src.raw");
-                Qemu.Ok("qemu-img", "create", "-q", "-f", "raw", image, "32M");
-                Qemu.Ok("qemu-io", "-f", "raw", "-c", "write -P 1 1M 100k", "-c", "write -P 2 20M 4k", image);
+                QemuTools.Ok("qemu-img", "create", "-q", "-f", "raw", image, "32M");
+                QemuTools.Ok("qemu-io", "-f", "raw", "-c", "write -P 1 1M 100k", "-c", "write -P 2 20M 4k", image);
                 return (image, "raw");
             case "bitmaps":
-                Qemu.Create(image, "cluster_size=65536", 100L << 20);
-                Qemu.Io(image, "write -P 1 0 1M");
-                Qemu.Ok("qemu-img", "bitmap", "--add", image, "b1");
-                Qemu.Ok("qemu-img", "bitmap", "--add", "-g", "512", image, "a-longer-bitmap-name");
+                QemuTools.Create(image, "cluster_size=65536", 100L << 20);
+                QemuTools.QemuIo(image, "write -P 1 0 1M");
+                QemuTools.Ok("qemu-img", "bitmap", "--add", image, "b1");
+                QemuTools.Ok("qemu-img", "bitmap", "--add", "-g", "512", image, "a-longer-bitmap-name");
                 break;
             case "v2":
-                Qemu.Create(image, "compat=0.10,cluster_size=4096", 8L << 20);
-                Qemu.Io(image, "write -P 1 1M 1M");
+                QemuTools.Create(image, "compat=0.10,cluster_size=4096", 8L << 20);
+                QemuTools.QemuIo(image, "write -P 1 1M 1M");
                 break;
             case "odd":
                 image = PathOf("src.raw");

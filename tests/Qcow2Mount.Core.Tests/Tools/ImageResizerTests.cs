@@ -3,6 +3,8 @@ using Qcow2Mount.Core.Tools;
 namespace Qcow2Mount.Core.Tests.Tools;
 
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class ImageResizerTests : ToolsTestDirectory
 {
     [TestCase("cluster_size=65536", 64L << 20)]
@@ -12,16 +14,16 @@ public sealed class ImageResizerTests : ToolsTestDirectory
     public void Grow_KeepsDataAndNewAreaReadsZero_QemuClean(string options, long newSize)
     {
         string image = PathOf("x.qcow2");
-        Qemu.Create(image, options, 3 << 20);
-        Qemu.Io(image, "write -P 7 0 3M");
+        QemuTools.Create(image, options, 3 << 20);
+        QemuTools.QemuIo(image, "write -P 7 0 3M");
         ImageResizer.Resize(image, newSize, allowShrink: false);
         Assert.Multiple(() =>
         {
-            Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
-            Assert.That(Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", image))["virtual-size"]!.GetValue<long>(), Is.EqualTo(newSize));
+            Assert.That(QemuTools.CheckJson(image).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.Json(QemuTools.Ok("qemu-img", "info", "--output=json", image))["virtual-size"]!.GetValue<long>(), Is.EqualTo(newSize));
         });
-        Qemu.Io(image, "read -P 7 0 3M", $"read -P 0 3M {(2 << 20)}", $"read -P 0 {newSize - (1 << 20)} 1M", $"write -P 8 {newSize - 4096} 4k");
-        Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+        QemuTools.QemuIo(image, "read -P 7 0 3M", $"read -P 0 3M {(2 << 20)}", $"read -P 0 {newSize - (1 << 20)} 1M", $"write -P 8 {newSize - 4096} 4k");
+        Assert.That(QemuTools.CheckJson(image).Code, Is.EqualTo(0));
     }
 
     [TestCase("cluster_size=65536")]
@@ -29,15 +31,15 @@ public sealed class ImageResizerTests : ToolsTestDirectory
     public void ShrinkThenGrow_DiscardedDataNeverReappears(string options)
     {
         string image = PathOf("x.qcow2");
-        Qemu.Create(image, options, 8 << 20);
-        Qemu.Io(image, "write -P 7 0 8M");
-        Qemu.Ok("qemu-img", "snapshot", "-c", "s", image);
-        Qemu.Io(image, "write -P 6 0 1M");
+        QemuTools.Create(image, options, 8 << 20);
+        QemuTools.QemuIo(image, "write -P 7 0 8M");
+        QemuTools.Ok("qemu-img", "snapshot", "-c", "s", image);
+        QemuTools.QemuIo(image, "write -P 6 0 1M");
         ImageResizer.Resize(image, (1 << 20) + 1536, allowShrink: true);
-        Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+        Assert.That(QemuTools.CheckJson(image).Code, Is.EqualTo(0));
         ImageResizer.Resize(image, 4 << 20, allowShrink: false);
-        Qemu.Io(image, "read -P 6 0 1M", "read -P 7 1M 1536", "read -P 0 1050112 3143680");
-        Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+        QemuTools.QemuIo(image, "read -P 6 0 1M", "read -P 7 1M 1536", "read -P 0 1050112 3143680");
+        Assert.That(QemuTools.CheckJson(image).Code, Is.EqualTo(0));
     }
 
     public static IEnumerable<TestCaseData> ShrinkGrowCases()
@@ -69,11 +71,11 @@ public sealed class ImageResizerTests : ToolsTestDirectory
         // QEMU 7.2 zeroes only an allocated run at the old end on grow; subclusters allocated further on came back.
         const long grown = 4 << 20;
         string image = PathOf("x.qcow2");
-        Qemu.Create(image, options, 8 << 20);
-        Qemu.Io(image, writes);
+        QemuTools.Create(image, options, 8 << 20);
+        QemuTools.QemuIo(image, writes);
         if (qemuShrinks)
         {
-            Qemu.Ok("qemu-img", "resize", "-q", "--shrink", image, shrinkTo.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            QemuTools.Ok("qemu-img", "resize", "-q", "--shrink", image, shrinkTo.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
         else
         {
@@ -82,7 +84,7 @@ public sealed class ImageResizerTests : ToolsTestDirectory
 
         if (qemuGrows)
         {
-            Qemu.Ok("qemu-img", "resize", "-q", image, grown.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            QemuTools.Ok("qemu-img", "resize", "-q", image, grown.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
         else
         {
@@ -90,7 +92,7 @@ public sealed class ImageResizerTests : ToolsTestDirectory
         }
 
         string raw = PathOf("x.raw");
-        Qemu.Ok("qemu-img", "convert", "-O", "raw", image, raw);
+        QemuTools.Ok("qemu-img", "convert", "-O", "raw", image, raw);
         var converted = File.ReadAllBytes(raw);
         var ours = new byte[grown - shrinkTo];
         using (var disk = Qcow2Mount.Core.Qcow2.Qcow2Image.Open(image, new ImageOpenOptions { ReadOnly = true }))
@@ -98,7 +100,7 @@ public sealed class ImageResizerTests : ToolsTestDirectory
             disk.Read(shrinkTo, ours);
         }
 
-        var qemuIo = Qemu.Run("qemu-io", "-f", "qcow2", "-c", $"read -P 0 {shrinkTo} {grown - shrinkTo}", image);
+        var qemuIo = QemuTools.Run("qemu-io", "-f", "qcow2", "-c", $"read -P 0 {shrinkTo} {grown - shrinkTo}", image);
         Assert.Multiple(() =>
         {
             Assert.That(converted, Has.Length.EqualTo(grown));
@@ -106,7 +108,7 @@ public sealed class ImageResizerTests : ToolsTestDirectory
             Assert.That(ours.AsSpan().IndexOfAnyExcept((byte)0), Is.EqualTo(-1), "our read past the shrunk size");
             Assert.That(qemuIo.Stdout, Does.Not.Contain("Pattern verification failed"), "qemu-io read -P 0 past the shrunk size");
             Assert.That(converted.AsSpan(0, 1 << 20).ToArray(), Is.All.EqualTo(converted[0]).And.All.Not.Zero, "data before the end");
-            Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.CheckJson(image).Code, Is.EqualTo(0));
         });
     }
 
@@ -115,13 +117,13 @@ public sealed class ImageResizerTests : ToolsTestDirectory
     public void Grow_OverLongerBacking_NewAreaReadsZero(string options)
     {
         string baseImage = PathOf("base.qcow2"), top = PathOf("top.qcow2");
-        Qemu.Create(baseImage, "cluster_size=65536", 8 << 20);
-        Qemu.Io(baseImage, "write -P 9 0 8M");
-        Qemu.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, "-b", "base.qcow2", "-F", "qcow2", top, "2M");
+        QemuTools.Create(baseImage, "cluster_size=65536", 8 << 20);
+        QemuTools.QemuIo(baseImage, "write -P 9 0 8M");
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", options, "-b", "base.qcow2", "-F", "qcow2", top, "2M");
         ImageResizer.Resize(top, 3_000_320, allowShrink: false);
         ImageResizer.Resize(top, 10 << 20, allowShrink: false);
-        Qemu.Io(top, "read -P 9 0 2M", "read -P 0 2M 8M");
-        Assert.That(Qemu.Check(top).Code, Is.EqualTo(0));
+        QemuTools.QemuIo(top, "read -P 9 0 2M", "read -P 0 2M 8M");
+        Assert.That(QemuTools.CheckJson(top).Code, Is.EqualTo(0));
     }
 
     [TestCase(8L << 20, false)]
@@ -129,19 +131,19 @@ public sealed class ImageResizerTests : ToolsTestDirectory
     public void Resize_V2ImageWithSnapshots_RefusedLikeQemuAndUntouched(long newSize, bool shrink)
     {
         string image = PathOf("v2.qcow2");
-        Qemu.Create(image, "compat=0.10,cluster_size=65536", 4 << 20);
-        Qemu.Io(image, "write -P 1 0 3M");
-        Qemu.Ok("qemu-img", "snapshot", "-c", "s", image);
-        Qemu.Io(image, "write -P 2 0 1M");
+        QemuTools.Create(image, "compat=0.10,cluster_size=65536", 4 << 20);
+        QemuTools.QemuIo(image, "write -P 1 0 3M");
+        QemuTools.Ok("qemu-img", "snapshot", "-c", "s", image);
+        QemuTools.QemuIo(image, "write -P 2 0 1M");
         byte[] before = File.ReadAllBytes(image);
 
         Assert.That(
             () => ImageResizer.Resize(image, newSize, allowShrink: shrink),
             Throws.TypeOf<Errors.UnsupportedFeatureException>().With.Message.EqualTo($"{image}: Can't resize a v2 image which has snapshots"));
         Assert.That(File.ReadAllBytes(image), Is.EqualTo(before), "the image is untouched");
-        Qemu.Ok("qemu-img", "snapshot", "-a", "s", image);
-        Qemu.Io(image, "read -P 1 0 3M", "read -P 0 3M 1M");
-        Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+        QemuTools.Ok("qemu-img", "snapshot", "-a", "s", image);
+        QemuTools.QemuIo(image, "read -P 1 0 3M", "read -P 0 3M 1M");
+        Assert.That(QemuTools.CheckJson(image).Code, Is.EqualTo(0));
     }
 
     [TestCase(64L << 20)]
@@ -149,13 +151,13 @@ public sealed class ImageResizerTests : ToolsTestDirectory
     public void ImageResizer_LazyRefcounts_DirtyBitClearQemuClean(long newSize)
     {
         string image = PathOf("lazy.qcow2");
-        Qemu.Create(image, "lazy_refcounts=on,cluster_size=65536", 8 << 20);
-        Qemu.Io(image, "write -P 3 0 3M", "write -P 4 6M 1M");
+        QemuTools.Create(image, "lazy_refcounts=on,cluster_size=65536", 8 << 20);
+        QemuTools.QemuIo(image, "write -P 3 0 3M", "write -P 4 6M 1M");
         ImageResizer.Resize(image, newSize, allowShrink: true);
         Assert.Multiple(() =>
         {
-            Assert.That(Qemu.ReadU64(image, 72) & 1, Is.Zero, "dirty bit on disk");
-            Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+            Assert.That(ImageBytes.ReadU64(image, 72) & 1, Is.Zero, "dirty bit on disk");
+            Assert.That(QemuTools.CheckJson(image).Code, Is.EqualTo(0));
         });
     }
 
@@ -165,7 +167,7 @@ public sealed class ImageResizerTests : ToolsTestDirectory
     public void Resize_InvalidSize_ThrowsQemuImgMessage(long size, string message)
     {
         string image = PathOf("x.qcow2");
-        Qemu.Create(image, "cluster_size=65536", 2 << 20);
+        QemuTools.Create(image, "cluster_size=65536", 2 << 20);
         Assert.That(() => ImageResizer.Resize(image, size, allowShrink: false), Throws.ArgumentException.With.Message.EqualTo(message));
     }
 }

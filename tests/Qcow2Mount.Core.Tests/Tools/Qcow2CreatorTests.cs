@@ -4,6 +4,8 @@ using Qcow2Mount.Core.Qcow2.Create;
 namespace Qcow2Mount.Core.Tests.Tools;
 
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class Qcow2CreatorTests : ToolsTestDirectory
 {
     private static readonly TestCaseData[] ValidOptions =
@@ -31,8 +33,8 @@ public sealed class Qcow2CreatorTests : ToolsTestDirectory
         options = options with { DataFile = options.DataFile?.Replace("DIR/", Dir + "/", StringComparison.Ordinal) };
         Qcow2Creator.Create(image, options);
 
-        var (code, check) = Qemu.Check(image);
-        var info = Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", image));
+        var (code, check) = QemuTools.CheckJson(image);
+        var info = QemuTools.Json(QemuTools.Ok("qemu-img", "info", "--output=json", image));
         var data = info["format-specific"]!["data"]!;
         Assert.Multiple(() =>
         {
@@ -52,8 +54,8 @@ public sealed class Qcow2CreatorTests : ToolsTestDirectory
         if (options.AlignedSize >= 2 << 20)
         {
             long last = options.AlignedSize - (1 << 20);
-            Qemu.Io(image, "write -P 0x5a 0 64k", $"write -P 0xa5 {last} 1M", "read -P 0x5a 0 64k", $"read -P 0xa5 {last} 1M", "read -P 0 64k 64k");
-            Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+            QemuTools.QemuIo(image, "write -P 0x5a 0 64k", $"write -P 0xa5 {last} 1M", "read -P 0x5a 0 64k", $"read -P 0xa5 {last} 1M", "read -P 0 64k 64k");
+            Assert.That(QemuTools.CheckJson(image).Code, Is.EqualTo(0));
         }
     }
 
@@ -66,7 +68,7 @@ public sealed class Qcow2CreatorTests : ToolsTestDirectory
     public void Create_SameOptionsAsQemuImg_SameLayoutAndHeader(string qemuOptions, long size)
     {
         string ours = PathOf("ours.qcow2"), theirs = PathOf("theirs.qcow2");
-        Qemu.Create(theirs, qemuOptions, size);
+        QemuTools.Create(theirs, qemuOptions, size);
         var o = qemuOptions.Split(',').Select(kv => kv.Split('=')).ToDictionary(kv => kv[0], kv => kv[1]);
         Qcow2Creator.Create(ours, new Qcow2CreateOptions
         {
@@ -93,7 +95,7 @@ public sealed class Qcow2CreatorTests : ToolsTestDirectory
             Assert.That(a.HeaderLength, Is.EqualTo(b.HeaderLength));
             Assert.That(a.Extensions.Select(e => (e.Type, Convert.ToHexString(e.Data))), Is.EqualTo(b.Extensions.Select(e => (e.Type, Convert.ToHexString(e.Data)))));
             Assert.That(new FileInfo(ours).Length, Is.EqualTo(new FileInfo(theirs).Length));
-            Assert.That(Qemu.Identical(ours, theirs), Is.True);
+            Assert.That(QemuTools.Compare(ours, theirs, "qcow2", "qcow2"), Is.True);
         });
     }
 
@@ -101,17 +103,17 @@ public sealed class Qcow2CreatorTests : ToolsTestDirectory
     public void Create_WithBacking_NamesBackingAndFormat_ReadsThroughQemu()
     {
         string baseImage = PathOf("base.qcow2"), top = PathOf("top.qcow2");
-        Qemu.Create(baseImage, "cluster_size=65536", 4 << 20);
-        Qemu.Io(baseImage, "write -P 0x11 0 4M");
+        QemuTools.Create(baseImage, "cluster_size=65536", 4 << 20);
+        QemuTools.QemuIo(baseImage, "write -P 0x11 0 4M");
         Qcow2Creator.Create(top, new Qcow2CreateOptions { Size = 4 << 20, BackingFile = "base.qcow2", BackingFormat = "qcow2" });
 
-        var info = Qemu.Json(Qemu.Ok("qemu-img", "info", "--output=json", top));
-        Qemu.Io(top, "read -P 0x11 0 4M", "write -P 0x22 100k 5k", "read -P 0x11 0 100k", "read -P 0x22 100k 5k", "read -P 0x11 105k 1M");
+        var info = QemuTools.Json(QemuTools.Ok("qemu-img", "info", "--output=json", top));
+        QemuTools.QemuIo(top, "read -P 0x11 0 4M", "write -P 0x22 100k 5k", "read -P 0x11 0 100k", "read -P 0x22 100k 5k", "read -P 0x11 105k 1M");
         Assert.Multiple(() =>
         {
             Assert.That(info["backing-filename"]!.GetValue<string>(), Is.EqualTo("base.qcow2"));
             Assert.That(info["backing-filename-format"]!.GetValue<string>(), Is.EqualTo("qcow2"));
-            Assert.That(Qemu.Check(top).Code, Is.EqualTo(0));
+            Assert.That(QemuTools.CheckJson(top).Code, Is.EqualTo(0));
         });
     }
 
@@ -163,8 +165,8 @@ public sealed class Qcow2CreatorTests : ToolsTestDirectory
     public void Create_OverImageHeldByQemuIo_LockErrorImageUnchanged(bool holderReadOnly)
     {
         string image = PathOf("busy.qcow2");
-        Qemu.Create(image, "cluster_size=65536", 1 << 20);
-        Qemu.Io(image, "write -P 0x5a 0 64k");
+        QemuTools.Create(image, "cluster_size=65536", 1 << 20);
+        QemuTools.QemuIo(image, "write -P 0x5a 0 64k");
         string before = TestSupport.Checksum.Sha256OfFile(image);
 
         using (new TestSupport.QemuIoHolder(image, "qcow2", holderReadOnly))
@@ -174,14 +176,14 @@ public sealed class Qcow2CreatorTests : ToolsTestDirectory
         }
 
         Assert.That(TestSupport.Checksum.Sha256OfFile(image), Is.EqualTo(before));
-        Assert.That(Qemu.Check(image).Code, Is.EqualTo(0));
+        Assert.That(QemuTools.CheckJson(image).Code, Is.EqualTo(0));
     }
 
     [Test]
     public void Create_DataFileHeldByQemuIo_RefusedBeforeTheImageIsTruncated()
     {
         string image = PathOf("old.qcow2"), data = PathOf("busy.raw");
-        Qemu.Create(image, "cluster_size=65536", 1 << 20);
+        QemuTools.Create(image, "cluster_size=65536", 1 << 20);
         File.WriteAllBytes(data, new byte[1 << 20]);
         string imageBefore = TestSupport.Checksum.Sha256OfFile(image);
 
@@ -217,7 +219,7 @@ public sealed class Qcow2CreatorTests : ToolsTestDirectory
         if (viaHardLink)
         {
             data = PathOf("self.data");
-            Qemu.Ok("ln", image, data);
+            QemuTools.Ok("ln", image, data);
         }
 
         var e = Assert.Throws<Errors.SameFileException>(() => Qcow2Creator.Create(image, new Qcow2CreateOptions { Size = 1 << 20, DataFile = data }));

@@ -1,3 +1,5 @@
+using Qcow2Mount.TestSupport;
+
 namespace Qcow2Mount.Core.Tests.Tools;
 
 /// <summary>A temporary directory per test, removed afterwards.</summary>
@@ -6,10 +8,10 @@ public abstract class ToolsTestDirectory
     protected string Dir { get; private set; } = "";
 
     [SetUp]
-    public void CreateDirectory() => Dir = Directory.CreateTempSubdirectory("q2m-tools-").FullName;
+    public void CreateDirectory() => Dir = TempDir.Create("tools");
 
     [TearDown]
-    public void DeleteDirectory() => Directory.Delete(Dir, recursive: true);
+    public void DeleteDirectory() => TempDir.Delete(Dir);
 
     protected string PathOf(string name) => Path.Combine(Dir, name);
 }

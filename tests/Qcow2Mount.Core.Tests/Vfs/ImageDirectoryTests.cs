@@ -9,6 +9,7 @@ namespace Qcow2Mount.Core.Tests.Vfs;
 /// mapping of zero and punch-hole requests to the engine, the data/hole search, times, allocated size, capacity,
 /// permissions and flushing. Each refusal is checked as its typed exception (the shims' tables map those).
 /// </summary>
+[Category(TestCategories.Unit)]
 public sealed class ImageDirectoryTests
 {
     private const int Size = 1 << 20;

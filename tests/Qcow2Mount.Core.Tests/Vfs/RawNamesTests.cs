@@ -3,6 +3,7 @@ using Qcow2Mount.Core.Vfs;
 namespace Qcow2Mount.Core.Tests.Vfs;
 
 /// <summary>The naming rule of raw files, and how clashes are resolved under either platform's comparison.</summary>
+[Category(TestCategories.Unit)]
 public sealed class RawNamesTests
 {
     [TestCase("/images/disk.qcow2", "disk.raw")]

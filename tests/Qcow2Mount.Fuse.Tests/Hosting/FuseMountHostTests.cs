@@ -7,6 +7,7 @@ using Qcow2Mount.TestSupport;
 namespace Qcow2Mount.Fuse.Tests.Hosting;
 
 /// <summary>The Linux mount host the command line drives: options, mount point names, what is mounted where, and one mount's life through the seam.</summary>
+[Category(TestCategories.Mount)]
 public sealed class FuseMountHostTests : ScratchFixture
 {
     private readonly FuseMountHost _host = new();

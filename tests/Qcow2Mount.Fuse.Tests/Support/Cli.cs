@@ -10,7 +10,7 @@ internal static class Cli
     public static ProcessResult Run(params string[] args) => Run(null, args);
 
     public static ProcessResult Run(IDictionary<string, string>? environment, params string[] args) =>
-        Tool.Run("dotnet", [DllPath, .. args], environment);
+        ProcessRunner.Capture("dotnet", [DllPath, .. args], environment?.ToDictionary(p => p.Key, p => (string?)p.Value), TimeSpan.FromMinutes(2));
 
     /// <summary>Mounts in the background and asserts success.</summary>
     public static void Mount(params string[] args)

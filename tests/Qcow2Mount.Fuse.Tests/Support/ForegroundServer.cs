@@ -57,12 +57,12 @@ internal sealed class ForegroundServer : IDisposable
         return server;
     }
 
-    public void Signal(string name) => Tool.Check("kill", "-s", name, Pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    public void Signal(string name) => ProcessRunner.Output("kill", "-s", name, Pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     public ProcessResult WaitForExit(TimeSpan timeout)
     {
         Assert.That(_process.WaitForExit(timeout), Is.True, "the server did not exit");
-        return new ProcessResult(_process.ExitCode, "", _stderr.Result);
+        return new ProcessResult("qcow2mount -f (foreground server)", _process.ExitCode, "", _stderr.Result);
     }
 
     public void Dispose()

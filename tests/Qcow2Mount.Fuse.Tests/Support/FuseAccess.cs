@@ -21,16 +21,16 @@ internal sealed class FuseAccess : IDisposable
     public static FuseAccess Grant()
     {
         _ = TestUser.Mounter; // creates the group and its member
-        string[] before = Tool.Check("stat", "-c", "%u:%g %a", Device).Trim().Split(' ');
+        string[] before = ProcessRunner.Output("stat", "-c", "%u:%g %a", Device).Trim().Split(' ');
         var access = new FuseAccess(before[0], before[1]);
-        Tool.Check("chgrp", TestUser.FuseGroup, Device);
-        Tool.Check("chmod", "0660", Device);
+        ProcessRunner.Output("chgrp", TestUser.FuseGroup, Device);
+        ProcessRunner.Output("chmod", "0660", Device);
         return access;
     }
 
     public void Dispose()
     {
-        Tool.Run("chown", _ownerGroup, Device);
-        Tool.Run("chmod", _mode, Device);
+        ProcessRunner.Capture("chown", _ownerGroup, Device);
+        ProcessRunner.Capture("chmod", _mode, Device);
     }
 }

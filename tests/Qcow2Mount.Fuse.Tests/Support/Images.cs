@@ -6,9 +6,9 @@ internal static class Images
     /// <summary>A qcow2 image with extended L2 entries and 128 KiB clusters, written by qemu-io: "write -P 0xab OFFSET LENGTH" per range.</summary>
     public static string Qcow2(Scratch scratch, string name, string size, params string[] qemuIoWrites)
     {
-        Tool.Require("qemu-img", "qemu-utils");
+        RequiredTools.Require("qemu-img");
         string path = scratch.PathOf(name);
-        Tool.Check("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on,cluster_size=128k", path, size);
+        QemuTools.Ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "extended_l2=on,cluster_size=128k", path, size);
         if (qemuIoWrites.Length > 0)
         {
             var args = new List<string> { "-f", "qcow2" };
@@ -19,7 +19,7 @@ internal static class Images
             }
 
             args.Add(path);
-            Tool.Check("qemu-io", [.. args]);
+            QemuTools.Ok("qemu-io", [.. args]);
         }
 
         return path;
@@ -29,7 +29,7 @@ internal static class Images
     public static byte[] QemuRaw(Scratch scratch, string image)
     {
         string raw = scratch.PathOf(Path.GetFileName(image) + ".oracle");
-        Tool.Check("qemu-img", "convert", "-U", "-O", "raw", image, raw);
+        QemuTools.Ok("qemu-img", "convert", "-U", "-O", "raw", image, raw);
         byte[] bytes = File.ReadAllBytes(raw);
         File.Delete(raw);
         return bytes;

@@ -11,8 +11,7 @@ internal sealed class Scratch : IDisposable
 {
     public Scratch()
     {
-        Root = Path.Combine("/tmp", "qcow2mount-tests", Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(Root);
+        Root = TempDir.Create(root: Path.Combine("/tmp", "qcow2mount-tests"));
     }
 
     public string Root { get; }
@@ -45,22 +44,22 @@ internal sealed class Scratch : IDisposable
     {
         foreach (var mount in MountsUnder(Root).Where(m => !m.Type.StartsWith("fuse", StringComparison.Ordinal)))
         {
-            Tool.Run("umount", "-l", mount.Point);
+            ProcessRunner.Capture("umount", "-l", mount.Point);
         }
 
-        foreach (string line in Tool.Run("losetup", "-l", "-n", "-O", "NAME,BACK-FILE").StandardOutput.Split('\n'))
+        foreach (string line in ProcessRunner.Capture("losetup", "-l", "-n", "-O", "NAME,BACK-FILE").StandardOutput.Split('\n'))
         {
             string[] parts = line.Split(' ', 2, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             if (parts.Length == 2 && parts[1].StartsWith(Root, StringComparison.Ordinal))
             {
-                Tool.Run("losetup", "-d", parts[0]);
+                ProcessRunner.Capture("losetup", "-d", parts[0]);
             }
         }
 
         foreach (var mount in MountsUnder(Root))
         {
             int? pid = ServerPid(mount.Point);
-            Tool.Run("umount", "-l", mount.Point);
+            ProcessRunner.Capture("umount", "-l", mount.Point);
             if (pid is int p)
             {
                 try
@@ -74,14 +73,7 @@ internal sealed class Scratch : IDisposable
             }
         }
 
-        try
-        {
-            Directory.Delete(Root, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A lazily detached mount may still hold a file for a moment; /tmp is cleaned eventually.
-        }
+        TempDir.Delete(Root); // a lazily detached mount may still hold a file for a moment: TempDir leaves it then
     }
 
     /// <summary>Mounts whose mount point is at or under <paramref name="root"/>, innermost first.</summary>

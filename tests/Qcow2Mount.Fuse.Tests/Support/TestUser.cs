@@ -47,7 +47,7 @@ internal sealed class TestUser
         argv.AddRange((environment ?? new Dictionary<string, string>()).Select(kv => $"{kv.Key}={kv.Value}"));
         argv.Add(program);
         argv.AddRange(args);
-        return Tool.Run("setpriv", argv);
+        return ProcessRunner.Capture("setpriv", argv);
     }
 
     /// <summary>The built command line (<c>dotnet qcow2mount.dll ARGS</c>) as this user.</summary>
@@ -57,19 +57,19 @@ internal sealed class TestUser
         Run(environment, "dotnet", [Support.Cli.DllPath, .. args]);
 
     /// <summary>A file or directory in a scratch area handed to this user.</summary>
-    public void Own(string path) => Tool.Check("chown", "-R", $"{Uid}:{Gid}", path);
+    public void Own(string path) => ProcessRunner.Output("chown", "-R", $"{Uid}:{Gid}", path);
 
     private static TestUser Ensure(string name, string? group)
     {
-        Tool.Require("setpriv", "util-linux");
+        RequiredTools.Require("setpriv");
         lock (Gate)
         {
-            if (group is not null && Tool.Run("getent", "group", group).ExitCode != 0)
+            if (group is not null && ProcessRunner.Capture("getent", "group", group).ExitCode != 0)
             {
-                Tool.Check("groupadd", "--system", group);
+                ProcessRunner.Output("groupadd", "--system", group);
             }
 
-            if (Tool.Run("id", "-u", name).ExitCode != 0)
+            if (ProcessRunner.Capture("id", "-u", name).ExitCode != 0)
             {
                 var args = new List<string> { "--system", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin" };
                 if (group is not null)
@@ -78,11 +78,11 @@ internal sealed class TestUser
                 }
 
                 args.Add(name);
-                Tool.Check("useradd", [.. args]);
+                ProcessRunner.Output("useradd", [.. args]);
             }
 
-            uint uid = uint.Parse(Tool.Check("id", "-u", name).Trim(), CultureInfo.InvariantCulture);
-            uint gid = uint.Parse(Tool.Check("id", "-g", name).Trim(), CultureInfo.InvariantCulture);
+            uint uid = uint.Parse(ProcessRunner.Output("id", "-u", name).Trim(), CultureInfo.InvariantCulture);
+            uint gid = uint.Parse(ProcessRunner.Output("id", "-g", name).Trim(), CultureInfo.InvariantCulture);
             return new TestUser(name, uid, gid);
         }
     }

@@ -11,6 +11,8 @@ namespace Qcow2Mount.Packaging.Tests.Deb;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TestCategories.Mount)]
+[Category(TestCategories.Slow)]
 internal sealed class DebInstalledTests
 {
     private const string MimeType = "application/x-qemu-disk";

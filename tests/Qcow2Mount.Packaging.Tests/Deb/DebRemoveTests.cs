@@ -6,6 +6,8 @@ namespace Qcow2Mount.Packaging.Tests.Deb;
 /// <summary>dpkg -r of the built .deb leaves nothing: no file or folder it brought, no desktop/MIME association.</summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 internal sealed class DebRemoveTests
 {
     [Test]

@@ -8,6 +8,8 @@ namespace Qcow2Mount.Packaging.Tests.Icon;
 /// icon file with the sizes Explorer and the Start menu ask for.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 internal sealed class IconFileTests
 {
     private static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];

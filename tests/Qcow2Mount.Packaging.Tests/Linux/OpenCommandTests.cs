@@ -10,6 +10,8 @@ namespace Qcow2Mount.Packaging.Tests.Linux;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TestCategories.Mount)]
+[Category(TestCategories.Slow)]
 internal sealed class OpenCommandTests
 {
     private DesktopSession _session = null!;

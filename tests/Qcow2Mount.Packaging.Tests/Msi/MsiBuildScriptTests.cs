@@ -8,6 +8,8 @@ namespace Qcow2Mount.Packaging.Tests.Msi;
 /// when wixl only complains on stderr, since wixl exits 0 after dropping a verb or ignoring an attribute.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 internal sealed class MsiBuildScriptTests
 {
     private static readonly string Script = Path.Combine(Repository.MsiSources, "build-msi.ps1");

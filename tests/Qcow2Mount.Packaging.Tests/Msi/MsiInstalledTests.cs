@@ -13,6 +13,8 @@ namespace Qcow2Mount.Packaging.Tests.Msi;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 internal sealed class MsiInstalledTests
 {
     // Runs one shell verb on a file the way Explorer's context menu does (ShellExecute with the verb; "" = the default).
@@ -79,11 +81,11 @@ internal sealed class MsiInstalledTests
     public void InstalledProgram_InfoOnAQemuImage_MatchesQemuImg()
     {
         string image = _scratch.File("small.qcow2");
-        ProcessRunner.Run("qemu-img", ["create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", image, "64M"]);
+        QemuTools.QemuImg(["create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", image, "64M"]);
         ProcessRunner.Run("qemu-io", ["-c", "write -P 0x5a 1M 1M", image]);
 
         var ours = Prefix.Run(ExeWindows, ["info", "--output", "json", WinePrefix.WindowsPath(image)]);
-        var qemu = ProcessRunner.Run("qemu-img", ["info", "--output", "json", image]);
+        var qemu = QemuTools.QemuImg(["info", "--output", "json", image]);
 
         Assert.That(ours.ExitCode, Is.Zero, ours.ToString());
         var a = JsonNode.Parse(ours.StandardOutput)!;
@@ -146,7 +148,7 @@ internal sealed class MsiInstalledTests
     public void DoubleClick_Qcow2File_StartsQcow2mountWithTheFile()
     {
         string image = _scratch.File("my disk.qcow2");
-        ProcessRunner.Run("qemu-img", ["create", "-q", "-f", "qcow2", image, "16M"]);
+        QemuTools.QemuImg(["create", "-q", "-f", "qcow2", image, "16M"]);
 
         // `start FILE` opens a file as a double-click does: through its association (no /wait: the program may stay).
         var start = Prefix.Run("start", ["/unix", image], environment: Trace);
@@ -163,7 +165,7 @@ internal sealed class MsiInstalledTests
         string image = _scratch.File("disk.qcow2");
         if (!File.Exists(image))
         {
-            ProcessRunner.Run("qemu-img", ["create", "-q", "-f", "qcow2", image, "16M"]);
+            QemuTools.QemuImg(["create", "-q", "-f", "qcow2", image, "16M"]);
             File.WriteAllText(_scratch.File("verb.js"), ShellVerbScript);
         }
 

@@ -14,6 +14,8 @@ namespace Qcow2Mount.Packaging.Tests.Msi;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 internal sealed partial class MsiLifecycleTests
 {
     private TempDir _scratch = null!;

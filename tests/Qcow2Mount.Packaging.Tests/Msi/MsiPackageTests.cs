@@ -8,6 +8,8 @@ namespace Qcow2Mount.Packaging.Tests.Msi;
 /// (What it does under Wine's msiexec is <see cref="MsiInstallTests"/>.)
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 internal sealed class MsiPackageTests
 {
     private const string UpgradeCode = "{E1BFC445-77F3-498A-895B-F725E5030C33}";

@@ -51,7 +51,7 @@ internal sealed class DesktopSession : IDisposable
     public string QemuImage(string name, string folder = "images", int pattern = 0x5a)
     {
         string path = Path.Combine(Directory.CreateDirectory(_dir.File(folder)).FullName, name);
-        ProcessRunner.Run("qemu-img", ["create", "-q", "-f", "qcow2", path, "32M"]);
+        QemuTools.QemuImg(["create", "-q", "-f", "qcow2", path, "32M"]);
         ProcessRunner.Run("qemu-io", ["-c", $"write -P {pattern} 1M 2M", path]);
         return path;
     }
@@ -60,7 +60,7 @@ internal sealed class DesktopSession : IDisposable
     public string RawSha256(string image)
     {
         string raw = _dir.File($"twin-{Guid.NewGuid():N}.raw");
-        ProcessRunner.Run("qemu-img", ["convert", "-U", "-O", "raw", image, raw]);
+        QemuTools.QemuImg(["convert", "-U", "-O", "raw", image, raw]);
         string sha = Checksum.Sha256OfFile(raw);
         File.Delete(raw);
         return sha;

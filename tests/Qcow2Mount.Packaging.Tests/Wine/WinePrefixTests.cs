@@ -7,6 +7,8 @@ namespace Qcow2Mount.Packaging.Tests.Wine;
 /// <summary>The shared Wine helper (TestSupport/Wine) on the real Wine: running programs, timeouts, the registry views, drives.</summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 internal sealed class WinePrefixTests
 {
     private const string TestKey = @"HKLM\SOFTWARE\Qcow2MountWineTest";

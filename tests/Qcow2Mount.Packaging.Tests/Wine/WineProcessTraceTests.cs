@@ -4,6 +4,8 @@ namespace Qcow2Mount.Packaging.Tests.Wine;
 
 /// <summary>Reading command lines out of a WINEDEBUG=+process trace (lines as Wine 8.0 prints them).</summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 internal sealed class WineProcessTraceTests
 {
     [Test]

@@ -4,6 +4,8 @@ namespace Qcow2Mount.Packaging.Tests.Wine;
 
 /// <summary>Parsing <c>reg query</c> output (Wine 8.0's format: key line, values indented by four spaces, subkey lines).</summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 internal sealed class WineRegistryKeyTests
 {
     [Test]

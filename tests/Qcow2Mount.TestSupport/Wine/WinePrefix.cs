@@ -27,7 +27,7 @@ public sealed class WinePrefix : IDisposable
     /// </summary>
     private const string KeepServer = "-p60";
 
-    private static readonly Lazy<bool> Installed = new(InstallWine, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<bool> Installed = new(RequireWine, LazyThreadSafetyMode.ExecutionAndPublication);
 
     private WinePrefix(string path)
     {
@@ -45,7 +45,7 @@ public sealed class WinePrefix : IDisposable
 
     /// <summary>
     /// Makes a new 64-bit prefix in <paramref name="path"/> (which must not exist yet or be empty) and starts its
-    /// wineserver. Installs wine with apt-get first when it is missing.
+    /// wineserver. Fails, naming the package, when wine is missing.
     /// </summary>
     public static WinePrefix Create(string path)
     {
@@ -284,22 +284,9 @@ public sealed class WinePrefix : IDisposable
         return text;
     }
 
-    private static bool InstallWine()
+    private static bool RequireWine()
     {
-        if (ToolInstaller.FindOnPath("wine") is not null && ToolInstaller.FindOnPath("wineserver") is not null)
-        {
-            return true;
-        }
-
-        string[] install = ["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "--no-install-recommends", "wine", "wine64"];
-        if (ProcessRunner.Capture("env", install, null, TimeSpan.FromMinutes(10)).ExitCode != 0)
-        {
-            ProcessRunner.Run("env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "update"]);
-            ProcessRunner.Capture("env", install, null, TimeSpan.FromMinutes(10));
-        }
-
-        return ToolInstaller.FindOnPath("wine") is not null
-            ? true
-            : throw new ExternalCommandException("wine was installed but is still not on PATH");
+        RequiredTools.Require("wine", "wineserver");
+        return true;
     }
 }

@@ -7,6 +7,7 @@ namespace Qcow2Mount.WinFsp.Tests.Interop;
 /// The binding's structures against the sizes and offsets of WinFsp's headers (fsctl.h, winfsp.h; winfsp-notes §3–5)
 /// on 64-bit. A field in the wrong place would hand WinFsp garbage without any error, so every field is checked.
 /// </summary>
+[Category(TestCategories.Unit)]
 public sealed unsafe class StructLayoutTests
 {
     private static IEnumerable<TestCaseData> VolumeParamsFields()

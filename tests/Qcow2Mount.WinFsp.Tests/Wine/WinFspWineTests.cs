@@ -10,6 +10,8 @@ namespace Qcow2Mount.WinFsp.Tests.Wine;
 /// unmount order is read from the fake's log; a table with two slots swapped must be caught by the same checks.
 /// </summary>
 [NonParallelizable]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class WinFspWineTests
 {
     private const long Size = (3L << 20) + 1536;

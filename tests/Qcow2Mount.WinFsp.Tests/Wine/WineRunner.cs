@@ -28,22 +28,8 @@ internal sealed class WineRunner : IDisposable
 
     public string Prefix { get; }
 
-    /// <summary>Installs wine and the mingw C compiler when missing (Debian names), rather than skipping.</summary>
-    public static void EnsureTools()
-    {
-        if (ToolInstaller.FindOnPath("wine") is not null && ToolInstaller.FindOnPath("wineserver") is not null
-            && ToolInstaller.FindOnPath("x86_64-w64-mingw32-gcc") is not null)
-        {
-            return;
-        }
-
-        string[] install = ["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "--no-install-recommends", "wine", "wine64", "gcc-mingw-w64-x86-64"];
-        if (Exec("env", install, null, TimeSpan.FromMinutes(10)).ExitCode != 0)
-        {
-            Exec("env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "update", "-q"], null, TimeSpan.FromMinutes(5)).ThrowUnlessExit(0);
-            Exec("env", install, null, TimeSpan.FromMinutes(10)).ThrowUnlessExit(0);
-        }
-    }
+    /// <summary>Fails, naming the package, when wine or the mingw C compiler is missing (build.ps1 deps installs them).</summary>
+    public static void EnsureTools() => RequiredTools.Require("wine", "wineserver", "x86_64-w64-mingw32-gcc");
 
     /// <summary>The Windows name of a Linux path through Wine's Z: drive (the whole host file system).</summary>
     public static string WindowsPath(string linuxPath) => "Z:" + Path.GetFullPath(linuxPath).Replace('/', '\\');

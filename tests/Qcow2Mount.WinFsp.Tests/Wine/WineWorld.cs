@@ -115,7 +115,7 @@ internal sealed class WineWorld : IDisposable
         string output = Path.Combine(root, "publish");
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
             ? host
-            : ToolInstaller.FindOnPath("dotnet") ?? "dotnet";
+            : RequiredTools.FindOnPath("dotnet") ?? "dotnet";
         string project = Path.Combine(TestProjectDirectory, "Driver", "Qcow2Mount.WinFsp.Driver.csproj");
         var environment = new Dictionary<string, string> { ["MSBUILDDISABLENODEREUSE"] = "1", ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" };
         WineRunner.Exec(

@@ -8,6 +8,7 @@ namespace Qcow2Mount.Core.Tests.Conformance.Harness;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
 public sealed class L2DumpTests
 {
     private static readonly Dictionary<string, string> ExtendedL2 = new() { ["extended_l2"] = "on", ["cluster_size"] = "65536" };

@@ -6,6 +6,7 @@ namespace Qcow2Mount.Core.Tests.Conformance.Harness;
 /// <summary>The QEMU wrappers: exit-code handling and JSON parsing the oracle tests rely on.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
 public sealed class QemuToolsTests
 {
     [Test]
@@ -163,15 +164,18 @@ public sealed class QemuToolsTests
     }
 
     [Test]
-    public void EnsureInstalled_ToolsPresentAfterwards()
+    public void Require_ToolsOfTheMapPresent_DoesNotThrow()
     {
-        ToolInstaller.EnsureInstalled();
+        Assert.That(() => RequiredTools.Require("qemu-img", "qemu-io", "qemu-nbd", "qemu-storage-daemon"), Throws.Nothing);
+    }
 
-        Assert.Multiple(() =>
-        {
-            Assert.That(ToolInstaller.FindOnPath("qemu-img"), Is.Not.Null);
-            Assert.That(ToolInstaller.FindOnPath("qemu-io"), Is.Not.Null);
-        });
+    [Test]
+    public void Require_MissingTool_NamesItsPackageAndBuildScriptDeps()
+    {
+        Assert.That(
+            () => RequiredTools.Require("qemu-img", "/nonexistent/losetup-" + Guid.NewGuid().ToString("N")),
+            Throws.TypeOf<ExternalCommandException>().With.Message.Contains("is not installed").And.Message.Contains("build.ps1 deps"));
+        Assert.That(RequiredTools.MissingMessage("losetup"), Does.Contain("Debian package mount").And.Contain("build.ps1 deps"));
     }
 
     private static void SetRefcount16(string image, long refblock, int cluster, ushort value)

@@ -6,6 +6,7 @@ namespace Qcow2Mount.Core.Tests.Conformance.Harness;
 /// <summary>The seeded workload generator: reproducible, in bounds, covering every operation kind and size class.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
 public sealed class RandomWorkloadTests
 {
     private const long Disk = 8 << 20;

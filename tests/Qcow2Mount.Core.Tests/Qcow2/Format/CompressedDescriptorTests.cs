@@ -3,6 +3,7 @@ using Qcow2Mount.Core.Qcow2.Format;
 namespace Qcow2Mount.Core.Tests.Qcow2.Format;
 
 [TestFixture]
+[Category(TestCategories.Unit)]
 public sealed class CompressedDescriptorTests
 {
     [TestCase(16, 54)]

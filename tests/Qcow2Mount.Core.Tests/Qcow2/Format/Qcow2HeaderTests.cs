@@ -5,6 +5,7 @@ using Qcow2Mount.Core.Qcow2.Format;
 namespace Qcow2Mount.Core.Tests.Qcow2.Format;
 
 [TestFixture]
+[Category(TestCategories.Unit)]
 public sealed class Qcow2HeaderTests
 {
     private static Qcow2Header ValidV3()

@@ -3,6 +3,7 @@ using Qcow2Mount.Core.Qcow2.Format;
 namespace Qcow2Mount.Core.Tests.Qcow2.Format;
 
 [TestFixture]
+[Category(TestCategories.Unit)]
 public sealed class RefcountBlockTests
 {
     /// <summary>Spec §6 examples: seven used clusters (refcount 1) encode as these bytes per width.</summary>

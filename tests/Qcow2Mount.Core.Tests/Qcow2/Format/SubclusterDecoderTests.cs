@@ -3,6 +3,7 @@ using Qcow2Mount.Core.Qcow2.Format;
 namespace Qcow2Mount.Core.Tests.Qcow2.Format;
 
 [TestFixture]
+[Category(TestCategories.Unit)]
 public sealed class SubclusterDecoderTests
 {
     private const long Host = 0x50000;

@@ -4,6 +4,7 @@ using Qcow2Mount.Core.Storage;
 namespace Qcow2Mount.Core.Tests.Qcow2.Metadata;
 
 [TestFixture]
+[Category(TestCategories.Unit)]
 public sealed class MetadataCacheTests
 {
     private const int EntrySize = 512;

@@ -10,6 +10,8 @@ namespace Qcow2Mount.Core.Tests.Qcow2.Metadata;
 /// engine and by qemu-img compare), qemu-img check must be clean, and the caches must stay within their bound.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 public sealed class SmallCacheWorkloadTests
 {
     private const long DiskSize = 64L << 30;
