@@ -56,6 +56,7 @@ internal sealed class WindowsCliParityTests
     [OneTimeSetUp]
     public void MakeImages()
     {
+        ToolInstaller.EnsureInstalled();
         _root = WindowsCli.NewScratch("wincli");
         string made = Path.Combine(_root, "made");
         Directory.CreateDirectory(Path.Combine(made, "sub"));

@@ -19,6 +19,12 @@ internal sealed class WineHostBehaviourTests
     [OneTimeSetUp]
     public void BuildHolder()
     {
+        ToolInstaller.EnsureInstalled();
+        if (ToolInstaller.FindOnPath("x86_64-w64-mingw32-gcc") is null)
+        {
+            ProcessRunner.Run("env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "--no-install-recommends", "gcc-mingw-w64-x86-64"]);
+        }
+
         _root = WindowsCli.NewScratch("winhost");
         _holder = Path.Combine(_root, "holder.exe");
         string source = Path.Combine(Support.Repository.Root, "tests", "Qcow2Mount.Packaging.Tests", "WindowsCli", "holder.c");
