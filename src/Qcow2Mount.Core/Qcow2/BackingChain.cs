@@ -178,17 +178,8 @@ internal static class BackingChain
         return new OpenedLayer(disk, own.Visited, own.Depth - referrer.Depth);
     }
 
-    /// <summary>Relative names resolve against the directory of the image that names them.</summary>
-    public static string Resolve(string referrer, string name)
-    {
-        if (Path.IsPathRooted(name))
-        {
-            return name;
-        }
-
-        string dir = Path.GetDirectoryName(Path.GetFullPath(referrer)) ?? ".";
-        return Path.GetFullPath(Path.Combine(dir, name));
-    }
+    /// <summary>Relative names resolve against the directory of the image that names them, by the host's rules.</summary>
+    public static string Resolve(string referrer, string name) => Platform.HostPathRules.Current.Resolve(referrer, name);
 
     /// <summary>
     /// Unlike a backing file name, a relative external data file name is relative to the working directory, not to

@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using Qcow2Mount.Core.Platform;
 
 namespace Qcow2Mount.Core.Storage;
 
@@ -9,7 +10,7 @@ public sealed partial class FileBlockDevice
     /// Opens <paramref name="path"/> for writing a new image into it, creating it when missing, in the order that keeps
     /// a file in use intact: open without truncating → refuse a <paramref name="protect"/>ed file (same inode: a
     /// symlink or hard link is no way round) → take QEMU's writer lock (refused while anyone holds the file: QEMU, a
-    /// mount, another tool) → return. Nothing has been written yet; the caller truncates (<see cref="SetLength"/>) once
+    /// mount, another tool) → mark it sparse (NTFS makes holes only in sparse files) → return. Nothing has been written yet; the caller truncates (<see cref="SetLength"/>) once
     /// every file it needs is open and locked. A file this call created is removed again when it fails.
     /// </summary>
     /// <param name="role">What the file is to the tool ("target", "data file"), for the refusal message.</param>
@@ -23,6 +24,7 @@ public sealed partial class FileBlockDevice
         {
             protect?.Check(FileIdentity.Of(handle, path), path, role);
             device._lock = ImageFileLock.Acquire(handle, path, write: true);
+            HostPlatform.Space.MarkSparse(handle);
             return device;
         }
         catch
@@ -48,15 +50,14 @@ public sealed partial class FileBlockDevice
     /// <summary>The handle, and whether this call created the file (O_CREAT|O_EXCL succeeded).</summary>
     private static (SafeFileHandle Handle, bool Created) OpenOrCreate(string path)
     {
-        const FileShare Share = FileShare.ReadWrite | FileShare.Delete;
         try
         {
-            return (File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, Share), true);
+            return (OpenShared(path, FileMode.CreateNew, FileAccess.ReadWrite, exclusive: true), true);
         }
-        catch (IOException) when (Path.Exists(path) || new FileInfo(path).LinkTarget is not null)
+        catch (IOException e) when (e is not Errors.ImageLockedException && (Path.Exists(path) || new FileInfo(path).LinkTarget is not null))
         {
             // It exists (or is a symlink, followed here as by any open): open it as it is, not truncated.
-            return (File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, Share), false);
+            return (OpenShared(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, exclusive: true), false);
         }
     }
 }

@@ -1,9 +1,13 @@
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using Qcow2Mount.Core.Errors;
+using Qcow2Mount.Core.Platform;
 
 namespace Qcow2Mount.Core.Storage;
 
-/// <summary>An <see cref="IBlockDevice"/> over a file, positional I/O through <see cref="RandomAccess"/> (thread-safe, no shared position).</summary>
+/// <summary>
+/// An <see cref="IBlockDevice"/> over a file, positional I/O through <see cref="RandomAccess"/> (thread-safe, no shared
+/// position); holes and locks through the host's <see cref="HostPlatform"/>.
+/// </summary>
 public sealed partial class FileBlockDevice : IBlockDevice
 {
     private readonly SafeFileHandle _handle;
@@ -33,11 +37,7 @@ public sealed partial class FileBlockDevice : IBlockDevice
     /// </summary>
     public static FileBlockDevice Open(string path, bool readOnly, bool lockImage = false)
     {
-        var handle = File.OpenHandle(
-            path,
-            FileMode.Open,
-            readOnly ? FileAccess.Read : FileAccess.ReadWrite,
-            FileShare.ReadWrite | FileShare.Delete);
+        var handle = OpenShared(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, exclusive: lockImage);
         var device = new FileBlockDevice(handle, path, readOnly);
         if (lockImage)
         {
@@ -110,28 +110,26 @@ public sealed partial class FileBlockDevice : IBlockDevice
 
     public void PunchHole(long offset, long length)
     {
-        if (IsReadOnly || length <= 0 || !OperatingSystem.IsLinux())
+        if (IsReadOnly || length <= 0)
         {
             return;
         }
 
-        const int FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2;
         // Best effort: a file system without hole punching keeps the old bytes, which nothing reads any more.
-        _ = LinuxFallocate(_handle, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+        _ = HostPlatform.Space.PunchHole(_handle, offset, length);
     }
 
     public bool TryZeroRange(long offset, long length)
     {
         EnsureWritable();
-        if (length <= 0 || !OperatingSystem.IsLinux())
+        if (length <= 0)
         {
-            return length <= 0;
+            return true;
         }
 
-        const int FALLOC_FL_ZERO_RANGE = 0x10;
-        if (LinuxFallocate(_handle, FALLOC_FL_ZERO_RANGE, offset, length) != 0)
+        if (!HostPlatform.Space.ZeroRange(_handle, offset, length))
         {
-            return false; // EOPNOTSUPP on file systems without it (tmpfs before 6.x, NFS, …)
+            return false;
         }
 
         GrowTo(offset + length);
@@ -144,6 +142,23 @@ public sealed partial class FileBlockDevice : IBlockDevice
         _lock?.Dispose();
         _lock = null;
         _handle.Dispose();
+    }
+
+    /// <summary>
+    /// Opens with the host's share mode for a locked (<paramref name="exclusive"/>) or unlocked open; an open refused
+    /// because someone else has the file without sharing it (Windows) is <see cref="ImageLockedException"/>.
+    /// </summary>
+    private static SafeFileHandle OpenShared(string path, FileMode mode, FileAccess access, bool exclusive)
+    {
+        var locking = HostPlatform.Locking;
+        try
+        {
+            return File.OpenHandle(path, mode, access, locking.Share(exclusive));
+        }
+        catch (IOException e) when (locking.IsSharingViolation(e))
+        {
+            throw new ImageLockedException($"{path}: image is in use by another process (it is open without sharing writes)");
+        }
     }
 
     private void EnsureWritable()
@@ -167,7 +182,4 @@ public sealed partial class FileBlockDevice : IBlockDevice
         }
         while (Interlocked.CompareExchange(ref _length, end, current) != current);
     }
-
-    [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
-    private static partial int LinuxFallocate(SafeFileHandle fd, int mode, long offset, long length);
 }

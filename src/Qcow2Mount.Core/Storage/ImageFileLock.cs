@@ -1,5 +1,7 @@
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using Qcow2Mount.Core.Errors;
+using Qcow2Mount.Core.Platform;
 
 namespace Qcow2Mount.Core.Storage;
 
@@ -10,9 +12,10 @@ namespace Qcow2Mount.Core.Storage;
 /// and a writer conflicts with any other reader or writer — both ours and QEMU's (without -U / force-share).
 /// Invariant: the locks live as long as the open file description of the handle (OFD locks follow the description,
 /// not the process), so the handle must stay open while the image is in use; <see cref="Dispose"/> releases them.
-/// On systems without OFD locks (not Linux) this is a no-op, as QEMU does on Windows.
+/// The bytes are taken through <see cref="HostPlatform.Locking"/>. On Windows no bytes are locked: there the share
+/// mode the image was opened with (<see cref="IFileLocking.Share"/>) keeps other writers out.
 /// </summary>
-public sealed partial class ImageFileLock : IDisposable
+public sealed class ImageFileLock : IDisposable
 {
     private const int ConsistentRead = 0;
     private const int WritePermission = 1;
@@ -41,7 +44,8 @@ public sealed partial class ImageFileLock : IDisposable
     /// </summary>
     public static ImageFileLock Acquire(SafeFileHandle handle, string name, bool write)
     {
-        if (!OperatingSystem.IsLinux())
+        var locking = HostPlatform.Locking;
+        if (!locking.UsesByteLocks)
         {
             return new ImageFileLock(handle, []);
         }
@@ -56,13 +60,13 @@ public sealed partial class ImageFileLock : IDisposable
         {
             foreach (long b in bytes)
             {
-                SetLock(handle, name, b, F_RDLCK);
+                LockByte(locking, handle, name, b);
             }
 
             // Someone refuses to share a permission we want → 'failed to get "X" lock'.
             foreach (int p in held)
             {
-                if (IsLockedByOthers(handle, name, SharedBase + p))
+                if (locking.IsByteLockedByOthers(handle, name, SharedBase + p))
                 {
                     throw Conflict(name, $"failed to get \"{PermissionNames[p]}\" lock");
                 }
@@ -71,7 +75,7 @@ public sealed partial class ImageFileLock : IDisposable
             // Someone holds a permission we refuse to share → 'failed to get shared "X" lock'.
             foreach (int p in refused)
             {
-                if (IsLockedByOthers(handle, name, PermissionBase + p))
+                if (locking.IsByteLockedByOthers(handle, name, PermissionBase + p))
                 {
                     throw Conflict(name, $"failed to get shared \"{PermissionNames[p]}\" lock");
                 }
@@ -96,7 +100,23 @@ public sealed partial class ImageFileLock : IDisposable
 
         foreach (long b in _bytes)
         {
-            _ = TrySetLock(_handle, b, F_UNLCK);
+            HostPlatform.Locking.UnlockByte(_handle, b);
+        }
+    }
+
+    /// <summary>Locks of other processes (EAGAIN) or descriptions (EACCES on some systems) conflict.</summary>
+    private static void LockByte(IFileLocking locking, SafeFileHandle handle, string name, long offset)
+    {
+        const int EAGAIN = 11, EACCES = 13;
+        int errno = locking.TryLockByte(handle, offset);
+        if (errno is EAGAIN or EACCES)
+        {
+            throw new ImageLockedException($"{name}: image is in use by another process (failed to lock byte {offset})");
+        }
+
+        if (errno != 0)
+        {
+            throw new IOException($"{name}: cannot lock byte {offset}: {Marshal.GetPInvokeErrorMessage(errno)}");
         }
     }
 

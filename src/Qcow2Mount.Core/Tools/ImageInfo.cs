@@ -128,16 +128,7 @@ public sealed record ImageInfo
     }
 
     /// <summary>qemu's path_combine: a relative name is appended to the directory part of the referring name, as text.</summary>
-    public static string CombinePath(string referrer, string name)
-    {
-        if (Path.IsPathRooted(name))
-        {
-            return name;
-        }
-
-        int slash = referrer.LastIndexOf('/');
-        return slash < 0 ? name : referrer[..(slash + 1)] + name;
-    }
+    public static string CombinePath(string referrer, string name) => Platform.HostPathRules.Current.Combine(referrer, name);
 
     /// <summary>The bitmap directory, when the bitmaps extension is present and consistent (autoclear bit 0).</summary>
     private static List<BitmapInfo> ReadBitmaps(IBlockDevice file, Qcow2Header h)

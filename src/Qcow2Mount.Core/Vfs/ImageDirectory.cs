@@ -1,6 +1,6 @@
 using System.Runtime.ExceptionServices;
 using Qcow2Mount.Core.Errors;
-using Qcow2Mount.Core.Interop;
+using Qcow2Mount.Core.Platform;
 using Qcow2Mount.Core.Qcow2;
 
 namespace Qcow2Mount.Core.Vfs;
@@ -94,9 +94,9 @@ public sealed class ImageDirectory : IVirtualFileSystem
         bool any = false;
         foreach (string path in file.HostFiles)
         {
-            if (OperatingSystem.IsLinux() && FileStatus.Get(path, followLinks: true, out var status) == 0)
+            if (HostPlatform.Space.AllocatedBytes(path) is { } allocated)
             {
-                total += status.AllocatedBytes;
+                total += allocated;
                 any = true;
             }
         }

@@ -5,19 +5,13 @@ namespace Qcow2Mount.Cli.Tests.Build;
 /// <summary>
 /// Where native calls live: each assembly's Interop/ folder, one function per file named Class.Function.cs, each
 /// native function bound once per assembly, and none in the command line, which reaches the platform only through
-/// the mount host (not Qcow2Mount.Fuse.Interop).
+/// the mount host (not Qcow2Mount.Fuse.Interop). In the engine only Platform/ (its Linux and Windows implementations
+/// of the platform interfaces) uses the bindings or asks which OS it runs on.
 /// </summary>
 [TestFixture]
 [Category(TestCategories.Unit)]
 internal sealed partial class InteropLayoutTests
 {
-    /// <summary>Bindings still in the engine's storage files, to move with it behind a platform interface.</summary>
-    private static readonly string[] NotYetMoved =
-    [
-        "src/Qcow2Mount.Core/Storage/FileBlockDevice.cs",
-        "src/Qcow2Mount.Core/Storage/ImageFileLock.Native.cs",
-    ];
-
     private static readonly string Source = Path.Combine(ScriptRun.RepositoryRoot, "src");
 
     [Test]
@@ -37,7 +31,7 @@ internal sealed partial class InteropLayoutTests
         {
             var imports = ImportedMethod().Matches(File.ReadAllText(file)).Select(m => m.Groups[1].Value).ToList();
             string relative = Relative(file);
-            if (imports.Count == 0 || NotYetMoved.Contains(relative))
+            if (imports.Count == 0)
             {
                 continue;
             }
@@ -65,12 +59,27 @@ internal sealed partial class InteropLayoutTests
         Assert.That(twice, Is.Empty);
     }
 
+    [Test]
+    public void Engine_NativeBindingsAndOsChecksOnlyInPlatform()
+    {
+        string core = Path.Combine(Source, "Qcow2Mount.Core");
+        var offending = SourceFiles("Qcow2Mount.Core")
+            .Where(f => Path.GetRelativePath(core, f).Split(Path.DirectorySeparatorChar)[0] is not ("Platform" or "Interop"))
+            .Where(f => PlatformReach().IsMatch(File.ReadAllText(f)))
+            .Select(Relative);
+        Assert.That(offending, Is.Empty, "the engine reaches the host through Platform/ (HostPlatform), not Interop/ or OperatingSystem checks");
+    }
+
     private static IEnumerable<string> SourceFiles(string project) =>
         Directory.EnumerateFiles(Path.Combine(Source, project), "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
                 && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal));
 
     private static string Relative(string path) => Path.GetRelativePath(ScriptRun.RepositoryRoot, path).Replace('\\', '/');
+
+    // A use of the engine's bindings or an OS check: what only Platform/ may do.
+    [GeneratedRegex(@"\bQcow2Mount\.Core\.Interop\b|\bInterop\.|\b(?:Libc|Kernel32|FileStatus)\.\w|\bOperatingSystem\.Is\w+\(|\[LibraryImport\(")]
+    private static partial Regex PlatformReach();
 
     // The method declared after a [LibraryImport(...)] (and any further attributes).
     [GeneratedRegex(@"\[LibraryImport\([^\]]*\)\]\s*(?:\[[^\]]*\]\s*)*[\w\s]*?\bpartial\s+[\w*?]+\s+(\w+)\s*\(")]

@@ -191,9 +191,6 @@ public static class ImageAdvisor
         return path[..^name.Length] + stem + suffix;
     }
 
-    /// <summary>A word a POSIX shell reads back unchanged.</summary>
-    private static string Quote(string word) =>
-        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=,:+@%".Contains(c, StringComparison.Ordinal))
-            ? word
-            : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+    /// <summary>A word the host's shell reads back unchanged.</summary>
+    private static string Quote(string word) => Platform.ShellQuoting.Current.Quote(word);
 }

@@ -1,0 +1,33 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Qcow2Mount.Core.Platform;
+
+/// <summary>
+/// The host file system's space operations on image files: holes (punch, zero, sparse), what a file occupies, and
+/// where its data and holes are. Best effort throughout: where the host cannot answer, the answer is the plain one
+/// (no hole, everything data, allocated = length) and the caller's result stays correct, only less sparse.
+/// </summary>
+internal interface IFileSpace
+{
+    /// <summary>Releases the storage of a range, which then reads as zeros; the length stays. False when not done.</summary>
+    bool PunchHole(SafeFileHandle file, long offset, long length);
+
+    /// <summary>
+    /// Makes a range read as zeros without writing zeros, growing the file when the range ends past it. False when
+    /// the host cannot (nothing changed); the caller then writes zeros itself.
+    /// </summary>
+    bool ZeroRange(SafeFileHandle file, long offset, long length);
+
+    /// <summary>Marks a new file sparse where the host needs that before holes can exist (NTFS); a no-op elsewhere.</summary>
+    void MarkSparse(SafeFileHandle file);
+
+    /// <summary>Bytes <paramref name="path"/> occupies on disk, or null when the host cannot say.</summary>
+    long? AllocatedBytes(string path);
+
+    /// <summary>
+    /// Whether the file at <paramref name="offset"/> (inside the file) starts with data or a hole, and how long that
+    /// extent is, at most <paramref name="maxLength"/>. A data extent may be reported past the end of the file (the
+    /// caller clips it); a host that cannot tell reports data.
+    /// </summary>
+    FileExtent Extent(SafeFileHandle file, long offset, long maxLength);
+}

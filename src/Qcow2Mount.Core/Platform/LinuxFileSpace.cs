@@ -1,0 +1,44 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using Qcow2Mount.Core.Interop;
+
+namespace Qcow2Mount.Core.Platform;
+
+/// <summary>Linux: fallocate(2) for holes and zeroing, st_blocks for the allocated size, lseek SEEK_DATA/SEEK_HOLE for extents.</summary>
+internal sealed class LinuxFileSpace : IFileSpace
+{
+    private const int ENXIO = 6;
+
+    public bool PunchHole(SafeFileHandle file, long offset, long length) =>
+        Libc.Fallocate(file, Libc.FALLOC_FL_PUNCH_HOLE | Libc.FALLOC_FL_KEEP_SIZE, offset, length) == 0;
+
+    // EOPNOTSUPP on file systems without it (tmpfs before 6.x, NFS, …). Without KEEP_SIZE the file grows to the end.
+    public bool ZeroRange(SafeFileHandle file, long offset, long length) =>
+        Libc.Fallocate(file, Libc.FALLOC_FL_ZERO_RANGE, offset, length) == 0;
+
+    /// <summary>Every Linux file system that has holes makes them without being asked.</summary>
+    public void MarkSparse(SafeFileHandle file)
+    {
+    }
+
+    public long? AllocatedBytes(string path) =>
+        FileStatus.Get(path, followLinks: true, out var status) == 0 ? status.AllocatedBytes : null;
+
+    public FileExtent Extent(SafeFileHandle file, long offset, long maxLength)
+    {
+        long data = Libc.LSeek(file, offset, Libc.SEEK_DATA);
+        if (data < 0)
+        {
+            // ENXIO: no data at or after offset. Anything else: the file system cannot tell, so it is all data.
+            return new FileExtent(Marshal.GetLastPInvokeError() != ENXIO, maxLength);
+        }
+
+        if (data > offset)
+        {
+            return new FileExtent(false, Math.Min(maxLength, data - offset));
+        }
+
+        long hole = Libc.LSeek(file, offset, Libc.SEEK_HOLE);
+        return new FileExtent(true, hole < 0 ? maxLength : Math.Min(maxLength, hole - offset));
+    }
+}

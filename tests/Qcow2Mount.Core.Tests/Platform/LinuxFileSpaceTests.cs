@@ -1,0 +1,72 @@
+using Qcow2Mount.Core.Platform;
+using Qcow2Mount.TestSupport;
+
+namespace Qcow2Mount.Core.Tests.Platform;
+
+/// <summary>The Linux space operations on real files in the temp folder: holes punched and zeroed, then seen by extents and st_blocks.</summary>
+[TestFixture]
+internal sealed class LinuxFileSpaceTests
+{
+    private const int MiB = 1 << 20;
+
+    private TempDir _dir = null!;
+
+    [SetUp]
+    public void MakeDir() => _dir = new TempDir("filespace");
+
+    [TearDown]
+    public void RemoveDir() => _dir.Dispose();
+
+    [Test]
+    public void PunchHole_MiddleOfDataFile_LeavesAHoleThatExtentsAndAllocationSee()
+    {
+        string path = DataFile(4 * MiB);
+        var space = new LinuxFileSpace();
+        long before = space.AllocatedBytes(path)!.Value;
+        using (var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            Assert.That(space.PunchHole(file, MiB, 2 * MiB), Is.True);
+            Assert.Multiple(() =>
+            {
+                Assert.That(space.Extent(file, 0, 4 * MiB), Is.EqualTo(new FileExtent(true, MiB)));
+                Assert.That(space.Extent(file, MiB, 4 * MiB), Is.EqualTo(new FileExtent(false, 2 * MiB)));
+                Assert.That(space.Extent(file, 3 * MiB, MiB), Is.EqualTo(new FileExtent(true, MiB)));
+                Assert.That(RandomAccess.GetLength(file), Is.EqualTo(4 * MiB), "punching keeps the length");
+            });
+        }
+
+        Assert.That(space.AllocatedBytes(path), Is.EqualTo(before - 2 * MiB));
+    }
+
+    [Test]
+    public void ZeroRange_PastTheEnd_GrowsTheFileWithZeros()
+    {
+        string path = DataFile(MiB);
+        var space = new LinuxFileSpace();
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+
+        Assert.That(space.ZeroRange(file, MiB / 2, MiB), Is.True);
+
+        var tail = new byte[MiB];
+        int n = RandomAccess.Read(file, tail, MiB / 2);
+        Assert.Multiple(() =>
+        {
+            Assert.That(RandomAccess.GetLength(file), Is.EqualTo(MiB + MiB / 2));
+            Assert.That(n, Is.EqualTo(MiB));
+            Assert.That(tail.All(b => b == 0), Is.True);
+        });
+    }
+
+    [Test]
+    public void AllocatedBytes_MissingFile_IsNull() =>
+        Assert.That(new LinuxFileSpace().AllocatedBytes(_dir.File("missing")), Is.Null);
+
+    private string DataFile(int length)
+    {
+        string path = _dir.File("data.bin");
+        var bytes = new byte[length];
+        Random.Shared.NextBytes(bytes);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+}
