@@ -7,6 +7,7 @@ namespace Qcow2Mount.Core.Tests.Platform;
 /// character (QEMU on Linux), and Windows, where it separates and drives and UNC names are absolute (QEMU on Windows).
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Unit)]
 internal sealed class HostPathRulesTests
 {
     private static readonly object[] PosixCombine =

@@ -5,6 +5,7 @@ namespace Qcow2Mount.Core.Tests.Platform;
 
 /// <summary>The Linux space operations on real files in the temp folder: holes punched and zeroed, then seen by extents and st_blocks.</summary>
 [TestFixture]
+[Category(TestCategories.Unit)]
 internal sealed class LinuxFileSpaceTests
 {
     private const int MiB = 1 << 20;

@@ -4,6 +4,7 @@ namespace Qcow2Mount.Core.Tests.Platform;
 
 /// <summary>The words of a suggested command, quoted for sh on Linux and for cmd.exe/PowerShell on Windows.</summary>
 [TestFixture]
+[Category(TestCategories.Unit)]
 internal sealed class ShellQuotingTests
 {
     [TestCase("sub/top.qcow2", "sub/top.qcow2")]

@@ -10,6 +10,7 @@ namespace Qcow2Mount.Core.Tests.Platform;
 /// only show on Windows otherwise.
 /// </summary>
 [TestFixture]
+[Category(TestCategories.Unit)]
 internal sealed class WindowsInteropLayoutTests
 {
     private const uint FileDeviceFileSystem = 9, MethodBuffered = 0, MethodNeither = 3;

@@ -11,6 +11,8 @@ namespace Qcow2Mount.Packaging.Tests.WindowsCli;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 internal sealed class WindowsCliParityTests
 {
     private string _root = null!;
@@ -56,7 +58,7 @@ internal sealed class WindowsCliParityTests
     [OneTimeSetUp]
     public void MakeImages()
     {
-        ToolInstaller.EnsureInstalled();
+        RequiredTools.Require("qemu-img", "qemu-io", "wine");
         _root = WindowsCli.NewScratch("wincli");
         string made = Path.Combine(_root, "made");
         Directory.CreateDirectory(Path.Combine(made, "sub"));

@@ -11,6 +11,8 @@ namespace Qcow2Mount.Packaging.Tests.WindowsCli;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
+[Category(TestCategories.Qemu)]
+[Category(TestCategories.Slow)]
 internal sealed class WineHostBehaviourTests
 {
     private string _root = null!;
@@ -19,11 +21,7 @@ internal sealed class WineHostBehaviourTests
     [OneTimeSetUp]
     public void BuildHolder()
     {
-        ToolInstaller.EnsureInstalled();
-        if (ToolInstaller.FindOnPath("x86_64-w64-mingw32-gcc") is null)
-        {
-            ProcessRunner.Run("env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "--no-install-recommends", "gcc-mingw-w64-x86-64"]);
-        }
+        RequiredTools.Require("qemu-img", "wine", "x86_64-w64-mingw32-gcc");
 
         _root = WindowsCli.NewScratch("winhost");
         _holder = Path.Combine(_root, "holder.exe");
