@@ -25,13 +25,13 @@ public sealed class SubclusterDecoderTests
 
     [TestCaseSource(nameof(ExtendedCases))]
     public SubclusterState Decode_ExtendedEntry_FollowsSpecTable(long host, uint alloc, uint zero, int sc) =>
-        SubclusterDecoder.Decode(L2Entry.Standard(host, copied: host != 0, L2Entry.MakeBitmap(alloc, zero)), extendedL2: true, sc);
+        SubclusterDecoder.Decode(L2Entry.Standard(new HostOffset(host), copied: host != 0, L2Entry.MakeBitmap(alloc, zero)), extendedL2: true, sc);
 
     [Test]
     public void Decode_AllocAndZeroOnOtherSubcluster_WholeEntryInvalid()
     {
         // QEMU flags the whole entry once any subcluster is both allocated and zero.
-        var entry = L2Entry.Standard(Host, copied: true, L2Entry.MakeBitmap(0b01, 0b01));
+        var entry = L2Entry.Standard(new HostOffset(Host), copied: true, L2Entry.MakeBitmap(0b01, 0b01));
         Assert.Multiple(() =>
         {
             Assert.That(SubclusterDecoder.Decode(entry, true, 5), Is.EqualTo(SubclusterState.Invalid));
