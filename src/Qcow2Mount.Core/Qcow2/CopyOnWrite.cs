@@ -213,10 +213,7 @@ internal sealed class CopyOnWrite
             return L2Entry.Standard(host, copied: true);
         }
 
-        uint mask = L2Entry.SubclusterMask(_geo.SubclusterOf(plan.CowStart), _geo.SubclusterOf(plan.CowEnd - 1));
-        uint alloc = old.IsCompressed ? 0 : old.AllocationBits;
-        uint zero = old.IsCompressed ? 0 : old.ZeroBits;
-        return L2Entry.Standard(host, copied: true, L2Entry.MakeBitmap(alloc | mask, zero & ~mask));
+        return old.AfterWrite(host, L2Entry.SubclusterMask(_geo.SubclusterOf(plan.CowStart), _geo.SubclusterOf(plan.CowEnd - 1)));
     }
 
     /// <summary>Reads what the guest saw at [from, to) of the cluster before the write, per the old entry.</summary>

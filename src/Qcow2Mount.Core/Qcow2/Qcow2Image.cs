@@ -205,66 +205,17 @@ public sealed class Qcow2Image : IVirtualDisk
         MaybeFlushDeferredFrees();
     }
 
-    public void WriteZeroes(long offset, long length, bool mayUnmap)
-    {
-        EnsureWritable();
-        CheckRange(offset, length);
-        if (length == 0)
-        {
-            return;
-        }
-
-        try
-        {
-            _zero.WriteZeroes(new GuestOffset(offset), length, mayUnmap);
-        }
-        catch (ImageCorruptException)
-        {
-            SignalCorruption();
-            throw;
-        }
-
-        MaybeFlushDeferredFrees();
-    }
+    public void WriteZeroes(long offset, long length, bool mayUnmap) =>
+        Change(mayUnmap ? ChangeKind.ZeroesMayUnmap : ChangeKind.Zeroes, offset, length, default);
 
     /// <summary>Guest TRIM (IVirtualDisk contract: the range reads as zeros afterwards); see <see cref="ZeroWriter.Discard"/>.</summary>
-    public void Discard(long offset, long length)
-    {
-        EnsureWritable();
-        CheckRange(offset, length);
-        try
-        {
-            _zero.Discard(new GuestOffset(offset), length);
-        }
-        catch (ImageCorruptException)
-        {
-            SignalCorruption();
-            throw;
-        }
-
-        MaybeFlushDeferredFrees();
-    }
+    public void Discard(long offset, long length) => Change(ChangeKind.Discard, offset, length, default);
 
     /// <summary>
     /// Writes <paramref name="data"/> (a whole number of clusters starting at a cluster boundary; the last cluster of
     /// the disk may be partial) compressed where it pays off; see <see cref="CompressedWriter"/>.
     /// </summary>
-    public void WriteCompressed(long offset, ReadOnlySpan<byte> data)
-    {
-        EnsureWritable();
-        CheckRange(offset, data.Length);
-        try
-        {
-            _compressed.Write(new GuestOffset(offset), data, Length);
-        }
-        catch (ImageCorruptException)
-        {
-            SignalCorruption();
-            throw;
-        }
-
-        MaybeFlushDeferredFrees();
-    }
+    public void WriteCompressed(long offset, ReadOnlySpan<byte> data) => Change(ChangeKind.Compressed, offset, data.Length, data);
 
     /// <summary>
     /// Block status of the run at <paramref name="offset"/> with everything qemu-img map needs: the layer that decides
@@ -283,12 +234,8 @@ public sealed class Qcow2Image : IVirtualDisk
         new Resizer(_metaLock, _ranges, _header, _tables, _allocator, _zero, _order, _file, _data, _geo, _header.Current.HasExternalDataFile).Resize(newSize);
     }
 
-    /// <summary>True when a backing disk is open; <paramref name="length"/> is its size.</summary>
-    internal bool FollowsBacking(out long length)
-    {
-        length = _backing?.Length ?? 0;
-        return _backing is not null;
-    }
+    /// <summary>The size of the open backing disk; null when none is open.</summary>
+    internal long? BackingLength => _backing?.Length;
 
     public void Flush()
     {
@@ -357,6 +304,36 @@ public sealed class Qcow2Image : IVirtualDisk
         _backingOwner?.Dispose();
     }
 
+    /// <summary>A zero write, discard or compressed write: checked, handed to its part, corruption signalled.</summary>
+    private void Change(ChangeKind kind, long offset, long length, ReadOnlySpan<byte> data)
+    {
+        EnsureWritable();
+        CheckRange(offset, length);
+        var start = new GuestOffset(offset);
+        try
+        {
+            switch (kind)
+            {
+                case ChangeKind.Zeroes or ChangeKind.ZeroesMayUnmap when length > 0:
+                    _zero.WriteZeroes(start, length, mayUnmap: kind == ChangeKind.ZeroesMayUnmap);
+                    break;
+                case ChangeKind.Discard:
+                    _zero.Discard(start, length);
+                    break;
+                case ChangeKind.Compressed:
+                    _compressed.Write(start, data, Length);
+                    break;
+            }
+        }
+        catch (ImageCorruptException)
+        {
+            SignalCorruption();
+            throw;
+        }
+
+        MaybeFlushDeferredFrees();
+    }
+
     /// <summary>A flush can meet corruption too (a deferred decrement below zero): mark the image, as a write does.</summary>
     private void FlushAndSignal()
     {
@@ -409,5 +386,13 @@ public sealed class Qcow2Image : IVirtualDisk
         {
             throw new ArgumentOutOfRangeException(nameof(offset), $"{Name}: range {offset}+{length} is outside the {Length}-byte disk");
         }
+    }
+
+    private enum ChangeKind
+    {
+        Zeroes,
+        ZeroesMayUnmap,
+        Discard,
+        Compressed,
     }
 }

@@ -76,7 +76,7 @@ public static class ImageResizer
                 zeroEnd = clusterEnd;
             }
 
-            if (image.Header.BackingFile is not null && image.FollowsBacking(out long backingLength) && backingLength > oldSize)
+            if (image.Header.BackingFile is not null && image.BackingLength is { } backingLength && backingLength > oldSize)
             {
                 zeroEnd = Math.Max(zeroEnd, Math.Min(newSize, backingLength));
             }

@@ -191,7 +191,7 @@ internal sealed class ReferenceCounter
         int size = _geo.L2EntrySize;
         for (int i = 0; i < _geo.L2Entries; i++)
         {
-            var entry = ReadEntry(table, i);
+            var entry = L2Entry.Read(table, i * size, _geo.ExtendedL2);
             bool changed = false;
             if (entry.IsCompressed)
             {
@@ -304,7 +304,7 @@ internal sealed class ReferenceCounter
 
             if (changed && writable)
             {
-                WriteEntry(table, i, entry);
+                entry.Write(table, i * size, _geo.ExtendedL2);
                 _file.Write(l2Offset.Value + ((long)i * size), table.AsSpan(i * size, size));
             }
         }
@@ -442,22 +442,4 @@ internal sealed class ReferenceCounter
     private static string Hex0x(long value) => value == 0 ? "0" : $"0x{value:x}";
 
     private static string Hex0x(ulong value) => value == 0 ? "0" : $"0x{value:x}";
-
-    private L2Entry ReadEntry(byte[] table, int i)
-    {
-        int at = i * _geo.L2EntrySize;
-        ulong raw = BinaryPrimitives.ReadUInt64BigEndian(table.AsSpan(at));
-        ulong bitmap = _geo.ExtendedL2 ? BinaryPrimitives.ReadUInt64BigEndian(table.AsSpan(at + 8)) : 0;
-        return new L2Entry(raw, bitmap);
-    }
-
-    private void WriteEntry(byte[] table, int i, L2Entry entry)
-    {
-        int at = i * _geo.L2EntrySize;
-        BinaryPrimitives.WriteUInt64BigEndian(table.AsSpan(at), entry.Raw);
-        if (_geo.ExtendedL2)
-        {
-            BinaryPrimitives.WriteUInt64BigEndian(table.AsSpan(at + 8), entry.Bitmap);
-        }
-    }
 }

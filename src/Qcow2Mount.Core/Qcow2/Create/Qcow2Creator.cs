@@ -179,8 +179,7 @@ public static class Qcow2Creator
 
                 // External data: host offset = guest offset, COPIED marks the allocation (even at offset 0).
                 var host = external ? new HostOffset(guestCluster * cs) : layout.OffsetOf(layout.DataCluster + guestCluster);
-                var entry = L2Entry.Standard(host, copied: true);
-                BinaryPrimitives.WriteUInt64BigEndian(l2.AsSpan(i * geo.L2EntrySize), entry.Raw);
+                L2Entry.Standard(host, copied: true).Write(l2, i * geo.L2EntrySize, geo.ExtendedL2);
             }
 
             file.Write(layout.OffsetOf(layout.L2Cluster + t).Value, l2);

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+
 namespace Qcow2Mount.Core.Qcow2.Format;
 
 /// <summary>
@@ -43,6 +45,20 @@ public readonly record struct L2Entry(ulong Raw, ulong Bitmap)
     /// <summary>True for the all-zero entry (nothing mapped, no flag, empty bitmap).</summary>
     public bool IsEmpty => Raw == 0 && Bitmap == 0;
 
+    /// <summary>The entry at byte <paramref name="position"/> of an L2 table (or slice): 8 bytes, or 16 with extended L2.</summary>
+    public static L2Entry Read(ReadOnlySpan<byte> table, int position, bool extendedL2) =>
+        new(BinaryPrimitives.ReadUInt64BigEndian(table[position..]), extendedL2 ? BinaryPrimitives.ReadUInt64BigEndian(table[(position + 8)..]) : 0);
+
+    /// <summary>Stores the entry at byte <paramref name="position"/> of an L2 table (or slice), big-endian.</summary>
+    public void Write(Span<byte> table, int position, bool extendedL2)
+    {
+        BinaryPrimitives.WriteUInt64BigEndian(table[position..], Raw);
+        if (extendedL2)
+        {
+            BinaryPrimitives.WriteUInt64BigEndian(table[(position + 8)..], Bitmap);
+        }
+    }
+
     public static L2Entry Standard(HostOffset hostOffset, bool copied, ulong bitmap = 0, bool zeroFlag = false) =>
         new(((ulong)hostOffset.Value & OffsetMask) | (copied ? CopiedFlag : 0) | (zeroFlag ? ZeroFlag : 0), bitmap);
 
@@ -51,6 +67,18 @@ public readonly record struct L2Entry(ulong Raw, ulong Bitmap)
     /// <summary>Bits <paramref name="first"/>..<paramref name="last"/> (inclusive) of a 32-bit subcluster mask.</summary>
     public static uint SubclusterMask(int first, int last) =>
         last >= 31 ? uint.MaxValue << first : ((1u << (last + 1)) - 1) & (uint.MaxValue << first);
+
+    /// <summary>
+    /// The entry after a write to the subclusters in <paramref name="written"/>: a standard entry at
+    /// <paramref name="host"/>, COPIED, those subclusters allocated and no longer zero, the others as they were (a
+    /// compressed cluster had none).
+    /// </summary>
+    public L2Entry AfterWrite(HostOffset host, uint written)
+    {
+        uint alloc = IsCompressed ? 0 : AllocationBits;
+        uint zero = IsCompressed ? 0 : ZeroBits;
+        return Standard(host, copied: true, MakeBitmap(alloc | written, zero & ~written));
+    }
 
     public L2Entry WithBitmap(uint allocated, uint zero) => this with { Bitmap = MakeBitmap(allocated, zero) };
 

@@ -107,12 +107,7 @@ internal sealed class L2Tables
         return (_cache.Get(table.Value + (inTable / sliceSize * sliceSize)), inTable % sliceSize);
     }
 
-    public L2Entry Read(byte[] slice, int index)
-    {
-        ulong raw = BinaryPrimitives.ReadUInt64BigEndian(slice.AsSpan(index));
-        ulong bitmap = _geo.ExtendedL2 ? BinaryPrimitives.ReadUInt64BigEndian(slice.AsSpan(index + 8)) : 0;
-        return new L2Entry(raw, bitmap);
-    }
+    public L2Entry Read(byte[] slice, int index) => L2Entry.Read(slice, index, _geo.ExtendedL2);
 
     /// <summary>Changes the L2 entry of <paramref name="offset"/> in <paramref name="table"/> (a table made writable).</summary>
     public void Set(HostOffset table, GuestOffset offset, L2Entry entry)
@@ -122,13 +117,7 @@ internal sealed class L2Tables
         int inTable = _geo.L2EntryPosition(offset);
         long slice = table.Value + (inTable / sliceSize * sliceSize);
         int index = inTable % sliceSize;
-        var data = _cache.Get(slice);
-        BinaryPrimitives.WriteUInt64BigEndian(data.AsSpan(index), entry.Raw);
-        if (_geo.ExtendedL2)
-        {
-            BinaryPrimitives.WriteUInt64BigEndian(data.AsSpan(index + 8), entry.Bitmap);
-        }
-
+        entry.Write(_cache.Get(slice), index, _geo.ExtendedL2);
         _cache.MarkDirty(slice);
     }
 
