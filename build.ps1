@@ -17,11 +17,21 @@ $PublishDir = Join-Path $Artifacts 'publish'
 $TestResultsDir = Join-Path $Artifacts 'test-results'
 $BenchScript = Join-Path $Root 'scripts/bench.sh'
 $DebInstallerDir = Join-Path $Root 'installer/deb'
+$MsiInstallerDir = Join-Path $Root 'installer/msi'
+$IconDir = Join-Path $Root 'installer/icon'
+# Intermediate files of the publishes, per runtime, apart from the solution's bin/ and obj/ (a publish never
+# rewrites the restore state a `dotnet build` of the solution uses).
+$PublishBuildDir = Join-Path $Artifacts 'build'
+$WinPublishDir = Join-Path $Artifacts 'publish-win-x64'
 
-# System packages the build, the tests and the benchmarks use (Debian/Ubuntu names).
-$AptPackages = @('qemu-utils', 'qemu-system-common', 'fuse3', 'libfuse3-3', 'fio', 'e2fsprogs', 'util-linux', 'clang-14', 'zlib1g-dev', 'strace')
+# System packages the build, the tests and the benchmarks use (Debian/Ubuntu names). wixl and msitools build the MSI,
+# wine runs it (and the Windows build) in the packaging tests; xdg-utils, desktop-file-utils and shared-mime-info are
+# the desktop side of the .deb (double-click on a .qcow2) that its tests install and query.
+$AptPackages = @('qemu-utils', 'qemu-system-common', 'fuse3', 'libfuse3-3', 'fio', 'e2fsprogs', 'util-linux', 'clang-14', 'zlib1g-dev', 'strace',
+    'wixl', 'msitools', 'wine', 'wine64', 'xdg-utils', 'desktop-file-utils', 'shared-mime-info')
 # The same needs as commands, for machines without dpkg.
-$NeededCommands = @('qemu-img', 'qemu-io', 'fusermount3', 'fio', 'mkfs.ext4', 'losetup', 'clang-14', 'strace')
+$NeededCommands = @('qemu-img', 'qemu-io', 'fusermount3', 'fio', 'mkfs.ext4', 'losetup', 'clang-14', 'strace',
+    'wixl', 'msibuild', 'wine', 'xdg-mime', 'desktop-file-validate')
 
 $Targets = [ordered]@{
     deps    = 'install missing system packages (root on Debian/Ubuntu) and restore the dotnet tools'
@@ -31,7 +41,8 @@ $Targets = [ordered]@{
     publish = 'NativeAOT-compile qcow2mount into artifacts/publish'
     mount   = 'deps, publish if needed, then run qcow2mount with ARGS; without ARGS run the demo'
     deb     = 'build artifacts/qcow2mount_<version>_<arch>.deb from the NativeAOT binary'
-    msi     = 'Windows installer (builds on Windows with WiX; see installer/msi/README.md)'
+    msi     = 'build artifacts/qcow2mount-<version>-x64.msi with wixl (see installer/msi/README.md)'
+    package = 'deb and msi'
     bench   = 'run scripts/bench.sh with ARGS'
     clean   = 'delete artifacts/ and every bin/ and obj/ folder'
     help    = 'show this list'
@@ -278,6 +289,11 @@ function Test-PublishCurrent {
     -not ($inputs | Where-Object { $_.LastWriteTimeUtc -gt $built } | Select-Object -First 1)
 }
 
+# `dotnet publish` arguments shared by every publish, with an intermediate folder per runtime.
+function Get-PublishArguments([string] $Rid) {
+    @('publish', $CliProject, '-c', 'Release', '-r', $Rid, '--artifacts-path', (Join-Path $PublishBuildDir $Rid), '--nologo')
+}
+
 function Invoke-Publish {
     Write-Step 'publish (NativeAOT)'
     $rid = Get-RuntimeIdentifier
@@ -285,14 +301,15 @@ function Invoke-Publish {
     if (-not (Test-AotToolchain)) {
         Invoke-Deps
     }
+    $common = Get-PublishArguments $rid
     if (Test-AotToolchain) {
-        Invoke-Native 'dotnet' @('publish', $CliProject, '-c', 'Release', '-r', $rid, '-p:PublishAot=true', '-o', $PublishDir, '--nologo') 'NativeAOT publish'
+        Invoke-Native 'dotnet' ($common + @('-p:PublishAot=true', '-o', $PublishDir)) 'NativeAOT publish'
         Write-Host "publish: $(Get-QcowExe) (NativeAOT, $rid)"
         return
     }
     Write-Warning ('NativeAOT needs clang (clang-14) and zlib1g-dev, and there is no clang (run `dotnet pwsh build.ps1 deps` as root). ' +
         'Publishing a framework-dependent qcow2mount instead: it needs the .NET runtime, and `deb` refuses it.')
-    Invoke-Native 'dotnet' @('publish', $CliProject, '-c', 'Release', '-r', $rid, '--self-contained', 'false', '-p:PublishAot=false', '-o', $PublishDir, '--nologo') 'publish'
+    Invoke-Native 'dotnet' ($common + @('--self-contained', 'false', '-p:PublishAot=false', '-o', $PublishDir)) 'publish'
     Write-Host "publish: $(Get-QcowExe) (framework-dependent, $rid)"
 }
 
@@ -343,6 +360,7 @@ function Invoke-Mount([string[]] $Arguments) {
 # ---------------------------------------------------------------------------------------------
 # deb, msi, bench, clean
 
+# The Cli project's Version: VersionPrefix in Directory.Build.props (plus VersionSuffix for a pre-release).
 function Get-ProjectVersion {
     $version = & dotnet msbuild $CliProject -getProperty:Version -nologo 2>$null
     if ($LASTEXITCODE -ne 0 -or -not $version) { Stop-Build 'could not read the Version property of the Cli project' }
@@ -385,10 +403,13 @@ function Invoke-Deb {
 
     $stage = Join-Path $Artifacts "deb/$name"
     if (Test-Path $stage) { Remove-Item $stage -Recurse -Force }
-    $dirs = 'DEBIAN', 'usr/bin', 'usr/share/doc/qcow2mount', 'usr/share/man/man1'
+    $dirs = 'DEBIAN', 'usr/bin', 'usr/share/doc/qcow2mount', 'usr/share/man/man1', 'usr/share/applications', 'usr/share/icons/hicolor/scalable/apps'
     foreach ($d in $dirs) { New-Item -ItemType Directory -Force (Join-Path $stage $d) | Out-Null }
 
     Copy-Item (Get-QcowExe) (Join-Path $stage 'usr/bin/qcow2mount')
+    # Double-click on a .qcow2 (MIME type application/x-qemu-disk, which shared-mime-info defines) runs `qcow2mount open`.
+    Copy-Item (Join-Path $DebInstallerDir 'qcow2mount.desktop') (Join-Path $stage 'usr/share/applications/qcow2mount.desktop')
+    Copy-Item (Join-Path $IconDir 'qcow2mount.svg') (Join-Path $stage 'usr/share/icons/hicolor/scalable/apps/qcow2mount.svg')
     Copy-Item (Join-Path $Root 'README.md') (Join-Path $stage 'usr/share/doc/qcow2mount/README.md')
     Copy-Item (Join-Path $DebInstallerDir 'copyright') (Join-Path $stage 'usr/share/doc/qcow2mount/copyright')
     New-GzipFile (Join-Path $DebInstallerDir 'qcow2mount.1') (Join-Path $stage 'usr/share/man/man1/qcow2mount.1.gz')
@@ -411,9 +432,36 @@ function Invoke-Deb {
     Write-Host "deb: $(Resolve-Path -Relative $deb)"
 }
 
+# The MSI: a self-contained, trimmed win-x64 publish (NativeAOT cannot cross-compile; a folder publish runs under Wine,
+# a single-file one does not without self-extraction), the icon and the README, packed by installer/msi/build-msi.ps1.
 function Invoke-Msi {
-    if (-not $IsWindows) { Stop-Build 'msi builds on Windows with WiX; not available on Linux (see installer/msi/README.md)' }
-    Stop-Build 'msi is not implemented yet; installer/msi/README.md lists what it needs'
+    if (-not $IsLinux) { Stop-Build 'msi builds on Linux with wixl (msitools); see installer/msi/README.md' }
+    if (-not ((Test-Command 'wixl') -and (Test-Command 'msibuild'))) { Invoke-Deps }
+    if (-not ((Test-Command 'wixl') -and (Test-Command 'msibuild'))) {
+        Stop-Build 'msi needs wixl and msitools: run `dotnet pwsh build.ps1 deps` as root (or apt-get install wixl msitools)'
+    }
+    $version = Get-ProjectVersion
+    $msiVersion = $version -replace '[-+].*$', ''   # MSI versions are numbers only: 1.2.0-rc.1 installs as 1.2.0
+    $name = "qcow2mount-$version-x64"
+    Write-Step "msi $name"
+
+    if (Test-Path $WinPublishDir) { Remove-Item $WinPublishDir -Recurse -Force }
+    $publish = (Get-PublishArguments 'win-x64') +
+        @('--self-contained', '-p:PublishAot=false', '-p:PublishTrimmed=true', '-o', $WinPublishDir)
+    Invoke-Native 'dotnet' $publish 'win-x64 publish'
+
+    $payload = Join-Path $Artifacts 'msi/payload'
+    if (Test-Path $payload) { Remove-Item $payload -Recurse -Force }
+    New-Item -ItemType Directory -Force $payload | Out-Null
+    Copy-Item (Join-Path $WinPublishDir '*') $payload -Recurse
+    Get-ChildItem $payload -Recurse -File -Filter '*.pdb' | Remove-Item
+    Copy-Item (Join-Path $IconDir 'qcow2mount.ico') $payload
+    Copy-Item (Join-Path $Root 'README.md') $payload
+
+    $msi = Join-Path $Artifacts "$name.msi"
+    & (Join-Path $MsiInstallerDir 'build-msi.ps1') -PayloadDir $payload -Version $msiVersion -OutputFile $msi
+    if ($LASTEXITCODE -ne 0) { Stop-Build "installer/msi/build-msi.ps1 failed (exit code $LASTEXITCODE)" }
+    Write-Host "msi: $(Resolve-Path -Relative $msi)"
 }
 
 function Invoke-Bench([string[]] $Arguments) {
@@ -467,6 +515,7 @@ try {
         'mount' { Invoke-Mount $targetArgs }
         'deb' { Invoke-Deb }
         'msi' { Invoke-Msi }
+        'package' { Invoke-Deb; Invoke-Msi }
         'bench' { Invoke-Bench $targetArgs }
         'clean' { Invoke-Clean }
         'help' { Show-Help }

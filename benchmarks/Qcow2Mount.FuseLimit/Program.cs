@@ -78,9 +78,9 @@ catch (Exception e) when (e is FormatException or OverflowException)
 }
 
 Action<string> log = message => Console.Error.WriteLine($"fuse-limit: {message}");
-using var directory = new ImageDirectory();
+using var directory = new ImageDirectory(caseSensitiveNames: true, readOnly: false);
 directory.Add("disk.qcow2", new NullDisk(size)); // shown as disk.raw
-var fileSystem = new ImageFileSystem(directory, readOnly: false, log);
+var fileSystem = new FuseFileSystem(directory, log);
 var settings = new FuseMountSettings { MountPoint = mountPoint, FsName = "fuse-limit", MaxThreads = threads, IoUring = ioUring ? uring : null };
 using var host = FuseHost.Mount(fileSystem, settings, _ => log($"serving {Path.Combine(mountPoint, "disk.raw")} ({size} bytes)"));
 using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);

@@ -1,3 +1,4 @@
+using Qcow2Mount.Cli.Mount;
 using Qcow2Mount.Core.Errors;
 
 namespace Qcow2Mount.Cli;
@@ -9,6 +10,7 @@ internal static class CommandLine
     [
         new MountCommand(),
         new UnmountCommand(),
+        new OpenCommand(),
         new MountDemoCommand(),
         new CreateCommand(),
         new InfoCommand(),

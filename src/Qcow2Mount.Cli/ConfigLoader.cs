@@ -1,5 +1,6 @@
 using System.Collections;
 using Microsoft.Extensions.Configuration;
+using Qcow2Mount.Cli.Options;
 
 namespace Qcow2Mount.Cli;
 

@@ -27,8 +27,14 @@ internal static class ErrnoMap
 
     internal static int Classify(Exception error) => error switch
     {
-        ReadOnlyImageException => Errno.EROFS,
+        ReadOnlyImageException or ReadOnlyFileSystemException => Errno.EROFS,
         FormatProtectionException => Errno.EPERM,
+        WritePastEndException => Errno.ENOSPC,
+        SizeChangeRefusedException or ChangeRefusedException => Errno.EPERM,
+        RangePastEndException => Errno.EFBIG,
+        UnsupportedRequestException => Errno.EOPNOTSUPP,
+        IsADirectoryException => Errno.EISDIR,
+        NotADirectoryException => Errno.ENOTDIR,
         ArgumentException => Errno.EINVAL,
         IOException e when IsDiskFull(e) => Errno.ENOSPC,
         _ => Errno.EIO,

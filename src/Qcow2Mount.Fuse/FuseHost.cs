@@ -1,12 +1,15 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Qcow2Mount.Core.Hosting;
+using Qcow2Mount.Core.Vfs;
+using Qcow2Mount.Fuse.Hosting;
 using Qcow2Mount.Fuse.Interop;
 using Qcow2Mount.Fuse.Uring;
 
 namespace Qcow2Mount.Fuse;
 
 /// <summary>
-/// One mounted FUSE file system over an <see cref="ImageFileSystem"/>. libfuse mounts and unmounts (options,
+/// One mounted FUSE file system over an <see cref="FuseFileSystem"/>. libfuse mounts and unmounts (options,
 /// fusermount3); the requests are served by our own loop: <see cref="FuseMountSettings.MaxThreads"/> workers each read
 /// one request from /dev/fuse, answer it through <see cref="FuseRequestHandler"/> and write the reply, with no lock
 /// between them (libfuse's loop takes its mutexes several times per request: waits of milliseconds when a holder was
@@ -18,8 +21,9 @@ namespace Qcow2Mount.Fuse;
 /// mount that is still attached (never after the kernel ended the connection, never through libfuse's unmount).
 /// Every descriptor is close-on-exec, so children (fusermount3) never hold /dev/fuse.
 /// The host does not own the file system's disks: the caller flushes and disposes them after <see cref="Run"/>.
+/// As an <see cref="IMount"/>: Serve is <see cref="Run"/>, Release is <see cref="Detach"/>.
 /// </summary>
-internal sealed unsafe class FuseHost : IDisposable
+internal sealed unsafe class FuseHost : IMount
 {
     private readonly object _gate = new();
     private readonly FuseMountSettings _settings;
@@ -41,7 +45,7 @@ internal sealed unsafe class FuseHost : IDisposable
     private bool _detached;
     private bool _stopRequested;
 
-    private FuseHost(ImageFileSystem fileSystem, FuseMountSettings settings, NodeOwner owner, Action<FuseHost>? onInitialized)
+    private FuseHost(FuseFileSystem fileSystem, FuseMountSettings settings, NodeOwner owner, Action<FuseHost>? onInitialized)
     {
         FileSystem = fileSystem;
         _settings = settings;
@@ -50,9 +54,13 @@ internal sealed unsafe class FuseHost : IDisposable
         _uring = settings.IoUring is { } options ? new FuseUring(Answer, fileSystem.Log, options) : null;
     }
 
-    public ImageFileSystem FileSystem { get; }
+    public FuseFileSystem FileSystem { get; }
 
     public string MountPoint => _settings.MountPoint;
+
+    IVirtualFileSystem IMount.FileSystem => FileSystem.Vfs;
+
+    bool IMount.IsServing => Connected;
 
     /// <summary>The io_uring transport when one was offered (<see cref="FuseMountSettings.IoUring"/>); active once the kernel took it.</summary>
     public FuseUring? Uring => _uring;
@@ -84,7 +92,7 @@ internal sealed unsafe class FuseHost : IDisposable
     /// INIT has been answered, i.e. when the mount serves requests (the readiness signal of a background mount); it
     /// cannot fail the INIT reply: if it throws, the error is logged and the mount stops with an error.
     /// </summary>
-    public static FuseHost Mount(ImageFileSystem fileSystem, FuseMountSettings settings, Action<FuseHost>? onInitialized = null)
+    public static FuseHost Mount(FuseFileSystem fileSystem, FuseMountSettings settings, Action<FuseHost>? onInitialized = null)
     {
         Libfuse.Load(settings.LibraryPath);
         var owner = NodeOwner.FromOptions(settings.Options, Libc.GetEUid(), Libc.GetEGid(), out var mountOptions);
@@ -197,6 +205,17 @@ internal sealed unsafe class FuseHost : IDisposable
     }
 
     public void Dispose() => Destroy();
+
+    void IMount.Serve()
+    {
+        int result = Run();
+        if (result != 0)
+        {
+            throw new MountFailedException($"{MountPoint}: serving the mount failed ({Marshal.GetPInvokeErrorMessage(-result)})");
+        }
+    }
+
+    void IMount.Release() => Detach();
 
     /// <summary>
     /// One worker: read a request, answer it, until the connection ends (ENODEV). The last worker out closes the

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using Qcow2Mount.Core.Vfs;
 using Qcow2Mount.Fuse.Interop;
 using Qcow2Mount.Fuse.Protocol;
 using static Qcow2Mount.Fuse.Interop.LinuxConstants;
@@ -9,7 +10,7 @@ namespace Qcow2Mount.Fuse;
 
 /// <summary>
 /// Answers one request of the kernel's FUSE protocol (linux/fuse.h 7.38): decodes it, calls
-/// <see cref="ImageFileSystem"/> and encodes the reply into the caller's buffer. It does no I/O on /dev/fuse, holds
+/// <see cref="FuseFileSystem"/> and encodes the reply into the caller's buffer. It does no I/O on /dev/fuse, holds
 /// no lock and allocates nothing for READ and WRITE, so any number of worker threads share one instance.
 /// Node ids: the root is FUSE's node 1, a file is its handle plus one (its inode number).
 /// Invariant: every request but FORGET, BATCH_FORGET and INTERRUPT gets exactly one reply; no exception escapes.
@@ -46,10 +47,10 @@ internal sealed class FuseRequestHandler
     /// <summary>Set in a file handle opened for writing: only those make their writes durable on close (FLUSH).</summary>
     private const ulong WritableBit = 1UL << 63;
 
-    private readonly ImageFileSystem _fs;
+    private readonly FuseFileSystem _fs;
     private readonly NodeOwner _owner;
 
-    public FuseRequestHandler(ImageFileSystem fileSystem, NodeOwner owner)
+    public FuseRequestHandler(FuseFileSystem fileSystem, NodeOwner owner)
     {
         _fs = fileSystem;
         _owner = owner;
@@ -179,9 +180,12 @@ internal sealed class FuseRequestHandler
 
             case FuseOpcode.Release or FuseOpcode.ReleaseDir or FuseOpcode.FsyncDir or FuseOpcode.Access or FuseOpcode.Destroy:
                 return 0;
-            case FuseOpcode.Mknod or FuseOpcode.Mkdir or FuseOpcode.Unlink or FuseOpcode.Rmdir or FuseOpcode.Rename
-                or FuseOpcode.Rename2 or FuseOpcode.Link or FuseOpcode.Symlink or FuseOpcode.Create or FuseOpcode.TmpFile:
-                return _fs.ReadOnly ? -Errno.EROFS : -Errno.EPERM; // one file per image, fixed at mount
+            case FuseOpcode.Mknod or FuseOpcode.Mkdir or FuseOpcode.Link or FuseOpcode.Symlink or FuseOpcode.Create or FuseOpcode.TmpFile:
+                return _fs.RefuseChange(ChangeKind.Create); // one file per image, fixed at mount
+            case FuseOpcode.Unlink or FuseOpcode.Rmdir:
+                return _fs.RefuseChange(ChangeKind.Delete);
+            case FuseOpcode.Rename or FuseOpcode.Rename2:
+                return _fs.RefuseChange(ChangeKind.Rename);
             default:
                 return -Errno.ENOSYS;
         }
@@ -212,7 +216,8 @@ internal sealed class FuseRequestHandler
     {
         if (parent != 0)
         {
-            return _fs.GetAttributes(parent, out _) < 0 ? -Errno.ENOENT : -Errno.ENOTDIR;
+            int notADirectory = _fs.ListDirectory(parent, out _);
+            return notADirectory < 0 ? notADirectory : -Errno.ENOENT; // only the root holds names
         }
 
         int end = body.IndexOf((byte)0);
@@ -241,7 +246,7 @@ internal sealed class FuseRequestHandler
     {
         if ((change.Valid & (FuseSetAttrIn.Mode | FuseSetAttrIn.Uid | FuseSetAttrIn.Gid)) != 0)
         {
-            return _fs.ReadOnly ? -Errno.EROFS : -Errno.EPERM;
+            return _fs.RefuseChange(ChangeKind.Attributes);
         }
 
         if ((change.Valid & FuseSetAttrIn.Size) != 0)
@@ -334,7 +339,7 @@ internal sealed class FuseRequestHandler
         var (blocks, files, nameMax) = _fs.Capacity();
         return Reply(output, new FuseKStatFs
         {
-            Blocks = blocks, Files = files, BlockSize = 4096, FragmentSize = 4096, NameLength = (uint)nameMax,
+            Blocks = blocks, Files = files, BlockSize = VolumeCapacity.BlockSize, FragmentSize = VolumeCapacity.BlockSize, NameLength = (uint)nameMax,
         });
     }
 
@@ -354,7 +359,7 @@ internal sealed class FuseRequestHandler
             NLink = a.LinkCount,
             Uid = _owner.Uid,
             Gid = _owner.Gid,
-            BlkSize = 4096, // st_blksize: the page size, what loop devices and dd expect
+            BlkSize = VolumeCapacity.BlockSize,
         };
     }
 

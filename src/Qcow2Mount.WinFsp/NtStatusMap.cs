@@ -1,5 +1,6 @@
 using System.Globalization;
 using Qcow2Mount.Core.Errors;
+using Qcow2Mount.Core.Vfs;
 using Qcow2Mount.WinFsp.Interop;
 
 namespace Qcow2Mount.WinFsp;
@@ -29,7 +30,16 @@ internal static class NtStatusMap
 
     internal static int Classify(Exception error) => error switch
     {
-        ReadOnlyImageException => NtStatus.MediaWriteProtected,
+        ReadOnlyImageException or ReadOnlyFileSystemException => NtStatus.MediaWriteProtected,
+        WritePastEndException or RangePastEndException => NtStatus.DiskFull,
+        SizeChangeRefusedException { Grows: true } => NtStatus.DiskFull,
+        SizeChangeRefusedException => NtStatus.AccessDenied,
+        ChangeRefusedException { Change: ChangeKind.Create, TargetExists: true } => NtStatus.ObjectNameCollision,
+        ChangeRefusedException { Change: ChangeKind.Delete } => NtStatus.CannotDelete,
+        ChangeRefusedException or FormatProtectionException => NtStatus.AccessDenied,
+        UnsupportedRequestException => NtStatus.NotSupported,
+        IsADirectoryException => NtStatus.FileIsADirectory,
+        NotADirectoryException => NtStatus.NotADirectory,
         ImageCorruptException => NtStatus.FileCorruptError,
         ArgumentException => NtStatus.InvalidParameter,
         ObjectDisposedException => NtStatus.DeviceNotReady,

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Qcow2Mount.Core.Vfs;
 using Qcow2Mount.WinFsp.Interop;
 
 namespace Qcow2Mount.WinFsp;
@@ -305,7 +306,7 @@ internal static unsafe class WinFspCallbacks
         try
         {
             target = Target(fs);
-            return target.RefuseChange(context);
+            return target.RefuseChange(context, ChangeKind.Rename);
         }
         catch (Exception e)
         {
@@ -336,7 +337,7 @@ internal static unsafe class WinFspCallbacks
         try
         {
             target = Target(fs);
-            return target.RefuseChange(context);
+            return target.RefuseChange(context, ChangeKind.Attributes);
         }
         catch (Exception e)
         {

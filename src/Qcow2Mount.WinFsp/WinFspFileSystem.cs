@@ -1,16 +1,17 @@
 using System.Collections.Concurrent;
+using Qcow2Mount.Core.Vfs;
 using Qcow2Mount.WinFsp.Interop;
 using static Qcow2Mount.WinFsp.Interop.WinFspConstants;
 
 namespace Qcow2Mount.WinFsp;
 
 /// <summary>
-/// The bodies of the WinFsp callbacks, free of the native calling convention: a root directory holding one
-/// fixed-size raw file per image. Every method returns an NTSTATUS; the rules are those of the FUSE shim in Windows
-/// terms: reads at or past the end are STATUS_END_OF_FILE and reads across it are clipped; a write that would grow a
-/// file is STATUS_DISK_FULL (paging writes, which must not grow a file, are clipped); size changes are refused; a
-/// read-only mount refuses every change with STATUS_MEDIA_WRITE_PROTECTED (WinFsp's read-only flag alone does not).
-/// Exceptions from the engine are mapped by <see cref="NtStatusMap"/> in <see cref="WinFspCallbacks"/>.
+/// The bodies of the WinFsp callbacks, free of the native calling convention: an <see cref="IVirtualFileSystem"/> in
+/// Windows terms. It decodes names, FileContexts, create options, access masks and cleanup flags into the shared
+/// rules' requests and encodes their results as FILE_INFO; the rules themselves (fixed size, clipping, read-only,
+/// times) live in the Vfs, and what they throw becomes an NTSTATUS through <see cref="NtStatusMap"/> in
+/// <see cref="WinFspCallbacks"/>. Windows' own choices are the Vfs's typed parameters: a write crossing the end is
+/// refused whole (STATUS_DISK_FULL) and a paging write (ConstrainedIo) is cut at the end; ChangeTime is the caller's.
 /// FileContext values are keys of an open table (never 0, which WinFsp uses for "the volume").
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The stop event is never disposed: a waiter may still hold it when the host is torn down.")]
@@ -19,27 +20,33 @@ internal sealed unsafe class WinFspFileSystem
     public const string VolumeLabel = "Qcow2Mount";
 
     /// <summary>Allocation unit reported in FILE_INFO (the volume's SectorSize × SectorsPerAllocationUnit).</summary>
-    public const int AllocationUnit = 4096;
+    public const int AllocationUnit = VolumeCapacity.BlockSize;
 
-    private const int MaxNameChars = 255;
+    /// <summary>The largest FILETIME .NET can hold; larger values (-1: "stop updating this time") leave a time as it is.</summary>
+    private static readonly ulong MaxFileTime = (ulong)DateTime.MaxValue.ToFileTimeUtc();
 
-    private readonly ImageVolume _volume;
+    private readonly IVirtualFileSystem _vfs;
     private readonly IWinFspApi _api;
     private readonly ConcurrentDictionary<nint, OpenFile> _open = new();
-    private readonly long _mountedTime = DateTime.UtcNow.ToFileTimeUtc();
     private readonly ManualResetEventSlim _stopped = new();
     private long _nextContext;
 
-    public WinFspFileSystem(ImageVolume volume, IWinFspApi api, bool readOnly, Action<string> log)
+    /// <exception cref="ArgumentException"><paramref name="fileSystem"/> compares names with case: Windows could not tell some apart.</exception>
+    public WinFspFileSystem(IVirtualFileSystem fileSystem, IWinFspApi api, Action<string> log)
     {
-        _volume = volume;
+        if (fileSystem.CaseSensitiveNames)
+        {
+            throw new ArgumentException("a WinFsp volume needs names compared ignoring case (ImageDirectory with caseSensitiveNames: false)", nameof(fileSystem));
+        }
+
+        _vfs = fileSystem;
         _api = api;
-        ReadOnly = readOnly || volume.AnyReadOnly;
         Log = log;
+        Listing = [.. fileSystem.Files.OrderBy(f => f.Name, StringComparer.OrdinalIgnoreCase)];
     }
 
-    /// <summary>True when the mount refuses every change; also true when any disk was opened read-only.</summary>
-    public bool ReadOnly { get; }
+    /// <summary>True when the mount refuses every change.</summary>
+    public bool ReadOnly => _vfs.IsReadOnly;
 
     public Action<string> Log { get; }
 
@@ -49,27 +56,30 @@ internal sealed unsafe class WinFspFileSystem
     /// <summary>Set when WinFsp's dispatcher stopped (after StopDispatcher, or on its own, e.g. driver unload).</summary>
     public WaitHandle Stopped => _stopped.WaitHandle;
 
-    public ImageVolume Volume => _volume;
+    public IVirtualFileSystem Vfs => _vfs;
+
+    /// <summary>The files in directory order: names ascending, ignoring case (ReadDirectory's marker relies on it).</summary>
+    public IReadOnlyList<RawFile> Listing { get; }
 
     public int GetVolumeInfo(out VolumeInfo info)
     {
         info = default;
-        info.TotalSize = (ulong)_volume.Files.Sum(f => RoundUp(f.Length));
+        info.TotalSize = (ulong)_vfs.Capacity.TotalBytes;
         info.FreeSize = 0;
         info.SetLabel(VolumeLabel);
         return NtStatus.Success;
     }
 
-    public int SetVolumeLabel() => ReadOnly ? NtStatus.MediaWriteProtected : NtStatus.AccessDenied;
+    public int SetVolumeLabel() => throw _vfs.RefusalOf(ChangeKind.VolumeLabel);
 
     /// <summary>Attributes and security of a path, for WinFsp's access check before Open.</summary>
     public int GetSecurityByName(string name, out uint attributes)
     {
         attributes = 0;
-        int status = Lookup(name, out var file);
+        int status = Lookup(name, out var node);
         if (status == NtStatus.Success)
         {
-            attributes = Attributes(file);
+            attributes = Attributes(_vfs.GetInfo(node!));
         }
 
         return status;
@@ -105,47 +115,31 @@ internal sealed unsafe class WinFspFileSystem
     /// <summary>Creating a file: the volume holds only its images.</summary>
     public int Create(string name)
     {
-        if (ReadOnly)
-        {
-            return NtStatus.MediaWriteProtected;
-        }
-
-        int status = Lookup(name, out _);
-        return status == NtStatus.Success ? NtStatus.ObjectNameCollision : NtStatus.AccessDenied;
+        bool exists = Lookup(name, out var node) == NtStatus.Success;
+        throw _vfs.RefusalOf(ChangeKind.Create, exists ? node : null);
     }
 
     public int Open(string name, uint createOptions, uint grantedAccess, out nint context, out FspFileInfo info)
     {
         context = 0;
         info = default;
-        int status = Lookup(name, out var file);
+        int status = Lookup(name, out var node);
         if (status != NtStatus.Success)
         {
             return status;
         }
 
-        if (file is null && (createOptions & FileNonDirectoryFile) != 0)
-        {
-            return NtStatus.FileIsADirectory;
-        }
-
-        if (file is not null && (createOptions & FileDirectoryFile) != 0)
-        {
-            return NtStatus.NotADirectory;
-        }
-
-        if (file is not null && ReadOnly && (grantedAccess & (FileWriteData | FileAppendData)) != 0)
-        {
-            return NtStatus.MediaWriteProtected;
-        }
-
+        var expect = (createOptions & FileDirectoryFile) != 0 ? NodeKind.Directory
+            : (createOptions & FileNonDirectoryFile) != 0 ? NodeKind.File
+            : NodeKind.Any;
+        _vfs.Open(node!, new OpenRequest((grantedAccess & (FileWriteData | FileAppendData)) != 0, Expect: expect));
         context = (nint)Interlocked.Increment(ref _nextContext);
-        _open[context] = new OpenFile(file);
-        info = Info(file);
+        _open[context] = new OpenFile(node!);
+        info = Info(node!);
         return NtStatus.Success;
     }
 
-    /// <summary>Overwrite/supersede of an existing file would truncate the disk: refused unless it is empty.</summary>
+    /// <summary>Overwrite/supersede of an existing file truncates it: the size rule refuses it unless the file is empty.</summary>
     public int Overwrite(nint context, out FspFileInfo info)
     {
         info = default;
@@ -154,17 +148,8 @@ internal sealed unsafe class WinFspFileSystem
             return NtStatus.InvalidHandle;
         }
 
-        if (ReadOnly)
-        {
-            return NtStatus.MediaWriteProtected;
-        }
-
-        if (open.File is not { Length: 0 })
-        {
-            return NtStatus.AccessDenied;
-        }
-
-        info = Info(open.File);
+        _vfs.SetSize(open.Node, 0);
+        info = Info(open.Node);
         return NtStatus.Success;
     }
 
@@ -176,27 +161,15 @@ internal sealed unsafe class WinFspFileSystem
             return;
         }
 
-        long now = DateTime.UtcNow.ToFileTimeUtc();
-        if ((flags & CleanupSetLastAccessTime) != 0)
-        {
-            file.LastAccessTime = now;
-        }
-
-        if ((flags & CleanupSetLastWriteTime) != 0)
-        {
-            file.LastWriteTime = now;
-        }
-
-        if ((flags & CleanupSetChangeTime) != 0)
-        {
-            file.ChangeTime = now;
-        }
-
-        if (open.Written && !ReadOnly)
+        var touched = ((flags & CleanupSetLastAccessTime) != 0 ? TimeFields.Accessed : TimeFields.None)
+            | ((flags & CleanupSetLastWriteTime) != 0 ? TimeFields.Modified : TimeFields.None)
+            | ((flags & CleanupSetChangeTime) != 0 ? TimeFields.Changed : TimeFields.None);
+        _vfs.Touch(file, touched);
+        if (open.Written)
         {
             try
             {
-                file.Flush();
+                _vfs.Flush(file);
             }
             catch (Exception e)
             {
@@ -208,69 +181,45 @@ internal sealed unsafe class WinFspFileSystem
 
     public void Close(nint context) => _open.TryRemove(context, out _);
 
+    /// <summary>Reads at or past the end are STATUS_END_OF_FILE; a read across the end is clipped.</summary>
     public int Read(nint context, Span<byte> buffer, ulong offset, out uint transferred)
     {
         transferred = 0;
-        if (!TryGet(context, out var open))
-        {
-            return NtStatus.InvalidHandle;
-        }
-
-        if (open.File is not { } file)
-        {
-            return NtStatus.InvalidDeviceRequest;
-        }
-
-        long size = file.Length;
-        if (offset >= (ulong)size)
-        {
-            return NtStatus.EndOfFile;
-        }
-
-        int count = (int)Math.Min((ulong)buffer.Length, (ulong)size - offset);
-        file.Read((long)offset, buffer[..count]);
-        transferred = (uint)count;
-        return NtStatus.Success;
-    }
-
-    /// <summary>
-    /// <paramref name="constrainedIo"/> (paging I/O) must not grow the file: what lies past the end is dropped.
-    /// Any other write that would end past the end (appends included) is STATUS_DISK_FULL and writes nothing.
-    /// </summary>
-    public int Write(nint context, ReadOnlySpan<byte> data, ulong offset, bool writeToEndOfFile, bool constrainedIo, out uint transferred, out FspFileInfo info)
-    {
-        transferred = 0;
-        info = default;
-        int status = ChangeableFile(context, out var open);
+        int status = DataFile(context, out _, out var file);
         if (status != NtStatus.Success)
         {
             return status;
         }
 
-        var file = open.File!;
-        ulong size = (ulong)file.Length;
-        if (writeToEndOfFile)
+        int count = _vfs.Read(file, buffer, Offset(offset));
+        if (count == 0 && !buffer.IsEmpty)
         {
-            offset = size;
+            return NtStatus.EndOfFile;
         }
 
-        int count = data.Length;
-        if (constrainedIo)
+        transferred = (uint)count;
+        return NtStatus.Success;
+    }
+
+    /// <summary>
+    /// <paramref name="constrainedIo"/> (paging I/O) must not grow the file: what lies past the end is dropped. Any other
+    /// write that would end past the end (appends included) is refused whole.
+    /// </summary>
+    public int Write(nint context, ReadOnlySpan<byte> data, ulong offset, bool writeToEndOfFile, bool constrainedIo, out uint transferred, out FspFileInfo info)
+    {
+        transferred = 0;
+        info = default;
+        int status = DataFile(context, out var open, out var file);
+        if (status != NtStatus.Success)
         {
-            count = offset >= size ? 0 : (int)Math.Min((ulong)count, size - offset);
-        }
-        else if (count > 0 && (offset >= size || (ulong)count > size - offset))
-        {
-            return NtStatus.DiskFull;
+            return status;
         }
 
+        long at = writeToEndOfFile ? file.Size : Offset(offset);
+        int count = _vfs.Write(file, data, at, constrainedIo ? WritePastEnd.Drop : WritePastEnd.Refuse);
         if (count > 0)
         {
-            file.Write((long)offset, data[..count]);
             open.MarkWritten();
-            long now = DateTime.UtcNow.ToFileTimeUtc();
-            file.LastWriteTime = now;
-            file.ChangeTime = now;
         }
 
         transferred = (uint)count;
@@ -284,11 +233,7 @@ internal sealed unsafe class WinFspFileSystem
         info = default;
         if (context == 0)
         {
-            if (!ReadOnly)
-            {
-                _volume.FlushAll();
-            }
-
+            _vfs.FlushAll();
             return NtStatus.Success;
         }
 
@@ -297,12 +242,12 @@ internal sealed unsafe class WinFspFileSystem
             return NtStatus.InvalidHandle;
         }
 
-        if (open.File is { } file && !ReadOnly)
+        if (open.File is { } file)
         {
-            file.Flush();
+            _vfs.Flush(file);
         }
 
-        info = Info(open.File);
+        info = Info(open.Node);
         return NtStatus.Success;
     }
 
@@ -314,11 +259,11 @@ internal sealed unsafe class WinFspFileSystem
             return NtStatus.InvalidHandle;
         }
 
-        info = Info(open.File);
+        info = Info(open.Node);
         return NtStatus.Success;
     }
 
-    /// <summary>Sets the times that are not 0; attributes are the volume's own (the request's are ignored).</summary>
+    /// <summary>Sets the times that are not 0; ChangeTime only when given. Attributes are the volume's own (the request's are ignored).</summary>
     public int SetBasicInfo(nint context, ulong creationTime, ulong lastAccessTime, ulong lastWriteTime, ulong changeTime, out FspFileInfo info)
     {
         info = default;
@@ -327,56 +272,29 @@ internal sealed unsafe class WinFspFileSystem
             return NtStatus.InvalidHandle;
         }
 
-        if (ReadOnly)
-        {
-            return NtStatus.MediaWriteProtected;
-        }
-
-        if (open.File is { } file)
-        {
-            if (creationTime != 0)
-            {
-                file.CreationTime = (long)creationTime;
-            }
-
-            if (lastAccessTime != 0)
-            {
-                file.LastAccessTime = (long)lastAccessTime;
-            }
-
-            if (lastWriteTime != 0)
-            {
-                file.LastWriteTime = (long)lastWriteTime;
-            }
-
-            if (changeTime != 0)
-            {
-                file.ChangeTime = (long)changeTime;
-            }
-        }
-
-        info = Info(open.File);
+        _vfs.SetTimes(open.Node, new TimesUpdate(Time(creationTime), Time(lastAccessTime), Time(lastWriteTime), Time(changeTime)));
+        info = Info(open.Node);
         return NtStatus.Success;
     }
 
-    /// <summary>
-    /// The size is fixed: setting it to itself succeeds, growing is STATUS_DISK_FULL, shrinking STATUS_ACCESS_DENIED.
-    /// Allocation-size requests succeed without effect (the allocation follows the size).
-    /// </summary>
+    /// <summary>The size is fixed (only its own size succeeds); an allocation size succeeds unless it would cut the file.</summary>
     public int SetFileSize(nint context, ulong newSize, bool setAllocationSize, out FspFileInfo info)
     {
         info = default;
-        int status = ChangeableFile(context, out var open);
+        int status = DataFile(context, out _, out var file);
         if (status != NtStatus.Success)
         {
             return status;
         }
 
-        var file = open.File!;
-        ulong size = (ulong)file.Length;
-        if (!setAllocationSize && newSize != size)
+        long size = Offset(newSize);
+        if (setAllocationSize)
         {
-            return newSize > size ? NtStatus.DiskFull : NtStatus.AccessDenied;
+            _vfs.SetAllocationSize(file, size);
+        }
+        else
+        {
+            _vfs.SetSize(file, size);
         }
 
         info = Info(file);
@@ -386,29 +304,24 @@ internal sealed unsafe class WinFspFileSystem
     /// <summary>Deleting (SetDelete with true, CanDelete) is refused; clearing the delete disposition succeeds.</summary>
     public int SetDelete(nint context, bool deleteFile)
     {
-        if (!TryGet(context, out _))
+        if (!TryGet(context, out var open))
         {
             return NtStatus.InvalidHandle;
         }
 
-        if (!deleteFile)
-        {
-            return NtStatus.Success;
-        }
-
-        return ReadOnly ? NtStatus.MediaWriteProtected : NtStatus.CannotDelete;
+        return deleteFile ? throw _vfs.RefusalOf(ChangeKind.Delete, open.Node) : NtStatus.Success;
     }
 
     /// <summary>Rename, SetSecurity: the volume's names and descriptor are fixed.</summary>
-    public int RefuseChange(nint context) =>
-        !TryGet(context, out _) ? NtStatus.InvalidHandle : ReadOnly ? NtStatus.MediaWriteProtected : NtStatus.AccessDenied;
+    public int RefuseChange(nint context, ChangeKind change) =>
+        TryGet(context, out var open) ? throw _vfs.RefusalOf(change, open.Node) : NtStatus.InvalidHandle;
 
     public int GetSecurity(nint context) => TryGet(context, out _) ? NtStatus.Success : NtStatus.InvalidHandle;
 
     /// <summary>
-    /// Lists the root in <see cref="ImageVolume.Listing"/> order, starting after <paramref name="marker"/> (null = from
-    /// the start), through <see cref="IWinFspApi.AddDirInfo"/>; a full buffer ends the batch without the end marker.
-    /// The root has no "." and ".." entries. The pattern is left to WinFsp, which filters anyway.
+    /// Lists the root in <see cref="Listing"/> order, starting after <paramref name="marker"/> (null = from the start),
+    /// through <see cref="IWinFspApi.AddDirInfo"/>; a full buffer ends the batch without the end marker. The root has
+    /// no "." and ".." entries. The pattern is left to WinFsp, which filters anyway.
     /// </summary>
     public int ReadDirectory(nint context, string? marker, nint buffer, uint length, out uint transferred)
     {
@@ -418,13 +331,9 @@ internal sealed unsafe class WinFspFileSystem
             return NtStatus.InvalidHandle;
         }
 
-        if (!open.IsDirectory)
-        {
-            return NtStatus.NotADirectory;
-        }
-
-        byte* entry = stackalloc byte[DirInfo.HeaderSize + (MaxNameChars * sizeof(char))];
-        foreach (var file in _volume.Listing)
+        _ = _vfs.List(open.Node);
+        byte* entry = stackalloc byte[DirInfo.HeaderSize + (VolumeCapacity.NameMax * sizeof(char))];
+        foreach (var file in Listing)
         {
             if (marker is not null && StringComparer.OrdinalIgnoreCase.Compare(file.Name, marker) <= 0)
             {
@@ -433,7 +342,7 @@ internal sealed unsafe class WinFspFileSystem
 
             var dirInfo = (DirInfo*)entry;
             *dirInfo = default;
-            int nameBytes = Math.Min(file.Name.Length, MaxNameChars) * sizeof(char);
+            int nameBytes = Math.Min(file.Name.Length, VolumeCapacity.NameMax) * sizeof(char);
             dirInfo->Size = (ushort)(DirInfo.HeaderSize + nameBytes);
             dirInfo->FileInfo = Info(file);
             file.Name.AsSpan(0, nameBytes / sizeof(char)).CopyTo(new Span<char>(entry + DirInfo.HeaderSize, nameBytes / sizeof(char)));
@@ -457,15 +366,23 @@ internal sealed unsafe class WinFspFileSystem
         _stopped.Set();
     }
 
-    /// <summary>The file of an open, for error messages ("" for the root or an unknown context).</summary>
+    /// <summary>The file of an open, for error messages ("\" for the root, "" for an unknown context).</summary>
     public string NameOf(nint context) => TryGet(context, out var open) ? open.File?.Name ?? "\\" : string.Empty;
 
-    /// <summary>"\" is the root (file null); "\NAME" one of the files, ignoring case; anything else is not found.</summary>
-    private int Lookup(string name, out VolumeFile? file)
+    /// <summary>A WinFsp offset or size as the rules take it: beyond <see cref="long.MaxValue"/> is past any end anyway.</summary>
+    private static long Offset(ulong value) => (long)Math.Min(value, long.MaxValue);
+
+    private static DateTime? Time(ulong fileTime) => fileTime == 0 || fileTime > MaxFileTime ? null : DateTime.FromFileTimeUtc((long)fileTime);
+
+    private static ulong FileTime(DateTime utc) => utc.Year < 1601 ? 0 : (ulong)utc.ToFileTimeUtc();
+
+    /// <summary>"\" is the root; "\NAME" one of the files (the Vfs compares ignoring case); anything else is not found.</summary>
+    private int Lookup(string name, out VfsNode? node)
     {
-        file = null;
+        node = null;
         if (name == "\\")
         {
+            node = _vfs.Root;
             return NtStatus.Success;
         }
 
@@ -474,56 +391,51 @@ internal sealed unsafe class WinFspFileSystem
             return NtStatus.ObjectNameInvalid;
         }
 
-        int slash = name.IndexOf('\\', 1);
-        if (slash >= 0)
+        if (name.IndexOf('\\', 1) >= 0)
         {
             return NtStatus.ObjectPathNotFound;
         }
 
-        file = _volume.Find(name[1..]);
-        return file is null ? NtStatus.ObjectNameNotFound : NtStatus.Success;
+        node = _vfs.Find(name[1..]);
+        return node is null ? NtStatus.ObjectNameNotFound : NtStatus.Success;
     }
 
-    /// <summary>The open of a raw file whose data may change: INVALID_HANDLE, INVALID_DEVICE_REQUEST (the root) or MEDIA_WRITE_PROTECTED otherwise.</summary>
-    private int ChangeableFile(nint context, out OpenFile open)
+    /// <summary>The raw file of an open for a data request: INVALID_HANDLE, or INVALID_DEVICE_REQUEST for the root.</summary>
+    private int DataFile(nint context, out OpenFile open, out RawFile file)
     {
+        file = null!;
         if (!TryGet(context, out open))
         {
             return NtStatus.InvalidHandle;
         }
 
-        if (open.IsDirectory)
+        if (open.File is null)
         {
             return NtStatus.InvalidDeviceRequest;
         }
 
-        return ReadOnly ? NtStatus.MediaWriteProtected : NtStatus.Success;
+        file = open.File;
+        return NtStatus.Success;
     }
 
     private bool TryGet(nint context, out OpenFile open) => _open.TryGetValue(context, out open!);
 
-    private uint Attributes(VolumeFile? file) =>
-        file is null ? FileAttributeDirectory : ReadOnly ? FileAttributeReadOnly : FileAttributeNormal;
+    private static uint Attributes(in NodeInfo info) =>
+        info.IsDirectory ? FileAttributeDirectory : info.IsReadOnly ? FileAttributeReadOnly : FileAttributeNormal;
 
-    private FspFileInfo Info(VolumeFile? file)
+    private FspFileInfo Info(VfsNode node)
     {
-        var info = new FspFileInfo { FileAttributes = Attributes(file) };
-        if (file is null)
+        var info = _vfs.GetInfo(node);
+        return new FspFileInfo
         {
-            info.CreationTime = info.LastAccessTime = info.LastWriteTime = info.ChangeTime = (ulong)_mountedTime;
-            info.IndexNumber = 1;
-            return info;
-        }
-
-        info.FileSize = (ulong)file.Length;
-        info.AllocationSize = (ulong)RoundUp(file.Length);
-        info.CreationTime = (ulong)file.CreationTime;
-        info.LastAccessTime = (ulong)file.LastAccessTime;
-        info.LastWriteTime = (ulong)file.LastWriteTime;
-        info.ChangeTime = (ulong)file.ChangeTime;
-        info.IndexNumber = (ulong)file.Index + 2;
-        return info;
+            FileAttributes = Attributes(info),
+            FileSize = (ulong)info.Size,
+            AllocationSize = (ulong)VolumeCapacity.RoundUp(info.Size),
+            CreationTime = FileTime(info.Times.Created),
+            LastAccessTime = FileTime(info.Times.Accessed),
+            LastWriteTime = FileTime(info.Times.Modified),
+            ChangeTime = FileTime(info.Times.Changed),
+            IndexNumber = info.Id,
+        };
     }
-
-    private static long RoundUp(long size) => (size + AllocationUnit - 1) / AllocationUnit * AllocationUnit;
 }

@@ -1,12 +1,13 @@
 using System.Runtime.InteropServices;
+using Qcow2Mount.Core.Vfs;
 using Qcow2Mount.WinFsp.Interop;
 
 namespace Qcow2Mount.WinFsp;
 
 /// <summary>
-/// Mounts an <see cref="ImageVolume"/> through WinFsp and takes it down again. Owns the native volume parameters and
-/// interface table (WinFsp keeps pointers to both for the file system's lifetime), the GCHandle the callbacks find
-/// the file system through, and the volume. Mount: Create → UserContext → SetMountPoint → StartDispatcher.
+/// Mounts an <see cref="IVirtualFileSystem"/> through WinFsp and takes it down again. Owns the native volume parameters
+/// and interface table (WinFsp keeps pointers to both for the file system's lifetime), the GCHandle the callbacks find
+/// the file system through, and the file system's disks. Mount: Create → UserContext → SetMountPoint → StartDispatcher.
 /// Unmount: StopDispatcher (no callback runs after it) → flush every image → RemoveMountPoint → Delete → dispose the
 /// images → free the native memory. A failed step of Mount undoes the earlier ones before it throws.
 /// </summary>
@@ -23,11 +24,12 @@ internal sealed unsafe class WinFspHost : IDisposable
     private bool _dispatching;
     private bool _disposed;
 
-    /// <summary>Takes ownership of <paramref name="volume"/> (its disks are disposed on <see cref="Unmount"/>).</summary>
-    public WinFspHost(IWinFspApi api, ImageVolume volume, bool readOnly, Action<string> log)
+    /// <summary>Takes ownership of <paramref name="fileSystem"/> (its disks are disposed on <see cref="Unmount"/>).</summary>
+    /// <exception cref="ArgumentException"><paramref name="fileSystem"/> compares names with case.</exception>
+    public WinFspHost(IWinFspApi api, IVirtualFileSystem fileSystem, Action<string> log)
     {
         _api = api;
-        _fileSystem = new WinFspFileSystem(volume, api, readOnly, log);
+        _fileSystem = new WinFspFileSystem(fileSystem, api, log);
     }
 
     public WinFspFileSystem FileSystem => _fileSystem;
@@ -132,7 +134,7 @@ internal sealed unsafe class WinFspHost : IDisposable
             flushError = FlushAll();
         }
 
-        _fileSystem.Volume.Dispose();
+        _fileSystem.Vfs.Dispose();
         _fileSystem.DispatcherStopped(normally: true);
         if (flushError is not null)
         {
@@ -144,14 +146,9 @@ internal sealed unsafe class WinFspHost : IDisposable
 
     private Exception? FlushAll()
     {
-        if (_fileSystem.ReadOnly)
-        {
-            return null;
-        }
-
         try
         {
-            _fileSystem.Volume.FlushAll();
+            _fileSystem.Vfs.FlushAll();
             return null;
         }
         catch (Exception e)

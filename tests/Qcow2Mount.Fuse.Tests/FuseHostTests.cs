@@ -1,5 +1,6 @@
 using Qcow2Mount.Core.Vfs;
 using Qcow2Mount.Fuse.Tests.Support;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Fuse.Tests;
 
@@ -12,7 +13,7 @@ public sealed class FuseHostTests : ScratchFixture
     {
         var directory = new ImageDirectory();
         directory.Add(Scratch.PathOf("disk.qcow2"), new MemoryDisk(1 << 20));
-        var fileSystem = new ImageFileSystem(directory, readOnly: false, message =>
+        var fileSystem = new FuseFileSystem(directory, message =>
         {
             lock (_log)
             {

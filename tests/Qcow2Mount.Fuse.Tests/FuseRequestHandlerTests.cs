@@ -4,7 +4,7 @@ using System.Text;
 using Qcow2Mount.Core.Vfs;
 using Qcow2Mount.Fuse.Interop;
 using Qcow2Mount.Fuse.Protocol;
-using Qcow2Mount.Fuse.Tests.Support;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Fuse.Tests;
 
@@ -19,10 +19,10 @@ public sealed class FuseRequestHandlerTests
     private static (FuseRequestHandler Handler, MemoryDisk Disk, List<string> Log) Create(bool readOnly = false, NodeOwner? owner = null)
     {
         var disk = new MemoryDisk(Size);
-        var directory = new ImageDirectory();
+        var directory = new ImageDirectory(readOnly: readOnly);
         directory.Add("/images/disk.qcow2", disk);
         var log = new List<string>();
-        var fs = new ImageFileSystem(directory, readOnly, log.Add);
+        var fs = new FuseFileSystem(directory, log.Add);
         return (new FuseRequestHandler(fs, owner ?? new NodeOwner(1000, 100)), disk, log);
     }
 

@@ -178,7 +178,9 @@ public sealed class MountTests : ScratchFixture
         Assert.Multiple(() =>
         {
             Assert.That(cached, Is.GreaterThan(16_000), "pages cached after reading the file");
-            Assert.That(after, Is.GreaterThan(cached - 64), "pages still cached after one 4 KiB write");
+            // The defect dropped every page (16,384 fell to 1); the kernel may still reclaim a few dozen pages of its
+            // own accord on a busy machine (16,315 seen while the other test projects ran), so half is the bar.
+            Assert.That(after, Is.GreaterThan(cached / 2), "pages still cached after one 4 KiB write");
             Assert.That(back, Is.EqualTo(data), "the cache holds the written page");
             Assert.That(zeroed.Concat(punched), Is.All.Zero, "zero-range and punch-hole drop the cached pages they cover");
         });

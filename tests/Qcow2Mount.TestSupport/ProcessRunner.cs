@@ -23,7 +23,13 @@ public static class ProcessRunner
     }
 
     /// <summary>Runs <paramref name="program"/> and returns whatever it exited with (for tests that assert on failures).</summary>
-    public static ProcessResult Capture(string program, IReadOnlyList<string> arguments)
+    public static ProcessResult Capture(string program, IReadOnlyList<string> arguments) => Capture(program, arguments, null, Timeout);
+
+    /// <summary>
+    /// Runs <paramref name="program"/> with <paramref name="environment"/> added to (or, for a null value, removed from)
+    /// this process's environment; kills it and everything it started after <paramref name="timeout"/>.
+    /// </summary>
+    public static ProcessResult Capture(string program, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment, TimeSpan timeout)
     {
         var start = new ProcessStartInfo(program)
         {
@@ -35,6 +41,18 @@ public static class ProcessRunner
         foreach (string argument in arguments)
         {
             start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
         }
 
         string commandLine = FormatCommandLine(program, arguments);
@@ -55,10 +73,10 @@ public static class ProcessRunner
         process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        if (!process.WaitForExit(Timeout))
+        if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
-            throw new ExternalCommandException($"{commandLine} did not finish within {Timeout.TotalSeconds} s");
+            throw new ExternalCommandException($"{commandLine} did not finish within {timeout.TotalSeconds} s");
         }
 
         process.WaitForExit(); // drains the asynchronous output readers

@@ -1,4 +1,5 @@
 using Qcow2Mount.Core.Errors;
+using Qcow2Mount.Core.Vfs;
 using Qcow2Mount.WinFsp.Interop;
 
 namespace Qcow2Mount.WinFsp.Tests;
@@ -19,6 +20,19 @@ public sealed class NtStatusMapTests
         yield return new TestCaseData(new IOException("Input/output error", 5), NtStatus.IoDeviceError).SetArgDisplayNames("EIO");
         yield return new TestCaseData(new BackingChainException("base.qcow2: missing"), NtStatus.IoDeviceError).SetArgDisplayNames("BackingChain");
         yield return new TestCaseData(new InvalidOperationException("bug"), NtStatus.IoDeviceError).SetArgDisplayNames("Unexpected");
+        yield return new TestCaseData(new FormatProtectionException("disk.img", "qcow2"), NtStatus.AccessDenied).SetArgDisplayNames("FormatProtection");
+        yield return new TestCaseData(new ReadOnlyFileSystemException("disk.raw"), NtStatus.MediaWriteProtected).SetArgDisplayNames("ReadOnlyMount");
+        yield return new TestCaseData(new WritePastEndException("disk.raw", 4096, 512, 4096), NtStatus.DiskFull).SetArgDisplayNames("WritePastEnd");
+        yield return new TestCaseData(new SizeChangeRefusedException("disk.raw", 4096, 8192), NtStatus.DiskFull).SetArgDisplayNames("Grow");
+        yield return new TestCaseData(new SizeChangeRefusedException("disk.raw", 4096, 0), NtStatus.AccessDenied).SetArgDisplayNames("Shrink");
+        yield return new TestCaseData(new RangePastEndException("disk.raw", 8192, 4096), NtStatus.DiskFull).SetArgDisplayNames("RangePastEnd");
+        yield return new TestCaseData(new UnsupportedRequestException("disk.raw", "reserving space"), NtStatus.NotSupported).SetArgDisplayNames("Unsupported");
+        yield return new TestCaseData(new IsADirectoryException("\\"), NtStatus.FileIsADirectory).SetArgDisplayNames("IsADirectory");
+        yield return new TestCaseData(new NotADirectoryException("disk.raw"), NtStatus.NotADirectory).SetArgDisplayNames("NotADirectory");
+        yield return new TestCaseData(new ChangeRefusedException(ChangeKind.Create, true), NtStatus.ObjectNameCollision).SetArgDisplayNames("CreateExisting");
+        yield return new TestCaseData(new ChangeRefusedException(ChangeKind.Create, false), NtStatus.AccessDenied).SetArgDisplayNames("CreateNew");
+        yield return new TestCaseData(new ChangeRefusedException(ChangeKind.Delete, true), NtStatus.CannotDelete).SetArgDisplayNames("Delete");
+        yield return new TestCaseData(new ChangeRefusedException(ChangeKind.Rename, true), NtStatus.AccessDenied).SetArgDisplayNames("Rename");
     }
 
     [TestCaseSource(nameof(Cases))]

@@ -68,6 +68,23 @@ public sealed class WinFspCallbacksTests
         });
     }
 
+    /// <summary>Windows compares names ignoring case: an image whose raw name differs from another's only in case gets the next free name, and both are shown.</summary>
+    [Test]
+    public void ReadDirectory_RawNamesDifferingOnlyInCase_SecondGetsAFreeNameAndBothOpen()
+    {
+        string first = Images.WithData(_dir, "Disk.qcow2", 1 << 20);
+        string second = Images.WithData(_dir, "disk.qcow2", 2 << 20);
+        using var shim = MountedShim.Mount(false, first, second);
+        nint root = shim.OpenOrFail("\\");
+        Assert.That(shim.ReadDirectory(root, null, 4096, out var entries, out _), Is.EqualTo(NtStatus.Success));
+        Assert.Multiple(() =>
+        {
+            Assert.That(entries.Select(e => (e.Name, e.Info.FileSize)), Is.EqualTo(new[] { ("disk-2.raw", 2UL << 20), ("Disk.raw", 1UL << 20) }), "listed in case-insensitive order");
+            Assert.That(shim.Open("\\DISK-2.RAW", out _, out var info), Is.EqualTo(NtStatus.Success));
+            Assert.That(info.FileSize, Is.EqualTo(2UL << 20));
+        });
+    }
+
     [Test]
     public void ReadDirectory_OnFile_NotADirectory()
     {
@@ -240,6 +257,21 @@ public sealed class WinFspCallbacksTests
         });
     }
 
+    /// <summary>An allocation size below the file size would cut the file (WinFsp file systems truncate then): refused like a shrink.</summary>
+    [Test]
+    public void SetFileSize_AllocationBelowSize_AccessDeniedAndSizeKept()
+    {
+        using var shim = MountedShim.Mount(false, Images.WithData(_dir, "disk.qcow2"));
+        nint file = shim.OpenOrFail("\\disk.raw", MountedShim.WriteAccess);
+        Assert.Multiple(() =>
+        {
+            Assert.That(shim.SetFileSize(file, 4096, allocationSize: true), Is.EqualTo(NtStatus.AccessDenied));
+            Assert.That(shim.SetFileSize(file, (ulong)Images.OddSize, allocationSize: true), Is.EqualTo(NtStatus.Success));
+            Assert.That(shim.FileInfo(file, out var info), Is.EqualTo(NtStatus.Success));
+            Assert.That(info.FileSize, Is.EqualTo((ulong)Images.OddSize));
+        });
+    }
+
     [TestCase(true, TestName = "Changes_OnReadOnlyMountOfReadOnlyDisk_MediaWriteProtectedAndImageUntouched")]
     [TestCase(false, TestName = "Changes_OnReadOnlyMountOfWritableDisk_MediaWriteProtectedAndImageUntouched")]
     public void Changes_OnReadOnlyMount_MediaWriteProtectedAndImageUntouched(bool disksReadOnly)
@@ -351,7 +383,7 @@ public sealed class WinFspCallbacksTests
             Assert.That(after.LastAccessTime, Is.EqualTo(before.LastAccessTime), "0 = unchanged");
             Assert.That(after.ChangeTime, Is.EqualTo(before.ChangeTime), "0 = unchanged");
             Assert.That(set.LastWriteTime, Is.EqualTo(t2), "SetBasicInfo returns the new info");
-            Assert.That(shim.Host.FileSystem.Volume.Files[0].LastWriteTime, Is.EqualTo((long)t2), "the image's modification time");
+            Assert.That(shim.Host.FileSystem.Vfs.Files[0].Times.Modified.ToFileTimeUtc(), Is.EqualTo((long)t2), "the image's modification time");
         });
     }
 

@@ -101,7 +101,7 @@ public sealed class WinFspHostTests
         var api = new Mock<IWinFspApi>(MockBehavior.Strict);
         nint none = 0;
         api.Setup(a => a.Create("WinFsp.Disk", It.IsAny<nint>(), It.IsAny<nint>(), out none)).Returns(unchecked((int)0xC0000034));
-        using var host = new WinFspHost(api.Object, EmptyVolume(), false, _ => { });
+        using var host = new WinFspHost(api.Object, EmptyVolume(), _ => { });
         var error = Assert.Throws<WinFspException>(() => host.Mount("Q:"));
         Assert.Multiple(() =>
         {
@@ -116,7 +116,7 @@ public sealed class WinFspHostTests
     {
         var log = new List<string>();
         using var api = new FakeWinFspApi(log) { SetMountPointStatus = unchecked((int)0xC0000035) };
-        using var host = new WinFspHost(api, EmptyVolume(), false, _ => { });
+        using var host = new WinFspHost(api, EmptyVolume(), _ => { });
         var error = Assert.Throws<WinFspException>(() => host.Mount("Q:"));
         Assert.Multiple(() =>
         {
@@ -130,7 +130,7 @@ public sealed class WinFspHostTests
     {
         var log = new List<string>();
         using var api = new FakeWinFspApi(log) { StartDispatcherStatus = unchecked((int)0xC000009A) };
-        using var host = new WinFspHost(api, EmptyVolume(), false, _ => { });
+        using var host = new WinFspHost(api, EmptyVolume(), _ => { });
         Assert.Throws<WinFspException>(() => host.Mount(null));
         Assert.That(log, Is.EqualTo(new[] { "Create", "SetMountPoint(null)", "StartDispatcher", "RemoveMountPoint", "Delete" }));
     }
@@ -150,22 +150,32 @@ public sealed class WinFspHostTests
         api.InSequence(sequence).Setup(a => a.StopDispatcher(It.IsAny<nint>()));
         api.InSequence(sequence).Setup(a => a.RemoveMountPoint(It.IsAny<nint>()));
         api.InSequence(sequence).Setup(a => a.Delete(It.IsAny<nint>()));
-        var host = new WinFspHost(api.Object, EmptyVolume(), false, _ => { });
+        var host = new WinFspHost(api.Object, EmptyVolume(), _ => { });
         host.Mount("C:\\mnt\\disk", 4);
         Assert.That(host.MountPoint, Is.EqualTo("C:\\mnt\\disk"));
         host.Dispose();
         api.Verify(a => a.Delete(fs.FileSystem), Times.Once);
     }
 
+    /// <summary>A volume whose names compare with case could hold two names Windows cannot tell apart: refused before anything is mounted.</summary>
+    [Test]
+    public void Constructor_CaseSensitiveFileSystem_ArgumentExceptionAndNothingCalled()
+    {
+        var api = new Mock<IWinFspApi>(MockBehavior.Strict);
+        using var directory = new ImageDirectory(caseSensitiveNames: true);
+        var error = Assert.Throws<ArgumentException>(() => _ = new WinFspHost(api.Object, directory, _ => { }));
+        Assert.That(error!.Message, Does.Contain("ignoring case"));
+    }
+
     private delegate int CreateCallback(string devicePath, nint volumeParams, nint table, out nint fileSystem);
 
     private static unsafe string FileSystemName(VolumeParams p) => new(p.FileSystemName);
 
-    private ImageVolume EmptyVolume()
+    private ImageDirectory EmptyVolume()
     {
-        var directory = new ImageDirectory();
+        var directory = new ImageDirectory(caseSensitiveNames: false);
         string image = Images.WithData(_dir, $"e{Guid.NewGuid():N}.qcow2", 1 << 20);
         directory.Add(image, DiskImage.Open(image, new ImageOpenOptions()));
-        return new ImageVolume(directory);
+        return directory;
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using Qcow2Mount.Core.Interop;
 
 namespace Qcow2Mount.Core.Storage;
 
@@ -8,7 +9,7 @@ namespace Qcow2Mount.Core.Storage;
 /// the path is recognised as the same file. Where there is no inode (not Linux) the full path with its links resolved
 /// stands in, which still catches symlinks and spellings but not hard links.
 /// </summary>
-public readonly partial record struct FileIdentity(ulong Device, ulong Inode, string? FullPath)
+public readonly record struct FileIdentity(ulong Device, ulong Inode, string? FullPath)
 {
     /// <summary>The file <paramref name="path"/> names (links followed), or null when it does not exist.</summary>
     public static FileIdentity? Of(string path)
@@ -18,8 +19,7 @@ public readonly partial record struct FileIdentity(ulong Device, ulong Inode, st
             return File.Exists(path) || Directory.Exists(path) ? new FileIdentity(0, 0, RealPath(path)) : null;
         }
 
-        Span<byte> buffer = stackalloc byte[256];
-        return Stat(path, ref MemoryMarshal.GetReference(buffer)) == 0 ? FromStat(buffer) : null;
+        return FileStatus.Get(path, followLinks: true, out var status) == 0 ? FromStat(status) : null;
     }
 
     /// <summary>The file <paramref name="handle"/> has open (<paramref name="path"/> is what it was opened as).</summary>
@@ -30,28 +30,20 @@ public readonly partial record struct FileIdentity(ulong Device, ulong Inode, st
             return new FileIdentity(0, 0, RealPath(path));
         }
 
-        Span<byte> buffer = stackalloc byte[256];
-        if (FStat(handle, ref MemoryMarshal.GetReference(buffer)) != 0)
+        int errno = FileStatus.Get(handle, out var status);
+        if (errno != 0)
         {
-            throw new IOException($"{path}: cannot stat the open file: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+            throw new IOException($"{path}: cannot stat the open file: {Marshal.GetPInvokeErrorMessage(errno)}");
         }
 
-        return FromStat(buffer);
+        return FromStat(status);
     }
 
-    /// <summary>st_dev and st_ino are the first two 64-bit fields of struct stat on x86_64 and aarch64.</summary>
-    private static FileIdentity FromStat(ReadOnlySpan<byte> stat) =>
-        new(MemoryMarshal.Read<ulong>(stat), MemoryMarshal.Read<ulong>(stat[8..]), null);
+    private static FileIdentity FromStat(FileStatus status) => new(status.Device, status.Inode, null);
 
     private static string RealPath(string path)
     {
         var info = new FileInfo(Path.GetFullPath(path));
         return info.LinkTarget is null ? info.FullName : info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? info.FullName;
     }
-
-    [LibraryImport("libc", EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int Stat(string path, ref byte buffer);
-
-    [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
-    private static partial int FStat(SafeFileHandle fd, ref byte buffer);
 }

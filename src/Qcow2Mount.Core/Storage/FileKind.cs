@@ -1,9 +1,9 @@
-using System.Runtime.InteropServices;
+using Qcow2Mount.Core.Interop;
 
 namespace Qcow2Mount.Core.Storage;
 
 /// <summary>What kind of file a path names (lstat-free: links are followed, as opening would).</summary>
-internal static partial class FileKind
+internal static class FileKind
 {
     public enum Kind
     {
@@ -24,23 +24,19 @@ internal static partial class FileKind
             return File.Exists(path) ? Kind.Regular : Directory.Exists(path) ? Kind.Directory : Kind.Missing;
         }
 
-        // struct stat is 144 bytes on x86_64 and 128 on aarch64; st_mode sits at 24 and 16 respectively.
-        Span<byte> buffer = stackalloc byte[256];
-        if (Stat(path, ref MemoryMarshal.GetReference(buffer)) != 0)
+        if (FileStatus.Get(path, followLinks: true, out var status) != 0)
         {
             return Kind.Missing;
         }
 
-        int modeOffset = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 16 : 24;
-        uint mode = MemoryMarshal.Read<uint>(buffer[modeOffset..]) & 0xF000;
-        return mode switch
+        return status.Type switch
         {
-            0x8000 => Kind.Regular,
-            0x4000 => Kind.Directory,
-            0x6000 => Kind.BlockDevice,
-            0x2000 => Kind.CharacterDevice,
-            0x1000 => Kind.Fifo,
-            0xC000 => Kind.Socket,
+            FileStatus.S_IFREG => Kind.Regular,
+            FileStatus.S_IFDIR => Kind.Directory,
+            FileStatus.S_IFBLK => Kind.BlockDevice,
+            FileStatus.S_IFCHR => Kind.CharacterDevice,
+            FileStatus.S_IFIFO => Kind.Fifo,
+            FileStatus.S_IFSOCK => Kind.Socket,
             _ => Kind.Other,
         };
     }
@@ -50,7 +46,7 @@ internal static partial class FileKind
     /// ordinary one. Their files look regular to stat but are kernel state (/proc/self/environ, /proc/kcore,
     /// /sys/...): a hostile image must not be able to expose them as disk content.
     /// </summary>
-    public static string? PseudoFileSystemOf(string path)
+    public static unsafe string? PseudoFileSystemOf(string path)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -58,13 +54,13 @@ internal static partial class FileKind
         }
 
         // struct statfs starts with f_type (a long) on every 64-bit Linux ABI.
-        Span<byte> buffer = stackalloc byte[256];
-        if (StatFs(path, ref MemoryMarshal.GetReference(buffer)) != 0)
+        long* buffer = stackalloc long[32];
+        if (Libc.StatFs(path, buffer) != 0)
         {
             return null;
         }
 
-        long type = MemoryMarshal.Read<long>(buffer);
+        long type = buffer[0];
         return type switch
         {
             0x9FA0 => "procfs",
@@ -91,10 +87,4 @@ internal static partial class FileKind
         Kind.Missing => "missing file",
         _ => "special file",
     };
-
-    [LibraryImport("libc", EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int Stat(string path, ref byte buffer);
-
-    [LibraryImport("libc", EntryPoint = "statfs", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int StatFs(string path, ref byte buffer);
 }

@@ -1,25 +1,18 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using Qcow2Mount.Core.Interop;
 
 namespace Qcow2Mount.Core.Tools;
 
 /// <summary>What the host file system says about an image file: allocated bytes (st_blocks) and holes (SEEK_DATA/SEEK_HOLE).</summary>
-public static partial class HostFile
+public static class HostFile
 {
-    private const int SeekData = 3;
-    private const int SeekHole = 4;
-
     /// <summary>Bytes the file occupies on disk (qemu-img info's "disk size"); the length where this cannot be asked.</summary>
     public static long AllocatedBytes(string path)
     {
-        if (OperatingSystem.IsLinux())
+        if (OperatingSystem.IsLinux() && FileStatus.Get(path, followLinks: true, out var status) == 0)
         {
-            Span<byte> buffer = stackalloc byte[256];
-            if (Stat(path, ref MemoryMarshal.GetReference(buffer)) == 0)
-            {
-                // st_blocks (512-byte units) is at offset 64 on both x86_64 and aarch64.
-                return MemoryMarshal.Read<long>(buffer[64..]) * 512;
-            }
+            return status.AllocatedBytes;
         }
 
         return new FileInfo(path).Length;
@@ -42,7 +35,7 @@ public static partial class HostFile
             return (true, Math.Min(maxLength, fileLength - offset));
         }
 
-        long data = Lseek(handle, offset, SeekData);
+        long data = Libc.LSeek(handle, offset, Libc.SEEK_DATA);
         if (data < 0)
         {
             // ENXIO: no data at or after offset.
@@ -54,14 +47,8 @@ public static partial class HostFile
             return (false, Math.Min(maxLength, data - offset));
         }
 
-        long hole = Lseek(handle, offset, SeekHole);
+        long hole = Libc.LSeek(handle, offset, Libc.SEEK_HOLE);
         long end = hole < 0 ? fileLength : hole;
         return (true, Math.Min(maxLength, end - offset));
     }
-
-    [LibraryImport("libc", EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int Stat(string path, ref byte buffer);
-
-    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
-    private static partial long Lseek(SafeFileHandle fd, long offset, int whence);
 }

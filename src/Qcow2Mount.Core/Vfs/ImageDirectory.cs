@@ -1,49 +1,308 @@
+using System.Runtime.ExceptionServices;
+using Qcow2Mount.Core.Errors;
+using Qcow2Mount.Core.Interop;
+using Qcow2Mount.Core.Qcow2;
+
 namespace Qcow2Mount.Core.Vfs;
 
 /// <summary>
-/// The directory a mount shows: one raw file per image. Owns the disks and disposes them.
-/// Names follow one rule: <c>disk.qcow2</c> → <c>disk.raw</c>, any other name gets <c>.raw</c> appended;
-/// clashes get <c>-2</c>, <c>-3</c>, … before the extension.
+/// The directory a mount shows, one raw file per image (named by <see cref="RawNames"/>), and the file rules of
+/// <see cref="IVirtualFileSystem"/>. Owns the disks and disposes them.
+/// Invariant: a raw file never changes size. Reads stop at the end; a write past the end is refused or cut as the
+/// shim's <see cref="WritePastEnd"/> says; size changes are refused; a read-only mount refuses every change.
+/// <see cref="IsReadOnly"/> is fixed by the images added: a disk that turns read-only later (corruption found) fails
+/// its own writes, while the other images of the mount still write and flush.
 /// </summary>
-public sealed class ImageDirectory : IDisposable
+public sealed class ImageDirectory : IVirtualFileSystem
 {
-    private readonly List<ImageFile> _files = new();
-    private readonly Dictionary<string, ImageFile> _byName = new(StringComparer.Ordinal);
+    private readonly List<RawFile> _files = [];
+    private readonly Dictionary<string, RawFile> _byName;
+    private readonly bool _readOnly;
+    private bool _anyDiskReadOnly;
 
-    public IReadOnlyList<ImageFile> Files => _files;
-
-    public static string RawNameFor(string imagePath)
+    /// <param name="caseSensitiveNames">False where the platform compares names ignoring case (Windows).</param>
+    /// <param name="readOnly">Refuse every change even where the disks could write.</param>
+    public ImageDirectory(bool caseSensitiveNames = true, bool readOnly = false)
     {
-        string name = Path.GetFileName(imagePath);
-        return name.EndsWith(".qcow2", StringComparison.OrdinalIgnoreCase)
-            ? string.Concat(name.AsSpan(0, name.Length - ".qcow2".Length), ".raw")
-            : name + ".raw";
+        CaseSensitiveNames = caseSensitiveNames;
+        _byName = new Dictionary<string, RawFile>(caseSensitiveNames ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase);
+        _readOnly = readOnly;
+        Root = new RootDirectory(DateTime.UtcNow);
     }
 
-    public ImageFile Add(string imagePath, IVirtualDisk disk)
-    {
-        string name = RawNameFor(imagePath);
-        string stem = name[..^".raw".Length];
-        for (int n = 2; _byName.ContainsKey(name); n++)
-        {
-            name = $"{stem}-{n}.raw";
-        }
+    public bool IsReadOnly => _readOnly || _anyDiskReadOnly;
 
-        var file = new ImageFile(name, imagePath, disk);
+    public bool CaseSensitiveNames { get; }
+
+    public RootDirectory Root { get; }
+
+    public IReadOnlyList<RawFile> Files => _files;
+
+    public VolumeCapacity Capacity => new(_files.Sum(f => VolumeCapacity.RoundUp(f.Size)), _files.Count, VolumeCapacity.NameMax);
+
+    /// <summary>
+    /// Opens and locks the images of one mount, in order (read-only when <paramref name="options"/> say so). One pool of
+    /// backing layers serves the whole mount, so overlays of one base share a single read-only open of it. Nothing
+    /// stays open when one image fails.
+    /// </summary>
+    public static ImageDirectory Open(IReadOnlyList<string> images, string? format, ImageOpenOptions options, bool caseSensitiveNames)
+    {
+        var directory = new ImageDirectory(caseSensitiveNames, options.ReadOnly);
+        try
+        {
+            var shared = options with { BackingLayers = new BackingLayerPool() };
+            foreach (string path in images)
+            {
+                directory.Add(path, DiskImage.Open(path, format, shared));
+            }
+
+            return directory;
+        }
+        catch
+        {
+            directory.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Adds <paramref name="disk"/> (opened from <paramref name="imagePath"/>) under its raw name. Call while the working
+    /// directory is still the one the disk was opened in: a relative data file name is relative to it.
+    /// </summary>
+    public RawFile Add(string imagePath, IVirtualDisk disk)
+    {
+        string name = RawNames.Unique(RawNames.For(imagePath), _byName.ContainsKey);
+        var file = new RawFile(name, imagePath, disk, _files.Count);
         _files.Add(file);
         _byName.Add(name, file);
+        _anyDiskReadOnly |= disk.IsReadOnly;
         return file;
     }
 
-    public ImageFile? Find(string name) => _byName.GetValueOrDefault(name);
+    public RawFile? Find(string name) => _byName.GetValueOrDefault(name);
 
-    /// <summary>Flushes every disk (used on fsync of the directory and before unmount).</summary>
+    public NodeInfo GetInfo(VfsNode node) => node switch
+    {
+        RawFile file => new NodeInfo(file.Id, false, file.Size, IsReadOnly ? 0x100u /* 0400 */ : 0x180u /* 0600 */, IsReadOnly, file.Times),
+        _ => new NodeInfo(node.Id, true, 0, 0x1EDu /* 0755 */, IsReadOnly, node.Times),
+    };
+
+    /// <summary>One stat per host file per call (the kernel caches attributes for a second).</summary>
+    public long AllocatedBytes(RawFile file)
+    {
+        long total = 0;
+        bool any = false;
+        foreach (string path in file.HostFiles)
+        {
+            if (OperatingSystem.IsLinux() && FileStatus.Get(path, followLinks: true, out var status) == 0)
+            {
+                total += status.AllocatedBytes;
+                any = true;
+            }
+        }
+
+        return any ? total : file.Size;
+    }
+
+    public IReadOnlyList<RawFile> List(VfsNode node) => node.IsDirectory ? _files : throw new NotADirectoryException(node.Name);
+
+    /// <summary>Kind first, then the read-only policy for writers, then O_TRUNC (refused unless the file is empty).</summary>
+    public void Open(VfsNode node, OpenRequest request)
+    {
+        if (request.Expect == NodeKind.File && node is not RawFile)
+        {
+            throw new IsADirectoryException(Describe(node));
+        }
+
+        if (request.Expect == NodeKind.Directory && !node.IsDirectory)
+        {
+            throw new NotADirectoryException(node.Name);
+        }
+
+        if (node is RawFile file)
+        {
+            if (request.Write && IsReadOnly)
+            {
+                throw new ReadOnlyFileSystemException(file.Name);
+            }
+
+            if (request.Truncate)
+            {
+                CheckSize(file, 0);
+            }
+        }
+    }
+
+    public int Read(RawFile file, Span<byte> buffer, long offset)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        long size = file.Size;
+        if (offset >= size || buffer.IsEmpty)
+        {
+            return 0;
+        }
+
+        int count = (int)Math.Min(buffer.Length, size - offset);
+        for (int done = 0; done < count;)
+        {
+            int n = file.Disk.Read(offset + done, buffer[done..count]);
+            if (n <= 0)
+            {
+                throw new IOException($"{file.Name}: the disk ended at {offset + done} inside its length {size}");
+            }
+
+            done += n;
+        }
+
+        return count;
+    }
+
+    /// <summary>A write changes the modification and change times.</summary>
+    public int Write(RawFile file, ReadOnlySpan<byte> data, long offset, WritePastEnd pastEnd)
+    {
+        CheckWritable(file);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (data.IsEmpty)
+        {
+            return 0;
+        }
+
+        long size = file.Size;
+        int count = (int)Math.Min(data.Length, offset >= size ? 0 : size - offset);
+        if (count < data.Length)
+        {
+            bool refused = pastEnd switch
+            {
+                WritePastEnd.WriteWhatFits => count == 0,
+                WritePastEnd.Refuse => true,
+                _ => false,
+            };
+            if (refused)
+            {
+                throw new WritePastEndException(file.Name, offset, data.Length, size);
+            }
+
+            if (count == 0)
+            {
+                return 0;
+            }
+        }
+
+        file.Disk.Write(offset, data[..count]);
+        file.Touch(TimeFields.Modified | TimeFields.Changed, DateTime.UtcNow);
+        return count;
+    }
+
+    /// <summary>
+    /// PunchHole → WriteZeroes with unmap, Zero → WriteZeroes without. With KeepSize the range is clipped at the end of
+    /// the disk; without it a range past the end would grow the file (<see cref="RangePastEndException"/>). Reserve is
+    /// refused once the range is known to be valid: nothing can be reserved, and success would be a promise we cannot keep.
+    /// </summary>
+    public void Allocate(RawFile file, SpaceRequest request)
+    {
+        var (operation, offset, length, keepSize) = request;
+        if (offset < 0 || length <= 0 || offset > long.MaxValue - length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(request), $"{file.Name}: bad range {offset}+{length}");
+        }
+
+        CheckWritable(file);
+        long size = file.Size;
+        long end = offset + length;
+        if (end > size && !keepSize)
+        {
+            throw new RangePastEndException(file.Name, end, size);
+        }
+
+        if (operation == SpaceOperation.Reserve)
+        {
+            throw new UnsupportedRequestException(file.Name, "reserving space");
+        }
+
+        end = Math.Min(end, size);
+        if (end > offset)
+        {
+            file.Disk.WriteZeroes(offset, end - offset, mayUnmap: operation == SpaceOperation.PunchHole);
+            file.Touch(TimeFields.Modified | TimeFields.Changed, DateTime.UtcNow);
+        }
+    }
+
+    public long? Seek(RawFile file, long offset, SeekTarget target)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        long size = file.Size;
+        for (long position = offset; position < size;)
+        {
+            var status = file.Disk.GetBlockStatus(position, size - position);
+            bool hole = (status.Flags & BlockStatusFlags.Zero) != 0;
+            if (hole == (target == SeekTarget.Hole))
+            {
+                return position;
+            }
+
+            position += Math.Max(status.Length, 1);
+        }
+
+        return target == SeekTarget.Hole && offset < size ? size : null;
+    }
+
+    public void SetSize(VfsNode node, long size)
+    {
+        var file = node as RawFile ?? throw new IsADirectoryException(Describe(node));
+        CheckWritable(file);
+        CheckSize(file, size);
+    }
+
+    public void SetAllocationSize(RawFile file, long size)
+    {
+        CheckWritable(file);
+        if (size < file.Size)
+        {
+            throw new SizeChangeRefusedException(file.Name, file.Size, size);
+        }
+    }
+
+    public void SetTimes(VfsNode node, TimesUpdate update)
+    {
+        CheckWritable(node);
+        node.Update(update, DateTime.UtcNow);
+    }
+
+    public void Touch(VfsNode node, TimeFields fields) => node.Touch(fields, DateTime.UtcNow);
+
+    public VfsException RefusalOf(ChangeKind change, VfsNode? target = null) =>
+        IsReadOnly ? new ReadOnlyFileSystemException(target is null ? change.ToString() : Describe(target)) : new ChangeRefusedException(change, target is not null);
+
+    public void Flush(RawFile file)
+    {
+        if (!IsReadOnly)
+        {
+            file.Disk.Flush();
+        }
+    }
+
     public void FlushAll()
     {
-        foreach (var f in _files)
+        ExceptionDispatchInfo? first = null;
+        FlushWritable((_, e) => first ??= ExceptionDispatchInfo.Capture(e));
+        first?.Throw();
+    }
+
+    public bool Close(Action<string> log)
+    {
+        bool ok = true;
+        FlushWritable((file, e) =>
         {
-            f.Disk.Flush();
-        }
+            if (e is not (IOException or UnauthorizedAccessException))
+            {
+                ExceptionDispatchInfo.Throw(e);
+            }
+
+            log($"{file.SourcePath}: flush on unmount failed: {e.Message}");
+            ok = false;
+        });
+        Dispose();
+        return ok;
     }
 
     public void Dispose()
@@ -55,5 +314,49 @@ public sealed class ImageDirectory : IDisposable
 
         _files.Clear();
         _byName.Clear();
+    }
+
+    private static string Describe(VfsNode node) => node.Name.Length == 0 ? "/" : node.Name;
+
+    private static void CheckSize(RawFile file, long size)
+    {
+        if (size != file.Size)
+        {
+            throw new SizeChangeRefusedException(file.Name, file.Size, size);
+        }
+    }
+
+    /// <summary>Flushes every disk that can write (none on a read-only mount), passing each failure to <paramref name="failed"/>.</summary>
+    private void FlushWritable(Action<RawFile, Exception> failed)
+    {
+        if (IsReadOnly)
+        {
+            return;
+        }
+
+        foreach (var file in _files)
+        {
+            if (file.Disk.IsReadOnly)
+            {
+                continue;
+            }
+
+            try
+            {
+                file.Disk.Flush();
+            }
+            catch (Exception e)
+            {
+                failed(file, e);
+            }
+        }
+    }
+
+    private void CheckWritable(VfsNode node)
+    {
+        if (IsReadOnly)
+        {
+            throw new ReadOnlyFileSystemException(Describe(node));
+        }
     }
 }

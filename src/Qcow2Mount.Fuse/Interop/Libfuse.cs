@@ -5,7 +5,10 @@ namespace Qcow2Mount.Fuse.Interop;
 
 /// <summary>
 /// Loads libfuse3 by soname (no libfuse3-dev symlink needed, fuse-notes §1). Every function is a plain
-/// <see cref="LibraryImportAttribute"/> whose library name the resolver maps to the loaded handle.
+/// <see cref="LibraryImportAttribute"/>, one per file (<c>Libfuse.FuseSessionNew.cs</c>, …), whose library name the
+/// resolver maps to the loaded handle. We use libfuse only to mount and unmount (it parses the mount options and runs
+/// fusermount3 for unprivileged users); requests are read from its /dev/fuse descriptor and answered by our own loop
+/// (<see cref="FuseHost"/>).
 /// </summary>
 internal static unsafe partial class Libfuse
 {

@@ -1,9 +1,7 @@
-using System.Runtime.InteropServices;
-
 namespace Qcow2Mount.WinFsp.Interop;
 
-/// <summary>The registry functions the DLL lookup needs (plain exports of advapi32, no Microsoft.Win32.Registry).</summary>
-internal static unsafe partial class Advapi32
+/// <summary>The registry functions the DLL lookup needs (plain exports of advapi32, no Microsoft.Win32.Registry), one per file.</summary>
+internal static partial class Advapi32
 {
     /// <summary>HKEY_LOCAL_MACHINE: (HKEY)(LONG)0x80000002, sign-extended to pointer size.</summary>
     public static readonly nint LocalMachine = unchecked((int)0x80000002);
@@ -18,12 +16,5 @@ internal static unsafe partial class Advapi32
     public const int ErrorFileNotFound = 2;
     public const int ErrorMoreData = 234;
 
-    [LibraryImport("advapi32.dll", EntryPoint = "RegOpenKeyExW", StringMarshalling = StringMarshalling.Utf16)]
-    internal static partial int RegOpenKeyEx(nint key, string subKey, uint options, uint desired, out nint result);
-
-    [LibraryImport("advapi32.dll", EntryPoint = "RegGetValueW", StringMarshalling = StringMarshalling.Utf16)]
-    internal static partial int RegGetValue(nint key, string? subKey, string value, uint flags, out uint type, void* data, ref uint dataBytes);
-
-    [LibraryImport("advapi32.dll")]
-    internal static partial int RegCloseKey(nint key);
+    private const string LibraryName = "advapi32.dll";
 }

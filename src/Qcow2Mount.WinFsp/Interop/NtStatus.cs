@@ -19,6 +19,7 @@ internal static class NtStatus
     public const int MediaWriteProtected = unchecked((int)0xC00000A2);
     public const int DeviceNotReady = unchecked((int)0xC00000A3);
     public const int FileIsADirectory = unchecked((int)0xC00000BA);
+    public const int NotSupported = unchecked((int)0xC00000BB);
     public const int NotADirectory = unchecked((int)0xC0000103);
     public const int FileCorruptError = unchecked((int)0xC0000102);
     public const int CannotDelete = unchecked((int)0xC0000121);

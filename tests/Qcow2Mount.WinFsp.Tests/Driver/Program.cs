@@ -32,14 +32,14 @@ internal static unsafe class Program
             var api = new WinFspApi();
             _note = (delegate* unmanaged[Cdecl]<char*, void>)NativeLibrary.GetExport(NativeLibrary.Load(WinFspLibrary.LoadedPath!), "FakeWinFsp_Note");
             Note("loaded " + WinFspLibrary.LoadedPath);
-            var directory = new ImageDirectory();
+            var directory = new ImageDirectory(caseSensitiveNames: false, readOnly);
             foreach (string image in args[1..])
             {
                 var disk = DiskImage.Open(image, new ImageOpenOptions { ReadOnly = readOnly });
-                directory.Add(image, new NotingDisk(disk, ImageDirectory.RawNameFor(image), Note));
+                directory.Add(image, new NotingDisk(disk, RawNames.For(image), Note));
             }
 
-            using var host = new WinFspHost(api, new ImageVolume(directory), readOnly, message => Note("log " + message));
+            using var host = new WinFspHost(api, directory, message => Note("log " + message));
             host.Mount(null);
             Note("mounted " + host.MountPoint);
             if (!host.Stopped.WaitOne(TimeSpan.FromSeconds(90)))

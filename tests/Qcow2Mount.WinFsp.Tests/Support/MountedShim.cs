@@ -19,15 +19,15 @@ internal sealed unsafe class MountedShim : IDisposable
     {
         Log = log;
         Api = new FakeWinFspApi(log);
-        var directory = new ImageDirectory();
+        var directory = new ImageDirectory(caseSensitiveNames: false, readOnly);
         foreach (string path in imagePaths)
         {
-            var disk = new RecordingDisk(DiskImage.Open(path, new ImageOpenOptions { ReadOnly = disksReadOnly }), ImageDirectory.RawNameFor(path), log);
+            var disk = new RecordingDisk(DiskImage.Open(path, new ImageOpenOptions { ReadOnly = disksReadOnly }), RawNames.For(path), log);
             Disks.Add(disk);
             directory.Add(path, disk);
         }
 
-        Host = new WinFspHost(Api, new ImageVolume(directory), readOnly, Messages.Add);
+        Host = new WinFspHost(Api, directory, Messages.Add);
         Host.Mount(null);
     }
 

@@ -1,0 +1,11 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Qcow2Mount.WinFsp.Interop;
+
+internal static unsafe partial class WinFspNative
+{
+    [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf16)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial int FspFileSystemCreate(string devicePath, VolumeParams* volumeParams, FileSystemInterface* fileSystemInterface, nint* fileSystem);
+}

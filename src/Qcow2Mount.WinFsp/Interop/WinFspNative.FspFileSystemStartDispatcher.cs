@@ -1,0 +1,11 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Qcow2Mount.WinFsp.Interop;
+
+internal static unsafe partial class WinFspNative
+{
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    internal static partial int FspFileSystemStartDispatcher(nint fileSystem, uint threadCount);
+}
