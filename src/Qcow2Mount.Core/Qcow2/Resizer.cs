@@ -146,7 +146,8 @@ internal sealed class Resizer
     /// <summary>Full discard of every cluster from the first cluster boundary at or after <paramref name="newSize"/>.</summary>
     private void DiscardBeyond(long newSize)
     {
-        var start = new GuestOffset((newSize + _geo.ClusterSize - 1) & ~(long)(_geo.ClusterSize - 1));
+        var newEnd = new GuestOffset(newSize);
+        var start = _geo.IsClusterAligned(newEnd) ? newEnd : _geo.NextClusterStart(newEnd);
         var end = new GuestOffset(_header.Current.Size);
         var emptiedTables = new List<long>();
         for (var pos = start; pos < end;)

@@ -239,7 +239,7 @@ public static class ImageChecker
             for (int j = 0; j < geo.L2Entries; j++)
             {
                 int at = j * geo.L2EntrySize;
-                var entry = new L2Entry(BinaryPrimitives.ReadUInt64BigEndian(table.AsSpan(at)), 0);
+                var entry = L2Entry.Read(table, at, geo.ExtendedL2);
                 var host = entry.HostClusterOffset;
                 if (!SubclusterDecoder.HasHostCluster(entry, external) || (!external && !geo.IsClusterAligned(host)))
                 {

@@ -48,7 +48,7 @@ internal static class AllocationScanner
             ClusterSize = h.ClusterSize,
             ExtendedL2 = h.HasExtendedL2,
             BackingFile = h.BackingFile,
-            TotalClusters = (layer.Length + h.ClusterSize - 1) / h.ClusterSize,
+            TotalClusters = h.Geometry.ClustersFor(layer.Length),
             DataClusters = walk.DataClusters,
             DataBytes = walk.DataBytes,
             PartialClusters = walk.PartialClusters,
