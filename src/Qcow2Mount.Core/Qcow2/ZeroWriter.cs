@@ -122,8 +122,9 @@ internal sealed class ZeroWriter
         while (pos < end)
         {
             var clusterStart = _geo.ClusterStart(pos);
-            long clusterEnd = Math.Min(clusterStart.Value + _geo.ClusterSize, Length);
-            var stop = GuestOffset.Min(end, clusterStart + _geo.ClusterSize);
+            var nextCluster = _geo.NextClusterStart(pos);
+            long clusterEnd = Math.Min(nextCluster.Value, Length);
+            var stop = GuestOffset.Min(end, nextCluster);
             if ((pos - clusterStart) % unit != 0)
             {
                 var unitEnd = GuestOffset.Min(RoundUp(pos, unit), end);
@@ -186,8 +187,8 @@ internal sealed class ZeroWriter
         while (pos < end)
         {
             var clusterStart = _geo.ClusterStart(pos);
-            var stop = GuestOffset.Min(end, clusterStart + _geo.ClusterSize);
-            bool whole = pos == clusterStart && (stop == clusterStart + _geo.ClusterSize || stop.Value == Length);
+            var stop = GuestOffset.Min(end, _geo.NextClusterStart(pos));
+            bool whole = pos == clusterStart && (stop == _geo.NextClusterStart(pos) || stop.Value == Length);
             if (whole && _header.Current.BackingFile is null)
             {
                 lock (_metaLock)

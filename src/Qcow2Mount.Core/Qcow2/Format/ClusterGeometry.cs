@@ -17,7 +17,7 @@ public sealed class ClusterGeometry
         L2EntrySize = extendedL2 ? 16 : 8;
         L2Entries = ClusterSize / L2EntrySize;
         SubclustersPerCluster = extendedL2 ? 32 : 1;
-        SubclusterSize = ClusterSize / SubclustersPerCluster;
+        SubclusterSize = SubclusterSizeOf(ClusterSize, extendedL2);
         RefcountBits = 1 << refcountOrder;
         RefblockEntries = (int)((long)ClusterSize * 8 / RefcountBits);
     }
@@ -36,6 +36,9 @@ public sealed class ClusterGeometry
     public int SubclustersPerCluster { get; }
 
     public int SubclusterSize { get; }
+
+    /// <summary>Spec §7: an extended L2 entry splits its cluster into 32 subclusters; a standard one is one subcluster.</summary>
+    public static int SubclusterSizeOf(int clusterSize, bool extendedL2) => extendedL2 ? clusterSize / 32 : clusterSize;
 
     public int RefcountOrder { get; }
 

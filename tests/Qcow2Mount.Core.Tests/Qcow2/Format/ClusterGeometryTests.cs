@@ -49,6 +49,21 @@ public sealed class ClusterGeometryTests
         });
     }
 
+    /// <summary>Spec §7: 32 subclusters per cluster with extended L2 entries, one without; the static form agrees.</summary>
+    [TestCase(16, true, 2048)]
+    [TestCase(21, true, 65536)]
+    [TestCase(16, false, 65536)]
+    [TestCase(9, false, 512)]
+    public void SubclusterSize_FollowsSpecFormula(int bits, bool extended, int expected)
+    {
+        var geo = new ClusterGeometry(bits, extended, 4);
+        Assert.Multiple(() =>
+        {
+            Assert.That(geo.SubclusterSize, Is.EqualTo(expected));
+            Assert.That(ClusterGeometry.SubclusterSizeOf(1 << bits, extended), Is.EqualTo(expected));
+        });
+    }
+
     /// <summary>Spec §5: refblock_entries = cluster_size × 8 / refcount_bits; the table and block indexes of a host cluster.</summary>
     [TestCase(16, 0, 524288)]
     [TestCase(16, 4, 32768)]
