@@ -41,21 +41,21 @@ public class HotPathBenchmarks
         {
             uint alloc = (uint)random.Next();
             uint zero = (uint)random.Next() & ~alloc;
-            _entries[i] = L2Entry.Standard((i + 1L) << geometry.ClusterBits, copied: true, L2Entry.MakeBitmap(alloc, zero));
+            _entries[i] = L2Entry.Standard(geometry.StartOf(new HostCluster(i + 1L)), copied: true, L2Entry.MakeBitmap(alloc, zero));
         }
 
-        _clusters = (new FileInfo(_images.BaseQcow2).Length + geometry.ClusterSize - 1) >> geometry.ClusterBits;
+        _clusters = geometry.ClusterEnd(new FileInfo(_images.BaseQcow2).Length).Index;
         _sliceOffsets = [.. CachedSliceOffsets(_image)];
     }
 
-    /// <summary>Guest offset → host extent (what every read and in-place write does first).</summary>
+    /// <summary>Guest offset → host extent through the one status query (the mapping walk every read and in-place write does first).</summary>
     [Benchmark(OperationsPerInvoke = Operations)]
     public long MappingLookup()
     {
         long sum = 0;
         foreach (long offset in _offsets)
         {
-            sum += _image!.GetMapExtent(offset, 4096).Offset;
+            sum += _image!.GetBlockStatus(offset, 4096).HostOffset;
         }
 
         return sum;
@@ -99,7 +99,7 @@ public class HotPathBenchmarks
         var refcounts = _image!.Refcounts;
         for (long c = 0; c < _clusters; c++)
         {
-            sum += refcounts.GetRefcount(c);
+            sum += refcounts.GetRefcount(new HostCluster(c));
         }
 
         return sum;
@@ -116,7 +116,7 @@ public class HotPathBenchmarks
     {
         var cache = image.L2Cache;
         var offsets = new List<long>();
-        for (long offset = 0; offset < image.ImageFile.Length && offsets.Count < Operations; offset += cache.EntrySize)
+        for (long offset = 0; offset < image.Qcow2File.Length && offsets.Count < Operations; offset += cache.EntrySize)
         {
             if (cache.Contains(offset))
             {

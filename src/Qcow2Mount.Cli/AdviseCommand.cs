@@ -88,7 +88,7 @@ internal sealed class AdviseCommand : ICommand
     {
         var p = a.Profile;
         var sb = new StringBuilder();
-        string layout = p.ExtendedL2 ? $"extended L2 entries ({ByteSize.Human(p.ClusterSize / 32)} subclusters)" : "standard L2 entries";
+        string layout = p.ExtendedL2 ? $"extended L2 entries ({ByteSize.Human(p.SubclusterSize)} subclusters)" : "standard L2 entries";
         string backing = p.BackingFile is { } b ? $"backing file {b}" : "no backing file";
         sb.Append(CultureInfo.InvariantCulture, $"{a.Filename}: {ByteSize.Human(p.VirtualSize)} disk, {ByteSize.Human(p.ClusterSize)} clusters, {layout}, {backing}\n");
         double hosted = p.TotalClusters == 0 ? 0 : (double)p.HostedClusters / p.TotalClusters;

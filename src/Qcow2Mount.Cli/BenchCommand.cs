@@ -1,6 +1,7 @@
 using System.Globalization;
 using Qcow2Mount.Cli.Options;
 using Qcow2Mount.Core;
+using Qcow2Mount.Core.Bench;
 using Qcow2Mount.Core.Tools;
 
 namespace Qcow2Mount.Cli;

@@ -28,22 +28,47 @@ public interface IVirtualDisk : IDisposable
     /// <summary>Makes everything written so far durable: metadata in crash-safe order, then the file to stable storage.</summary>
     void Flush();
 
-    /// <summary>Allocation status of the run starting at <paramref name="offset"/>, at most <paramref name="maxLength"/> bytes long.</summary>
+    /// <summary>
+    /// Status of the run starting at <paramref name="offset"/>, at most <paramref name="maxLength"/> bytes long (never
+    /// empty inside the disk): the one status query, for SEEK_DATA/SEEK_HOLE, convert and every qemu-img-style map.
+    /// </summary>
     BlockStatus GetBlockStatus(long offset, long maxLength);
 }
 
-/// <summary>What a run of guest bytes is, for SEEK_DATA/SEEK_HOLE and <c>map</c>.</summary>
+/// <summary>What a run of guest bytes is, for SEEK_DATA/SEEK_HOLE and <c>map</c> (qemu-img map's flags, and where the run is decided).</summary>
 [Flags]
 public enum BlockStatusFlags
 {
     None = 0,
+
     /// <summary>The run reads as zeros (a hole for SEEK_HOLE).</summary>
     Zero = 1,
-    /// <summary>The run's data is stored in this image's file (not in a backing file).</summary>
+
+    /// <summary>The disk asked decides the run itself (its own data or zeros), not a backing layer below it.</summary>
     Allocated = 2,
+
     /// <summary>The run has data somewhere in the chain (not known to be zero).</summary>
     Data = 4,
+
+    /// <summary>Some layer of the chain decides the run (qemu-img map's "present"); false where no layer allocates it.</summary>
+    Present = 8,
+
+    /// <summary>A raw layer decides the run: only its host file knows its holes (callers refine Data with SEEK_DATA/SEEK_HOLE).</summary>
+    RawLayer = 16,
 }
 
-/// <summary>A run of guest bytes with one status; <see cref="HostOffset"/> is -1 when there is no single host location.</summary>
-public readonly record struct BlockStatus(long Length, BlockStatusFlags Flags, int Depth = 0, long HostOffset = -1);
+/// <summary>
+/// A run of guest bytes with one status. <see cref="Depth"/> is the layer of the chain that decides it (0 = the disk
+/// asked); <see cref="HostOffset"/> is where the run starts in that layer's file when it has a single host location
+/// (data, and preallocated zero or unallocated clusters), else -1.
+/// </summary>
+public readonly record struct BlockStatus(long Length, BlockStatusFlags Flags, int Depth = 0, long HostOffset = -1)
+{
+    public bool IsZero => (Flags & BlockStatusFlags.Zero) != 0;
+
+    public bool IsData => (Flags & BlockStatusFlags.Data) != 0;
+
+    public bool IsPresent => (Flags & BlockStatusFlags.Present) != 0;
+
+    public bool IsRawLayer => (Flags & BlockStatusFlags.RawLayer) != 0;
+}

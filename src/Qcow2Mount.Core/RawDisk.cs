@@ -82,8 +82,9 @@ public sealed class RawDisk : IVirtualDisk
 
     public void Flush() => _device.Flush();
 
+    /// <summary>All of a raw disk is data at its own offset; only the host file knows its holes.</summary>
     public BlockStatus GetBlockStatus(long offset, long maxLength) =>
-        new(Math.Min(maxLength, _length - offset), BlockStatusFlags.Allocated | BlockStatusFlags.Data, 0, offset);
+        new(Math.Min(maxLength, _length - offset), BlockStatusFlags.Allocated | BlockStatusFlags.Present | BlockStatusFlags.Data | BlockStatusFlags.RawLayer, 0, offset);
 
     public void Dispose() => _device.Dispose();
 

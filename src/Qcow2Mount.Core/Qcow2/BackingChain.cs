@@ -1,5 +1,6 @@
 using Qcow2Mount.Core.Errors;
 using Qcow2Mount.Core.Storage;
+using Qcow2Mount.Core.Qcow2.Metadata;
 
 namespace Qcow2Mount.Core.Qcow2;
 
@@ -48,7 +49,7 @@ internal static class BackingChain
         FileBlockDevice? dataFile = null;
         try
         {
-            var header = Qcow2Image.ReadHeader(file);
+            var header = HeaderStore.Read(file);
             if (header.BackingFile is { } name && options.FollowBacking)
             {
                 (backing, backingOwner) = OpenBacking(path, name, header.BackingFormat, context);
@@ -69,7 +70,7 @@ internal static class BackingChain
                 dataFile = FileBlockDevice.Open(dataPath, options.ReadOnly, options.Lock);
             }
 
-            return Qcow2Image.OpenDevice(file, options, backing, dataFile, backingOwner);
+            return ImageOpener.Open(file, options, backing, dataFile, backingOwner);
         }
         catch
         {

@@ -7,7 +7,10 @@ using ZstdSharp.Unsafe;
 
 namespace Qcow2Mount.Core.Qcow2;
 
-/// <summary>Reads compressed clusters (spec §8): raw deflate (QEMU "zlib") or zstd frames, exactly one cluster of output.</summary>
+/// <summary>
+/// The codec of compressed clusters (spec §8, §2.4): raw deflate (QEMU "zlib", no zlib header) or zstd frames.
+/// Reading yields exactly one cluster of output or fails as corruption; writing yields one cluster's compressed form.
+/// </summary>
 internal static class CompressedClusters
 {
     /// <summary>Largest zstd window accepted: 4 MiB, twice the largest cluster.</summary>
@@ -16,13 +19,14 @@ internal static class CompressedClusters
     public static void Decompress(IBlockDevice file, L2Entry entry, ClusterGeometry geo, byte compressionType, Span<byte> cluster, long guestOffset)
     {
         var d = CompressedDescriptor.Decode(entry, geo.ClusterBits);
-        if (d.HostOffset >= file.Length || d.CompressedLength <= 0 || d.CompressedLength > 2 * geo.ClusterSize + 512)
+        long host = d.HostOffset.Value;
+        if (host >= file.Length || d.CompressedLength <= 0 || d.CompressedLength > 2 * geo.ClusterSize + 512)
         {
-            throw new ImageCorruptException($"{file.Name}: compressed cluster at 0x{d.HostOffset:x} (length {d.CompressedLength}) is outside the file", guestOffset, d.HostOffset);
+            throw new ImageCorruptException($"{file.Name}: compressed cluster at {d.HostOffset} (length {d.CompressedLength}) is outside the file", guestOffset, host);
         }
 
         var input = new byte[d.CompressedLength];
-        file.Read(d.HostOffset, input);
+        file.Read(host, input);
         int produced;
         try
         {
@@ -30,13 +34,31 @@ internal static class CompressedClusters
         }
         catch (Exception e) when (e is InvalidDataException or ZstdException or IOException)
         {
-            throw new ImageCorruptException($"{file.Name}: compressed cluster at 0x{d.HostOffset:x} cannot be decompressed: {e.Message}", guestOffset, d.HostOffset);
+            throw new ImageCorruptException($"{file.Name}: compressed cluster at {d.HostOffset} cannot be decompressed: {e.Message}", guestOffset, host);
         }
 
         if (produced != cluster.Length)
         {
-            throw new ImageCorruptException($"{file.Name}: compressed cluster at 0x{d.HostOffset:x} decompresses to {produced} bytes, not {cluster.Length}", guestOffset, d.HostOffset);
+            throw new ImageCorruptException($"{file.Name}: compressed cluster at {d.HostOffset} decompresses to {produced} bytes, not {cluster.Length}", guestOffset, host);
         }
+    }
+
+    /// <summary>The compressed form of one cluster: raw deflate (no zlib header) or one zstd frame.</summary>
+    public static byte[] Compress(ReadOnlySpan<byte> cluster, byte compressionType)
+    {
+        if (compressionType == 1)
+        {
+            using var zstd = new Compressor();
+            return zstd.Wrap(cluster).ToArray();
+        }
+
+        using var output = new MemoryStream();
+        using (var deflate = new DeflateStream(output, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            deflate.Write(cluster);
+        }
+
+        return output.ToArray();
     }
 
     // The sector-rounded input may hold trailing bytes of the next cluster (deflate) or several frames (zstd):

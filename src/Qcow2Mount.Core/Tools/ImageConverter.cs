@@ -92,7 +92,7 @@ public static class ImageConverter
                 try
                 {
                     // The new image is opened on the files its creation still holds locked.
-                    image = Qcow2Image.OpenDevice(created.File, new ImageOpenOptions(), backing: null, created.DataFile);
+                    image = ImageOpener.Open(created.File, new ImageOpenOptions(), backing: null, created.DataFile);
                 }
                 catch
                 {

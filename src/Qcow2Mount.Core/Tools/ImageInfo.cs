@@ -94,7 +94,7 @@ public sealed record ImageInfo
                 h.HasExternalDataFile ? h.ExternalDataFile : null,
                 h.IsDataFileRaw)
             {
-                Bitmaps = ReadBitmaps(image.ImageFile, h),
+                Bitmaps = ReadBitmaps(image.Qcow2File, h),
             },
             Snapshots = snapshots.Select(ToInfo).ToList(),
         };

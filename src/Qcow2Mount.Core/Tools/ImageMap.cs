@@ -6,7 +6,7 @@ namespace Qcow2Mount.Core.Tools;
 public sealed record MapEntry(long Start, long Length, int Depth, bool Present, bool Zero, bool Data, long? Offset, string? Filename);
 
 /// <summary>
-/// qemu-img map over an image and its backing chain: extents from <see cref="Qcow2Image.GetMapExtent"/> (raw
+/// qemu-img map over an image and its backing chain: extents from <see cref="Qcow2Image.GetBlockStatus"/> (raw
 /// layers, and data clusters of metadata-preallocated layers, refined by the host file's holes), merged the way qemu-img merges them (same depth, flags and file,
 /// offsets contiguous or both absent).
 /// </summary>
@@ -42,22 +42,22 @@ public static class ImageMap
             long end = Math.Min(image.Length, start + (length ?? image.Length));
             for (long pos = start; pos < end;)
             {
-                var e = image.GetMapExtent(pos, end - pos);
-                if (e.RawLayer)
+                var s = image.GetBlockStatus(pos, end - pos);
+                var e = new MapEntry(pos, s.Length, s.Depth, s.IsPresent, s.IsZero, s.IsData, s.HostOffset >= 0 ? s.HostOffset : null, s.Depth < names.Count ? names[s.Depth] : null);
+                if (s.IsRawLayer)
                 {
-                    var h = Handle(e.Depth, chain[e.Depth].Filename);
-                    var (isData, n) = HostFile.Extent(h, e.Offset, e.Length);
+                    // A raw layer: its host file's holes read as zeros.
+                    var (isData, n) = HostFile.Extent(Handle(s.Depth, chain[s.Depth].Filename), s.HostOffset, s.Length);
                     e = e with { Length = n, Data = isData, Zero = !isData };
                 }
-
-                string? file = e.Depth < names.Count ? names[e.Depth] : null;
-                if (e.Data && e.Offset >= 0 && !e.RawLayer && e.Depth < recurse.Count && recurse[e.Depth])
+                else if (e.Data && e.Offset is { } offset && s.Depth < recurse.Count && recurse[s.Depth])
                 {
                     // Metadata-preallocated layer: a data cluster that is a hole in its file reads as zeros.
-                    var (isData, n) = HostFile.Extent(Handle(-1 - e.Depth, names[e.Depth]), e.Offset, e.Length);
+                    var (isData, n) = HostFile.Extent(Handle(-1 - s.Depth, names[s.Depth]), offset, s.Length);
                     e = e with { Length = n, Zero = !isData };
                 }
-                Add(entries, new MapEntry(pos, e.Length, e.Depth, e.Present, e.Zero, e.Data, e.Offset >= 0 ? e.Offset : null, file));
+
+                Add(entries, e);
                 pos += e.Length;
             }
         }

@@ -68,7 +68,7 @@ public static class ImageResizer
 
         using (var image = open())
         {
-            long clusterEnd = Math.Min(newSize, image.Geometry.ClusterStart(oldSize - 1) + image.Geometry.ClusterSize);
+            long clusterEnd = Math.Min(newSize, image.Geometry.NextClusterStart(new Core.Qcow2.Format.GuestOffset(oldSize - 1)).Value);
             long zeroEnd = oldSize;
             if (!ReadsAsZeros(image, oldSize, clusterEnd))
             {
@@ -76,7 +76,7 @@ public static class ImageResizer
                 zeroEnd = clusterEnd;
             }
 
-            if (image.Header.BackingFile is not null && image.FollowsBacking(out long backingLength) && backingLength > oldSize)
+            if (image.Header.BackingFile is not null && image.BackingLength is { } backingLength && backingLength > oldSize)
             {
                 zeroEnd = Math.Max(zeroEnd, Math.Min(newSize, backingLength));
             }

@@ -1,6 +1,7 @@
 using Qcow2Mount.Core.Qcow2;
 using Qcow2Mount.Core.Qcow2.Check;
 using Qcow2Mount.Core.Storage;
+using Qcow2Mount.Core.Qcow2.Metadata;
 
 namespace Qcow2Mount.Core.Tools;
 
@@ -14,7 +15,7 @@ internal static class MetadataPreallocation
     public static bool Detect(string path)
     {
         using var file = FileBlockDevice.Open(path, readOnly: true);
-        var header = Qcow2Image.ReadHeader(file);
+        var header = HeaderStore.Read(file);
         var geo = header.Geometry;
         long realClusters = HostFile.AllocatedBytes(path) / geo.ClusterSize;
         long threshold = Math.Max(realClusters * 10 / 9, realClusters + 2);

@@ -1,5 +1,6 @@
 using Qcow2Mount.Core.Qcow2;
 using Qcow2Mount.Core.Storage;
+using Qcow2Mount.Core.Qcow2.Metadata;
 
 namespace Qcow2Mount.Core.Tools;
 
@@ -19,7 +20,7 @@ internal static class SourceFiles
             Qcow2.Format.Qcow2Header header;
             using (var file = FileBlockDevice.Open(current, readOnly: true))
             {
-                header = Qcow2Image.ReadHeader(file);
+                header = HeaderStore.Read(file);
             }
 
             if (header.HasExternalDataFile && header.ExternalDataFile is { } data)

@@ -41,7 +41,7 @@ internal sealed class CrashSession
     {
         var file = Log.Wrap(_imageLog, FileBlockDevice.Open(_image, readOnly: false));
         var data = _dataFile is null ? null : Log.Wrap(_dataLog, FileBlockDevice.Open(_dataFile, readOnly: false));
-        return Qcow2Image.OpenDevice(file, Options, backing: null, data);
+        return ImageOpener.Open(file, Options, backing: null, data);
     }
 
     public void Write(Qcow2Image disk, long offset, byte[] data)

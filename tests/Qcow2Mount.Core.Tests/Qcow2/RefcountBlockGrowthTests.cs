@@ -75,7 +75,7 @@ public sealed class RefcountBlockGrowthTests
     private static long RefcountBlocks(string image)
     {
         using var file = FileBlockDevice.Open(image, readOnly: true);
-        var header = Qcow2Image.ReadHeader(file);
+        var header = Core.Qcow2.Metadata.HeaderStore.Read(file);
         var table = new byte[header.RefcountTableClusters << header.ClusterBits];
         file.Read(header.RefcountTableOffset, table);
         long count = 0;

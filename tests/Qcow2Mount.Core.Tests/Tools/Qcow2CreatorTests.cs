@@ -234,6 +234,6 @@ public sealed class Qcow2CreatorTests : ToolsTestDirectory
     private static Core.Qcow2.Format.Qcow2Header HeaderOf(string path)
     {
         using var f = Storage.FileBlockDevice.Open(path, readOnly: true);
-        return Qcow2Image.ReadHeader(f);
+        return Core.Qcow2.Metadata.HeaderStore.Read(f);
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Qcow2Mount.Core.Qcow2.Format;
+using Qcow2Mount.Core.Qcow2.Metadata;
 using Qcow2Mount.Core.Storage;
 
 namespace Qcow2Mount.Core.Qcow2.Check;
@@ -46,7 +47,7 @@ public static class ImageChecker
 
     private static CheckResult CheckOnce(IBlockDevice file, CheckRepair fix, Action<string>? log, bool forceRebuild, string filename)
     {
-        var header = Qcow2Image.ReadHeader(file);
+        var header = HeaderStore.Read(file);
         var geo = header.Geometry;
         var counter = new ReferenceCounter(file, header, fix, log);
         counter.CountAll();
@@ -63,7 +64,7 @@ public static class ImageChecker
         if ((rebuild || forceRebuild) && (fix & CheckRepair.Errors) != 0)
         {
             log?.Invoke("Rebuilding refcount structure");
-            RefcountRebuilder.WriteNewStructure(file, header, counter);
+            header = RefcountRebuilder.WriteNewStructure(file, header, counter);
             corruptionsFixed += compared.Corruptions;
             leaksFixed += compared.Leaks;
             corruptions = counter.Corruptions;
@@ -117,7 +118,7 @@ public static class ImageChecker
     private static CheckResult Result(string filename, Qcow2Header header, ReferenceCounter counter, long highest) => new()
     {
         Filename = filename,
-        ImageEndOffset = (highest + 1) << header.ClusterBits,
+        ImageEndOffset = header.Geometry.StartOf(new HostCluster(highest + 1)).Value,
         TotalClusters = header.Geometry.ClustersFor(header.Size),
         AllocatedClusters = counter.AllocatedClusters,
         FragmentedClusters = counter.FragmentedClusters,
@@ -213,8 +214,8 @@ public static class ImageChecker
         for (int i = 0; i < header.L1Size; i++)
         {
             var l1Entry = new L1Entry(BinaryPrimitives.ReadUInt64BigEndian(l1.AsSpan(i * 8)));
-            long l2 = l1Entry.L2TableOffset;
-            if (l2 == 0 || !geo.IsClusterAligned(l2) || !onDisk.TryGet(l2 >> geo.ClusterBits, out ulong refcount))
+            var l2 = l1Entry.L2Table;
+            if (!l1Entry.HasL2Table || !geo.IsClusterAligned(l2) || !onDisk.TryGet(geo.ClusterOf(l2).Index, out ulong refcount))
             {
                 continue;
             }
@@ -224,8 +225,7 @@ public static class ImageChecker
                 log?.Invoke($"{verb} OFLAG_COPIED L2 cluster: l1_index={i} l1_entry={l1Entry.Raw:x} refcount={refcount}");
                 if (repair)
                 {
-                    ulong raw = refcount == 1 ? l1Entry.Raw | L1Entry.CopiedFlag : l1Entry.Raw & ~L1Entry.CopiedFlag;
-                    BinaryPrimitives.WriteUInt64BigEndian(entryBytes, raw);
+                    BinaryPrimitives.WriteUInt64BigEndian(entryBytes, l1Entry.WithCopied(refcount == 1).Raw);
                     file.Write(header.L1TableOffset + (i * 8L), entryBytes);
                     repaired++;
                 }
@@ -235,20 +235,19 @@ public static class ImageChecker
                 }
             }
 
-            file.Read(l2, table);
+            file.Read(l2.Value, table);
             for (int j = 0; j < geo.L2Entries; j++)
             {
                 int at = j * geo.L2EntrySize;
-                var entry = new L2Entry(BinaryPrimitives.ReadUInt64BigEndian(table.AsSpan(at)), 0);
-                long host = entry.HostClusterOffset;
-                bool hasHost = !entry.IsCompressed && (host != 0 || (external && entry.IsCopied));
-                if (!hasHost || (!external && !geo.IsClusterAligned(host)))
+                var entry = L2Entry.Read(table, at, geo.ExtendedL2);
+                var host = entry.HostClusterOffset;
+                if (!SubclusterDecoder.HasHostCluster(entry, external) || (!external && !geo.IsClusterAligned(host)))
                 {
                     continue;
                 }
 
                 ulong rc = 1;
-                if (!external && !onDisk.TryGet(host >> geo.ClusterBits, out rc))
+                if (!external && !onDisk.TryGet(geo.ClusterOf(host).Index, out rc))
                 {
                     continue;
                 }
@@ -258,9 +257,8 @@ public static class ImageChecker
                     log?.Invoke($"{verb} OFLAG_COPIED data cluster: l2_entry={entry.Raw:x} refcount={rc}");
                     if (repair)
                     {
-                        ulong raw = rc == 1 ? entry.Raw | L2Entry.CopiedFlag : entry.Raw & ~L2Entry.CopiedFlag;
-                        BinaryPrimitives.WriteUInt64BigEndian(entryBytes, raw);
-                        file.Write(l2 + at, entryBytes);
+                        BinaryPrimitives.WriteUInt64BigEndian(entryBytes, entry.WithCopied(rc == 1).Raw);
+                        file.Write(l2.Value + at, entryBytes);
                         repaired++;
                     }
                     else
@@ -289,7 +287,6 @@ public static class ImageChecker
         }
 
         file.Flush();
-        header.IncompatibleFeatures &= ~bits;
-        RefcountRebuilder.WriteHeader(file, header);
+        HeaderStore.Write(file, header with { IncompatibleFeatures = header.IncompatibleFeatures & ~bits });
     }
 }

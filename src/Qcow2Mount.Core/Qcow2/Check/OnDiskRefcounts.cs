@@ -48,7 +48,7 @@ internal sealed class OnDiskRefcounts
 
         if (block is not null)
         {
-            refcount = RefcountBlock.Get(block, _geo.RefblockIndex(cluster << _geo.ClusterBits), _geo.RefcountOrder);
+            refcount = RefcountBlock.Get(block, _geo.RefblockIndex(new HostCluster(cluster)), _geo.RefcountOrder);
         }
 
         return true;
@@ -57,16 +57,14 @@ internal sealed class OnDiskRefcounts
     /// <summary>Changes a refcount in its existing block (written by <see cref="WriteBack"/>); false when the cluster has no usable block.</summary>
     public bool TrySet(long cluster, ulong value)
     {
-        long t = cluster / _geo.RefblockEntries;
         var block = Block(cluster, out bool readable);
         if (block is null || !readable)
         {
             return false;
         }
 
-        int index = _geo.RefblockIndex(cluster << _geo.ClusterBits);
-        RefcountBlock.Set(block, index, _geo.RefcountOrder, value);
-        _dirty.Add(new RefcountTableEntry(Table[t]).BlockOffset);
+        RefcountBlock.Set(block, _geo.RefblockIndex(new HostCluster(cluster)), _geo.RefcountOrder, value);
+        _dirty.Add(new RefcountTableEntry(Table[_geo.RefcountTableIndex(new HostCluster(cluster))]).Block.Value);
         return true;
     }
 
@@ -89,19 +87,20 @@ internal sealed class OnDiskRefcounts
     private byte[]? Block(long cluster, out bool readable)
     {
         readable = true;
-        long t = cluster / _geo.RefblockEntries;
+        long t = _geo.RefcountTableIndex(new HostCluster(cluster));
         if (t >= Table.Length)
         {
             return null;
         }
 
-        long offset = new RefcountTableEntry(Table[t]).BlockOffset;
+        var block = new RefcountTableEntry(Table[t]).Block;
+        long offset = block.Value;
         if (offset == 0)
         {
             return null;
         }
 
-        if (!_geo.IsClusterAligned(offset) || offset < 0)
+        if (!_geo.IsClusterAligned(block) || offset < 0)
         {
             readable = false; // unaligned, or bit 63 set (no file has such an offset)
             return null;

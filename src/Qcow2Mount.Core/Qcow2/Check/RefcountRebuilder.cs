@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Qcow2Mount.Core.Qcow2.Format;
+using Qcow2Mount.Core.Qcow2.Metadata;
 using Qcow2Mount.Core.Storage;
 
 namespace Qcow2Mount.Core.Qcow2.Check;
@@ -23,8 +24,11 @@ public static class RefcountRebuilder
         return new RepairResult(first.LeaksFixed, first.CorruptionsFixed, final.Corruptions + final.CheckErrors, final.Leaks);
     }
 
-    /// <summary>Writes the new structure for the references <paramref name="counter"/> found and points the header at it.</summary>
-    internal static void WriteNewStructure(IBlockDevice file, Qcow2Header header, ReferenceCounter counter)
+    /// <summary>
+    /// Writes the new structure for the references <paramref name="counter"/> found and points the header at it;
+    /// returns the header as written.
+    /// </summary>
+    internal static Qcow2Header WriteNewStructure(IBlockDevice file, Qcow2Header header, ReferenceCounter counter)
     {
         var geo = header.Geometry;
         int cs = geo.ClusterSize;
@@ -34,7 +38,7 @@ public static class RefcountRebuilder
             refs[c]--;
         }
 
-        long end = Math.Max(geo.ClustersFor(file.Length), LastUsed(refs) + 1);
+        long end = Math.Max(geo.ClusterEnd(file.Length).Index, LastUsed(refs) + 1);
         var (tableClusters, blocks) = Create.RefcountStructureSize.For(geo, end);
         long tableStart = end;
         long blocksStart = end + tableClusters;
@@ -44,9 +48,10 @@ public static class RefcountRebuilder
         for (long b = 0; b < blocks; b++)
         {
             Array.Clear(block);
+            long firstCluster = geo.FirstClusterOfRefblock(b).Index;
             for (int i = 0; i < geo.RefblockEntries; i++)
             {
-                long c = (b * geo.RefblockEntries) + i;
+                long c = firstCluster + i;
                 ulong value = c >= tableStart && c < newEnd ? 1UL : c < refs.Length ? refs[c] : 0UL;
                 if (value != 0)
                 {
@@ -54,25 +59,16 @@ public static class RefcountRebuilder
                 }
             }
 
-            file.Write((blocksStart + b) * cs, block);
-            BinaryPrimitives.WriteUInt64BigEndian(table.AsSpan((int)(b * 8)), (ulong)((blocksStart + b) * cs));
+            var blockOffset = geo.StartOf(new HostCluster(blocksStart + b));
+            file.Write(blockOffset.Value, block);
+            BinaryPrimitives.WriteUInt64BigEndian(table.AsSpan((int)(b * 8)), RefcountTableEntry.For(blockOffset).Raw);
         }
 
-        file.Write(tableStart * cs, table);
+        var tableOffset = geo.StartOf(new HostCluster(tableStart));
+        file.Write(tableOffset.Value, table);
         file.Flush();
 
-        header.RefcountTableOffset = tableStart * cs;
-        header.RefcountTableClusters = (uint)tableClusters;
-        WriteHeader(file, header);
-    }
-
-    /// <summary>Rewrites cluster 0 from <paramref name="header"/> and flushes.</summary>
-    internal static void WriteHeader(IBlockDevice file, Qcow2Header header)
-    {
-        var cluster = new byte[header.ClusterSize];
-        header.Serialize(cluster);
-        file.Write(0, cluster);
-        file.Flush();
+        return HeaderStore.Write(file, header with { RefcountTableOffset = tableOffset.Value, RefcountTableClusters = (uint)tableClusters });
     }
 
     private static long LastUsed(ulong[] refs)

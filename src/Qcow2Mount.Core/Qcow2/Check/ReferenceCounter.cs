@@ -75,7 +75,7 @@ internal sealed class ReferenceCounter
 
         foreach (var sn in snapshots)
         {
-            if (!_geo.IsClusterAligned(sn.L1TableOffset))
+            if (!_geo.IsClusterAligned(new HostOffset(sn.L1TableOffset)))
             {
                 Error($"ERROR snapshot {sn.Id} ({sn.Name}) l1_offset={Hex0x(sn.L1TableOffset)}: L1 table is not cluster aligned; snapshot table entry corrupted");
                 continue;
@@ -114,9 +114,8 @@ internal sealed class ReferenceCounter
             return;
         }
 
-        long first = offset >> _geo.ClusterBits;
-        long last = (offset + size - 1) >> _geo.ClusterBits;
-        for (long c = first; c <= last; c++)
+        var (firstCluster, lastCluster) = _geo.ClustersOf(new HostOffset(offset), size);
+        for (long c = firstCluster.Index; c <= lastCluster.Index; c++)
         {
             if (c >= Refs.Length)
             {
@@ -132,7 +131,7 @@ internal sealed class ReferenceCounter
 
             if (Refs[c] >= _geo.MaxRefcount)
             {
-                Error($"ERROR: overflow cluster offset=0x{c << _geo.ClusterBits:x}");
+                Error($"ERROR: overflow cluster offset={_geo.StartOf(new HostCluster(c))}");
                 continue;
             }
 
@@ -166,33 +165,33 @@ internal sealed class ReferenceCounter
                 Error($"ERROR found L1 entry with reserved bits set: {entry.Raw:x16}");
             }
 
-            long l2 = entry.L2TableOffset;
-            if (l2 == 0)
+            if (!entry.HasL2Table)
             {
                 continue;
             }
 
-            Inc(l2, _geo.ClusterSize);
+            var l2 = entry.L2Table;
+            Inc(l2.Value, _geo.ClusterSize);
             if (!_geo.IsClusterAligned(l2))
             {
-                Error($"ERROR l2_offset={l2:x}: Table is not cluster aligned; L1 entry corrupted");
+                Error($"ERROR l2_offset={l2.Value:x}: Table is not cluster aligned; L1 entry corrupted");
             }
 
             CountL2(l2, active);
         }
     }
 
-    private void CountL2(long l2Offset, bool active)
+    private void CountL2(HostOffset l2Offset, bool active)
     {
         // An unaligned table overlaps whatever follows it: report its entries, never write into it.
         bool writable = _geo.IsClusterAligned(l2Offset);
         var table = new byte[_geo.ClusterSize];
-        _file.Read(l2Offset, table);
+        _file.Read(l2Offset.Value, table);
         long nextContiguous = 0;
         int size = _geo.L2EntrySize;
         for (int i = 0; i < _geo.L2Entries; i++)
         {
-            var entry = ReadEntry(table, i);
+            var entry = L2Entry.Read(table, i * size, _geo.ExtendedL2);
             bool changed = false;
             if (entry.IsCompressed)
             {
@@ -205,9 +204,9 @@ internal sealed class ReferenceCounter
                 if (entry.IsCopied)
                 {
                     var d0 = CompressedDescriptor.Decode(entry, _geo.ClusterBits);
-                    if (Repair($"coffset=0x{d0.HostOffset:x}: copied flag must never be set for compressed clusters", prefixColon: true))
+                    if (Repair($"coffset={d0.HostOffset}: copied flag must never be set for compressed clusters", prefixColon: true))
                     {
-                        entry = entry with { Raw = entry.Raw & ~L2Entry.CopiedFlag };
+                        entry = entry.WithCopied(false);
                         changed = true;
                     }
                 }
@@ -228,7 +227,7 @@ internal sealed class ReferenceCounter
                 }
 
                 var d = CompressedDescriptor.Decode(entry, _geo.ClusterBits);
-                Inc(d.HostOffset, d.CompressedLength);
+                Inc(d.HostOffset.Value, d.CompressedLength);
                 if (active)
                 {
                     AllocatedClusters++;
@@ -238,21 +237,22 @@ internal sealed class ReferenceCounter
             }
             else
             {
-                bool hasHost = entry.HostClusterOffset != 0 || (_externalData && entry.IsCopied);
-                if ((entry.Raw & L2Entry.StandardReservedMask) != 0)
+                bool hasHost = SubclusterDecoder.HasHostCluster(entry, _externalData);
+                bool invalid = SubclusterDecoder.IsInvalid(entry, _geo.ExtendedL2, _externalData);
+                if (entry.HasReservedBits)
                 {
                     Error($"ERROR found l2 entry with reserved bits set: {entry.Raw:x16}");
                 }
 
                 if (hasHost)
                 {
-                    long host = entry.HostClusterOffset;
-                    if (_geo.ExtendedL2 && (entry.AllocationBits & entry.ZeroBits) != 0)
+                    long host = entry.HostClusterOffset.Value;
+                    if (invalid)
                     {
                         if (Repair($"offset={host:x}: Allocated cluster has corrupted subcluster allocation bitmap", prefixColon: false))
                         {
                             // The data is in the cluster: keep the allocation, drop the contradicting zero bits.
-                            entry = entry.WithBitmap(entry.AllocationBits, entry.ZeroBits & ~entry.AllocationBits);
+                            entry = entry.WithoutZeroBitsOfAllocated();
                             changed = true;
                         }
                     }
@@ -269,14 +269,14 @@ internal sealed class ReferenceCounter
                     }
 
                     bool count = !_externalData;
-                    if (!_externalData && !_geo.IsClusterAligned(host))
+                    if (!_externalData && !_geo.IsClusterAligned(entry.HostClusterOffset))
                     {
-                        bool preallocatedZero = !_geo.ExtendedL2 && entry.HasZeroFlag;
+                        bool preallocatedZero = !_geo.ExtendedL2 && SubclusterDecoder.Decode(entry, extendedL2: false, 0, _externalData) == SubclusterState.ZeroAlloc;
                         if (preallocatedZero)
                         {
                             if (Repair($"offset={host:x}: Preallocated cluster is not properly aligned; L2 entry corrupted.", prefixColon: false))
                             {
-                                entry = new L2Entry(L2Entry.ZeroFlag, 0);
+                                entry = L2Entry.ZeroPlainCluster;
                                 changed = true;
                                 count = false;
                             }
@@ -292,11 +292,11 @@ internal sealed class ReferenceCounter
                         Inc(host, _geo.ClusterSize);
                     }
                 }
-                else if (_geo.ExtendedL2 && entry.AllocationBits != 0)
+                else if (invalid)
                 {
                     if (Repair("Unallocated cluster has non-zero subcluster allocation map", prefixColon: true))
                     {
-                        entry = entry.WithBitmap(0, entry.ZeroBits);
+                        entry = entry.WithoutAllocationBits();
                         changed = true;
                     }
                 }
@@ -304,8 +304,8 @@ internal sealed class ReferenceCounter
 
             if (changed && writable)
             {
-                WriteEntry(table, i, entry);
-                _file.Write(l2Offset + ((long)i * size), table.AsSpan(i * size, size));
+                entry.Write(table, i * size, _geo.ExtendedL2);
+                _file.Write(l2Offset.Value + ((long)i * size), table.AsSpan(i * size, size));
             }
         }
     }
@@ -347,10 +347,10 @@ internal sealed class ReferenceCounter
             _file.Read(tableOffset, table);
             for (int i = 0; i < tableSize; i++)
             {
-                long data = (long)(BinaryPrimitives.ReadUInt64BigEndian(table.AsSpan(i * 8)) & L2Entry.OffsetMask);
-                if (data != 0)
+                var data = new BitmapTableEntry(BinaryPrimitives.ReadUInt64BigEndian(table.AsSpan(i * 8))).Data;
+                if (data.Value != 0)
                 {
-                    Inc(data, _geo.ClusterSize);
+                    Inc(data.Value, _geo.ClusterSize);
                 }
             }
         }
@@ -362,7 +362,8 @@ internal sealed class ReferenceCounter
         for (long i = 0; i < table.Length; i++)
         {
             var entry = new RefcountTableEntry(table[i]);
-            long offset = entry.BlockOffset;
+            var block = entry.Block;
+            long offset = block.Value;
             if (entry.HasReservedBits)
             {
                 Error($"ERROR refcount table entry {i} has reserved bits set");
@@ -370,7 +371,7 @@ internal sealed class ReferenceCounter
                 continue;
             }
 
-            if (!_geo.IsClusterAligned(offset))
+            if (!_geo.IsClusterAligned(block))
             {
                 Error($"ERROR refcount block {i} is not cluster aligned; refcount table entry corrupted");
                 RebuildNeeded = true;
@@ -382,7 +383,7 @@ internal sealed class ReferenceCounter
                 continue;
             }
 
-            if ((offset >> _geo.ClusterBits) >= NbClusters)
+            if (_geo.ClusterOf(block).Index >= NbClusters)
             {
                 // Repaired by the rebuild (the block is replaced), as qemu-img grows the file and rebuilds.
                 Report($"{(FixErrors ? "Repairing" : "ERROR")} refcount block {i} is outside image");
@@ -402,7 +403,7 @@ internal sealed class ReferenceCounter
             _recording = RefcountStructureClusters;
             Inc(offset, _geo.ClusterSize);
             _recording = null;
-            long cluster = offset >> _geo.ClusterBits;
+            long cluster = _geo.ClusterOf(block).Index;
             if (cluster < 0 || cluster >= Refs.Length)
             {
                 continue; // Inc refused it (negative or past the end of the file) and reported that already
@@ -441,22 +442,4 @@ internal sealed class ReferenceCounter
     private static string Hex0x(long value) => value == 0 ? "0" : $"0x{value:x}";
 
     private static string Hex0x(ulong value) => value == 0 ? "0" : $"0x{value:x}";
-
-    private L2Entry ReadEntry(byte[] table, int i)
-    {
-        int at = i * _geo.L2EntrySize;
-        ulong raw = BinaryPrimitives.ReadUInt64BigEndian(table.AsSpan(at));
-        ulong bitmap = _geo.ExtendedL2 ? BinaryPrimitives.ReadUInt64BigEndian(table.AsSpan(at + 8)) : 0;
-        return new L2Entry(raw, bitmap);
-    }
-
-    private void WriteEntry(byte[] table, int i, L2Entry entry)
-    {
-        int at = i * _geo.L2EntrySize;
-        BinaryPrimitives.WriteUInt64BigEndian(table.AsSpan(at), entry.Raw);
-        if (_geo.ExtendedL2)
-        {
-            BinaryPrimitives.WriteUInt64BigEndian(table.AsSpan(at + 8), entry.Bitmap);
-        }
-    }
 }

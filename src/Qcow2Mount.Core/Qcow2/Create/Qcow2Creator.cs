@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Qcow2Mount.Core.Qcow2.Format;
+using Qcow2Mount.Core.Qcow2.Metadata;
 using Qcow2Mount.Core.Storage;
 
 namespace Qcow2Mount.Core.Qcow2.Create;
@@ -67,23 +68,23 @@ public static class Qcow2Creator
         for (long b = 0; b < layout.RefblockCount; b++)
         {
             Array.Clear(block);
-            long first = b * geo.RefblockEntries;
+            long first = geo.FirstClusterOfRefblock(b).Index;
             long count = Math.Min(geo.RefblockEntries, layout.TotalClusters - first);
             for (int i = 0; i < count; i++)
             {
                 RefcountBlock.Set(block, i, geo.RefcountOrder, 1);
             }
 
-            file.Write((layout.RefblocksCluster + b) * cs, block);
+            file.Write(layout.OffsetOf(layout.RefblocksCluster + b).Value, block);
         }
 
         var table = new byte[layout.ReftableClusters * cs];
         for (long b = 0; b < layout.RefblockCount; b++)
         {
-            BinaryPrimitives.WriteUInt64BigEndian(table.AsSpan((int)(b * 8)), (ulong)((layout.RefblocksCluster + b) * cs));
+            BinaryPrimitives.WriteUInt64BigEndian(table.AsSpan((int)(b * 8)), RefcountTableEntry.For(layout.OffsetOf(layout.RefblocksCluster + b)).Raw);
         }
 
-        file.Write(layout.ReftableCluster * cs, table);
+        file.Write(layout.OffsetOf(layout.ReftableCluster).Value, table);
 
         if (layout.L2Tables > 0)
         {
@@ -95,17 +96,17 @@ public static class Qcow2Creator
             var l1 = new byte[layout.L1Clusters * cs];
             for (long i = 0; i < layout.L2Tables; i++)
             {
-                var entry = L1Entry.For((layout.L2Cluster + i) * cs, copied: true);
+                var entry = L1Entry.For(layout.OffsetOf(layout.L2Cluster + i), copied: true);
                 BinaryPrimitives.WriteUInt64BigEndian(l1.AsSpan((int)(i * 8)), entry.Raw);
             }
 
-            file.Write(layout.L1Cluster * cs, l1);
+            file.Write(layout.OffsetOf(layout.L1Cluster).Value, l1);
         }
 
         // As qemu-img: without preallocation the file ends right after the L1 entries.
         file.SetLength(layout.L2Tables > 0 || layout.DataClusters > 0 || layout.L1Entries == 0
-            ? layout.TotalClusters * cs
-            : (layout.L1Cluster * cs) + (layout.L1Entries * 8));
+            ? layout.OffsetOf(layout.TotalClusters).Value
+            : layout.OffsetOf(layout.L1Cluster).Value + (layout.L1Entries * 8));
         if (dataFile is not null)
         {
             dataFile.SetLength(options.AlignedSize);
@@ -113,51 +114,46 @@ public static class Qcow2Creator
         }
 
         file.Flush();
-        var cluster0 = new byte[cs];
-        BuildHeader(options, layout).Serialize(cluster0);
-        file.Write(0, cluster0);
-        file.Flush();
+        HeaderStore.Write(file, BuildHeader(options, layout));
     }
 
     /// <summary>The header a new image gets (also used by tests to compare against qemu-img's).</summary>
     internal static Qcow2Header BuildHeader(Qcow2CreateOptions options, Layout layout)
     {
         var geo = layout.Geometry;
+        bool v3 = options.Version >= 3;
         var h = new Qcow2Header
         {
             Version = options.Version,
             ClusterBits = geo.ClusterBits,
             Size = options.AlignedSize,
             L1Size = (uint)layout.L1Entries,
-            L1TableOffset = layout.L1Entries > 0 ? layout.L1Cluster * geo.ClusterSize : 0,
-            RefcountTableOffset = layout.ReftableCluster * geo.ClusterSize,
+            L1TableOffset = layout.L1Entries > 0 ? layout.OffsetOf(layout.L1Cluster).Value : 0,
+            RefcountTableOffset = layout.OffsetOf(layout.ReftableCluster).Value,
             RefcountTableClusters = (uint)layout.ReftableClusters,
             RefcountOrder = geo.RefcountOrder,
             CompressionType = options.CompressionType,
             BackingFile = options.BackingFile,
-        };
-        if (options.Version >= 3)
-        {
-            h.IncompatibleFeatures = (options.EffectiveExtendedL2 ? FeatureBits.IncompatibleExtendedL2 : 0)
+            IncompatibleFeatures = !v3 ? 0 : (options.EffectiveExtendedL2 ? FeatureBits.IncompatibleExtendedL2 : 0)
                 | (options.CompressionType != 0 ? FeatureBits.IncompatibleCompressionType : 0)
-                | (options.DataFile is not null ? FeatureBits.IncompatibleExternalDataFile : 0);
-            h.CompatibleFeatures = options.LazyRefcounts ? FeatureBits.CompatibleLazyRefcounts : 0;
-            h.AutoclearFeatures = options.DataFileRaw ? FeatureBits.AutoclearDataFileRaw : 0;
-        }
+                | (options.DataFile is not null ? FeatureBits.IncompatibleExternalDataFile : 0),
+            CompatibleFeatures = v3 && options.LazyRefcounts ? FeatureBits.CompatibleLazyRefcounts : 0,
+            AutoclearFeatures = v3 && options.DataFileRaw ? FeatureBits.AutoclearDataFileRaw : 0,
+        };
 
         if (options.BackingFile is not null && options.BackingFormat is { } fmt)
         {
-            h.BackingFormat = fmt;
+            h = h.WithStringExtension(HeaderExtension.BackingFormat, fmt);
         }
 
         if (options.DataFile is { } dataFile)
         {
-            h.ExternalDataFile = dataFile;
+            h = h.WithStringExtension(HeaderExtension.ExternalDataFile, dataFile);
         }
 
-        if (options.Version >= 3 && geo.ClusterSize > 4096)
+        if (v3 && geo.ClusterSize > 4096)
         {
-            h.Extensions.Add(new HeaderExtension(HeaderExtension.FeatureNameTable, Qcow2Header.StandardFeatureNameTable()));
+            h = h.WithExtension(new HeaderExtension(HeaderExtension.FeatureNameTable, Qcow2Header.StandardFeatureNameTable()));
         }
 
         return h;
@@ -182,12 +178,11 @@ public static class Qcow2Creator
                 }
 
                 // External data: host offset = guest offset, COPIED marks the allocation (even at offset 0).
-                long host = external ? guestCluster * cs : (layout.DataCluster + guestCluster) * cs;
-                var entry = L2Entry.Standard(host, copied: true);
-                BinaryPrimitives.WriteUInt64BigEndian(l2.AsSpan(i * geo.L2EntrySize), entry.Raw);
+                var host = external ? new HostOffset(guestCluster * cs) : layout.OffsetOf(layout.DataCluster + guestCluster);
+                L2Entry.Standard(host, copied: true).Write(l2, i * geo.L2EntrySize, geo.ExtendedL2);
             }
 
-            file.Write((layout.L2Cluster + t) * cs, l2);
+            file.Write(layout.OffsetOf(layout.L2Cluster + t).Value, l2);
         }
     }
 
@@ -217,6 +212,9 @@ public static class Qcow2Creator
         public long DataClusters { get; init; }
 
         public long TotalClusters => DataCluster + DataClusters;
+
+        /// <summary>Host offset of cluster <paramref name="cluster"/> of the layout.</summary>
+        public HostOffset OffsetOf(long cluster) => Geometry.StartOf(new HostCluster(cluster));
 
         public static Layout Compute(Qcow2CreateOptions options)
         {

@@ -12,7 +12,7 @@ internal static class RefcountStructureSize
         while (true)
         {
             long total = otherClusters + table + blocks;
-            long neededBlocks = (total + geo.RefblockEntries - 1) / geo.RefblockEntries;
+            long neededBlocks = geo.RefblocksFor(total);
             long neededTable = Math.Max(1, geo.ClustersFor(neededBlocks * 8));
             if (neededBlocks <= blocks && neededTable <= table)
             {

@@ -7,12 +7,18 @@ public readonly record struct L1Entry(ulong Raw)
     public const ulong ReservedMask = 0x7F000000000001FFUL;
     public const ulong CopiedFlag = 1UL << 63;
 
-    public long L2TableOffset => (long)(Raw & OffsetMask);
+    /// <summary>The L2 table's host offset as stored (0 = no table); validated by whoever follows it.</summary>
+    public HostOffset L2Table => new((long)(Raw & OffsetMask));
+
+    public bool HasL2Table => (Raw & OffsetMask) != 0;
 
     public bool IsCopied => (Raw & CopiedFlag) != 0;
 
     public bool HasReservedBits => (Raw & ReservedMask) != 0;
 
-    public static L1Entry For(long l2TableOffset, bool copied) =>
-        new(((ulong)l2TableOffset & OffsetMask) | (copied ? CopiedFlag : 0));
+    public static L1Entry For(HostOffset l2Table, bool copied) =>
+        new(((ulong)l2Table.Value & OffsetMask) | (copied ? CopiedFlag : 0));
+
+    /// <summary>The same entry with COPIED set or cleared (a repair of the flag).</summary>
+    public L1Entry WithCopied(bool copied) => new(copied ? Raw | CopiedFlag : Raw & ~CopiedFlag);
 }

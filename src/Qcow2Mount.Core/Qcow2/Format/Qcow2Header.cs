@@ -5,11 +5,12 @@ using Qcow2Mount.Core.Errors;
 namespace Qcow2Mount.Core.Qcow2.Format;
 
 /// <summary>
-/// The image header and header extensions (spec §2 and §3), parsed from and written to cluster 0.
-/// Parsing validates every field that can be checked without the rest of the file; unknown trailing
-/// header bytes and unknown extensions are kept verbatim and written back.
+/// The image header and header extensions (spec §2 and §3), parsed from and written to cluster 0. An immutable
+/// value: a change is a new header (<c>with</c> expressions, <see cref="WithStringExtension"/>), which the owner
+/// writes back in one place. Parsing validates every field that can be checked without the rest of the file;
+/// unknown trailing header bytes and unknown extensions are kept verbatim and written back.
 /// </summary>
-public sealed class Qcow2Header
+public sealed record Qcow2Header
 {
     public const uint Magic = 0x514649FB;
     public const int V2Length = 72;
@@ -22,49 +23,50 @@ public sealed class Qcow2Header
     public const int MinClusterBits = 9;
     public const int MaxClusterBits = 21;
 
-    public int Version { get; set; }
+    public int Version { get; init; }
 
-    public long BackingFileOffset { get; private set; }
+    /// <summary>backing_file_offset as found in the file (0 = none); <see cref="Serialize"/> places the name anew.</summary>
+    public long BackingFileOffset { get; init; }
 
-    public string? BackingFile { get; set; }
+    public string? BackingFile { get; init; }
 
-    public int ClusterBits { get; set; }
+    public int ClusterBits { get; init; }
 
-    public long Size { get; set; }
+    public long Size { get; init; }
 
-    public uint CryptMethod { get; set; }
+    public uint CryptMethod { get; init; }
 
-    public uint L1Size { get; set; }
+    public uint L1Size { get; init; }
 
-    public long L1TableOffset { get; set; }
+    public long L1TableOffset { get; init; }
 
-    public long RefcountTableOffset { get; set; }
+    public long RefcountTableOffset { get; init; }
 
-    public uint RefcountTableClusters { get; set; }
+    public uint RefcountTableClusters { get; init; }
 
-    public uint SnapshotCount { get; set; }
+    public uint SnapshotCount { get; init; }
 
-    public long SnapshotsOffset { get; set; }
+    public long SnapshotsOffset { get; init; }
 
-    public ulong IncompatibleFeatures { get; set; }
+    public ulong IncompatibleFeatures { get; init; }
 
-    public ulong CompatibleFeatures { get; set; }
+    public ulong CompatibleFeatures { get; init; }
 
-    public ulong AutoclearFeatures { get; set; }
+    public ulong AutoclearFeatures { get; init; }
 
-    public int RefcountOrder { get; set; } = 4;
+    public int RefcountOrder { get; init; } = 4;
 
-    /// <summary>header_length as found in the file (72 for v2).</summary>
-    public int HeaderLength { get; set; }
+    /// <summary>header_length as found in the file (72 for v2); <see cref="Serialize"/> writes its own.</summary>
+    public int HeaderLength { get; init; }
 
     /// <summary>0 = deflate ("zlib"), 1 = zstd.</summary>
-    public byte CompressionType { get; set; }
+    public byte CompressionType { get; init; }
 
     /// <summary>Header bytes past the 112 this program understands, kept verbatim.</summary>
-    public byte[] UnknownHeaderBytes { get; set; } = [];
+    public byte[] UnknownHeaderBytes { get; init; } = [];
 
     /// <summary>All extensions in file order, known and unknown (the end marker excluded).</summary>
-    public List<HeaderExtension> Extensions { get; } = new();
+    public IReadOnlyList<HeaderExtension> Extensions { get; init; } = [];
 
     public int ClusterSize => 1 << ClusterBits;
 
@@ -80,19 +82,45 @@ public sealed class Qcow2Header
 
     public bool IsDataFileRaw => (AutoclearFeatures & FeatureBits.AutoclearDataFileRaw) != 0;
 
-    public string? BackingFormat
-    {
-        get => GetStringExtension(HeaderExtension.BackingFormat);
-        set => SetStringExtension(HeaderExtension.BackingFormat, value);
-    }
+    public string? BackingFormat => GetStringExtension(HeaderExtension.BackingFormat);
 
-    public string? ExternalDataFile
-    {
-        get => GetStringExtension(HeaderExtension.ExternalDataFile);
-        set => SetStringExtension(HeaderExtension.ExternalDataFile, value);
-    }
+    public string? ExternalDataFile => GetStringExtension(HeaderExtension.ExternalDataFile);
 
     public ClusterGeometry Geometry => new(ClusterBits, HasExtendedL2, RefcountOrder);
+
+    /// <summary>The same header with incompatible feature <paramref name="bit"/> set or cleared.</summary>
+    public Qcow2Header WithIncompatible(ulong bit, bool set) =>
+        this with { IncompatibleFeatures = set ? IncompatibleFeatures | bit : IncompatibleFeatures & ~bit };
+
+    /// <summary>
+    /// The same header with the string extension <paramref name="type"/> (backing format, data file name) set to
+    /// <paramref name="value"/> in place, appended, or removed (null).
+    /// </summary>
+    public Qcow2Header WithStringExtension(uint type, string? value)
+    {
+        var extensions = new List<HeaderExtension>(Extensions);
+        int index = extensions.FindIndex(e => e.Type == type);
+        if (value is null)
+        {
+            if (index >= 0)
+            {
+                extensions.RemoveAt(index);
+            }
+        }
+        else if (index >= 0)
+        {
+            extensions[index] = new HeaderExtension(type, Encoding.UTF8.GetBytes(value));
+        }
+        else
+        {
+            extensions.Add(new HeaderExtension(type, Encoding.UTF8.GetBytes(value)));
+        }
+
+        return this with { Extensions = extensions };
+    }
+
+    /// <summary>The same header with <paramref name="extension"/> appended.</summary>
+    public Qcow2Header WithExtension(HeaderExtension extension) => this with { Extensions = [.. Extensions, extension] };
 
     /// <summary>Reads cluster_bits from the first bytes, so the caller knows how much of the file is cluster 0.</summary>
     public static int PeekClusterBits(ReadOnlySpan<byte> start, string name)
@@ -121,48 +149,44 @@ public sealed class Qcow2Header
     public static Qcow2Header Parse(ReadOnlySpan<byte> cluster0, string name)
     {
         int clusterBits = PeekClusterBits(cluster0, name);
-        var h = new Qcow2Header();
-        h.Version = (int)BinaryPrimitives.ReadUInt32BigEndian(cluster0[4..]);
-        if (h.Version is not (2 or 3))
+        int version = (int)BinaryPrimitives.ReadUInt32BigEndian(cluster0[4..]);
+        if (version is not (2 or 3))
         {
-            throw new UnsupportedFeatureException($"{name}: qcow2 version {h.Version} is not supported (2 and 3 are)");
+            throw new UnsupportedFeatureException($"{name}: qcow2 version {version} is not supported (2 and 3 are)");
         }
 
-        h.ClusterBits = clusterBits;
         int clusterSize = 1 << clusterBits;
-        h.BackingFileOffset = (long)BinaryPrimitives.ReadUInt64BigEndian(cluster0[8..]);
+        long backingFileOffset = (long)BinaryPrimitives.ReadUInt64BigEndian(cluster0[8..]);
         uint backingFileSize = BinaryPrimitives.ReadUInt32BigEndian(cluster0[16..]);
         ulong rawSize = BinaryPrimitives.ReadUInt64BigEndian(cluster0[24..]);
-        h.CryptMethod = BinaryPrimitives.ReadUInt32BigEndian(cluster0[32..]);
-        h.L1Size = BinaryPrimitives.ReadUInt32BigEndian(cluster0[36..]);
-        h.L1TableOffset = (long)BinaryPrimitives.ReadUInt64BigEndian(cluster0[40..]);
-        h.RefcountTableOffset = (long)BinaryPrimitives.ReadUInt64BigEndian(cluster0[48..]);
-        h.RefcountTableClusters = BinaryPrimitives.ReadUInt32BigEndian(cluster0[56..]);
-        h.SnapshotCount = BinaryPrimitives.ReadUInt32BigEndian(cluster0[60..]);
-        h.SnapshotsOffset = (long)BinaryPrimitives.ReadUInt64BigEndian(cluster0[64..]);
-
         if (rawSize > long.MaxValue / 2)
         {
             throw new ImageFormatException($"{name}: virtual size {rawSize} is too large");
         }
 
-        h.Size = (long)rawSize;
-
-        if (h.Version == 2)
+        var h = new Qcow2Header
         {
-            h.HeaderLength = V2Length;
-            h.RefcountOrder = 4;
-        }
-        else
+            Version = version,
+            ClusterBits = clusterBits,
+            BackingFileOffset = backingFileOffset,
+            Size = (long)rawSize,
+            CryptMethod = BinaryPrimitives.ReadUInt32BigEndian(cluster0[32..]),
+            L1Size = BinaryPrimitives.ReadUInt32BigEndian(cluster0[36..]),
+            L1TableOffset = (long)BinaryPrimitives.ReadUInt64BigEndian(cluster0[40..]),
+            RefcountTableOffset = (long)BinaryPrimitives.ReadUInt64BigEndian(cluster0[48..]),
+            RefcountTableClusters = BinaryPrimitives.ReadUInt32BigEndian(cluster0[56..]),
+            SnapshotCount = BinaryPrimitives.ReadUInt32BigEndian(cluster0[60..]),
+            SnapshotsOffset = (long)BinaryPrimitives.ReadUInt64BigEndian(cluster0[64..]),
+            HeaderLength = V2Length,
+        };
+
+        if (version == 3)
         {
             if (cluster0.Length < V3MinLength)
             {
                 throw new ImageFormatException($"{name}: file is too short for a version 3 header");
             }
 
-            h.IncompatibleFeatures = BinaryPrimitives.ReadUInt64BigEndian(cluster0[72..]);
-            h.CompatibleFeatures = BinaryPrimitives.ReadUInt64BigEndian(cluster0[80..]);
-            h.AutoclearFeatures = BinaryPrimitives.ReadUInt64BigEndian(cluster0[88..]);
             uint order = BinaryPrimitives.ReadUInt32BigEndian(cluster0[96..]);
             uint length = BinaryPrimitives.ReadUInt32BigEndian(cluster0[100..]);
             if (length < V3MinLength)
@@ -185,22 +209,21 @@ public sealed class Qcow2Header
                 throw new ImageFormatException($"{name}: refcount_order {order} is out of range (0..6)");
             }
 
-            h.RefcountOrder = (int)order;
-            h.HeaderLength = (int)length;
-            if (length > 104)
+            h = h with
             {
-                h.CompressionType = cluster0[104];
-            }
-
-            if (length > V3WrittenLength)
-            {
-                h.UnknownHeaderBytes = cluster0[V3WrittenLength..(int)length].ToArray();
-            }
+                IncompatibleFeatures = BinaryPrimitives.ReadUInt64BigEndian(cluster0[72..]),
+                CompatibleFeatures = BinaryPrimitives.ReadUInt64BigEndian(cluster0[80..]),
+                AutoclearFeatures = BinaryPrimitives.ReadUInt64BigEndian(cluster0[88..]),
+                RefcountOrder = (int)order,
+                HeaderLength = (int)length,
+                CompressionType = length > 104 ? cluster0[104] : (byte)0,
+                UnknownHeaderBytes = length > V3WrittenLength ? cluster0[V3WrittenLength..(int)length].ToArray() : [],
+            };
         }
 
         h.CheckFeatures(name);
 
-        if (h.BackingFileOffset != 0)
+        if (backingFileOffset != 0)
         {
             if (backingFileSize > MaxBackingFileNameLength)
             {
@@ -208,30 +231,33 @@ public sealed class Qcow2Header
             }
 
             // Compare without adding: a hostile offset near 2^63 would overflow the sum and pass.
-            if (h.BackingFileOffset < h.HeaderLength || h.BackingFileOffset > clusterSize - backingFileSize)
+            if (backingFileOffset < h.HeaderLength || backingFileOffset > clusterSize - backingFileSize)
             {
-                throw new ImageFormatException($"{name}: backing_file_offset 0x{(ulong)h.BackingFileOffset:x} (+{backingFileSize} bytes) is outside the header cluster");
+                throw new ImageFormatException($"{name}: backing_file_offset 0x{(ulong)backingFileOffset:x} (+{backingFileSize} bytes) is outside the header cluster");
             }
 
-            if (h.BackingFileOffset + backingFileSize > cluster0.Length)
+            if (backingFileOffset + backingFileSize > cluster0.Length)
             {
-                throw new ImageFormatException($"{name}: backing file name at offset {h.BackingFileOffset} is beyond the end of the file");
+                throw new ImageFormatException($"{name}: backing file name at offset {backingFileOffset} is beyond the end of the file");
             }
 
-            var bytes = cluster0.Slice((int)h.BackingFileOffset, (int)backingFileSize);
+            var bytes = cluster0.Slice((int)backingFileOffset, (int)backingFileSize);
             CheckNameBytes(bytes, name, "backing file name");
-            h.BackingFile = DecodeUtf8(bytes, name, "backing file name");
+            h = h with { BackingFile = DecodeUtf8(bytes, name, "backing file name") };
         }
 
-        int extensionEnd = h.BackingFileOffset != 0 ? (int)h.BackingFileOffset : Math.Min(clusterSize, cluster0.Length);
-        h.ParseExtensions(cluster0[..extensionEnd], name);
+        int extensionEnd = backingFileOffset != 0 ? (int)backingFileOffset : Math.Min(clusterSize, cluster0.Length);
+        h = h with { Extensions = ParseExtensions(cluster0[..extensionEnd], version == 2 ? V2Length : (h.HeaderLength + 7) & ~7, name) };
         h.CheckIncompatibleFeatures(name);
         h.CheckCompressionType(name);
         return h;
     }
 
-    /// <summary>Writes the header, extensions and backing file name into <paramref name="cluster0"/> (cleared first).</summary>
-    public void Serialize(Span<byte> cluster0)
+    /// <summary>
+    /// Writes the header, extensions and backing file name into <paramref name="cluster0"/> (cleared first) and
+    /// returns the header as written: header_length and backing_file_offset as this layout places them.
+    /// </summary>
+    public Qcow2Header Serialize(Span<byte> cluster0)
     {
         cluster0.Clear();
         BinaryPrimitives.WriteUInt32BigEndian(cluster0, Magic);
@@ -247,22 +273,22 @@ public sealed class Qcow2Header
         BinaryPrimitives.WriteUInt64BigEndian(cluster0[64..], (ulong)SnapshotsOffset);
 
         int pos;
+        int headerLength = V2Length;
         if (Version == 2)
         {
             pos = V2Length;
         }
         else
         {
-            int length = V3WrittenLength + UnknownHeaderBytes.Length;
+            headerLength = V3WrittenLength + UnknownHeaderBytes.Length;
             BinaryPrimitives.WriteUInt64BigEndian(cluster0[72..], IncompatibleFeatures);
             BinaryPrimitives.WriteUInt64BigEndian(cluster0[80..], CompatibleFeatures);
             BinaryPrimitives.WriteUInt64BigEndian(cluster0[88..], AutoclearFeatures);
             BinaryPrimitives.WriteUInt32BigEndian(cluster0[96..], (uint)RefcountOrder);
-            BinaryPrimitives.WriteUInt32BigEndian(cluster0[100..], (uint)length);
+            BinaryPrimitives.WriteUInt32BigEndian(cluster0[100..], (uint)headerLength);
             cluster0[104] = CompressionType;
             UnknownHeaderBytes.CopyTo(cluster0[V3WrittenLength..]);
-            HeaderLength = length;
-            pos = (length + 7) & ~7;
+            pos = (headerLength + 7) & ~7;
         }
 
         foreach (var ext in OrderedExtensions())
@@ -279,6 +305,7 @@ public sealed class Qcow2Header
         }
 
         pos += 8; // end marker (zeros)
+        long backingFileOffset = 0;
         if (BackingFile is { } backing)
         {
             byte[] name = Encoding.UTF8.GetBytes(backing);
@@ -287,15 +314,13 @@ public sealed class Qcow2Header
                 throw new ImageFormatException($"backing file name '{backing}' is too long");
             }
 
-            BackingFileOffset = pos;
+            backingFileOffset = pos;
             BinaryPrimitives.WriteUInt64BigEndian(cluster0[8..], (ulong)pos);
             BinaryPrimitives.WriteUInt32BigEndian(cluster0[16..], (uint)name.Length);
             name.CopyTo(cluster0[pos..]);
         }
-        else
-        {
-            BackingFileOffset = 0;
-        }
+
+        return this with { HeaderLength = headerLength, BackingFileOffset = backingFileOffset };
     }
 
     /// <summary>The feature-name table QEMU writes (omitted for clusters of 4 KiB or less, for space).</summary>
@@ -318,9 +343,18 @@ public sealed class Qcow2Header
         return table;
     }
 
-    public HeaderExtension? FindExtension(uint type) => Extensions.Find(e => e.Type == type);
+    public HeaderExtension? FindExtension(uint type)
+    {
+        foreach (var e in Extensions)
+        {
+            if (e.Type == type)
+            {
+                return e;
+            }
+        }
 
-    public void RemoveExtension(uint type) => Extensions.RemoveAll(e => e.Type == type);
+        return null;
+    }
 
     /// <summary>
     /// Names from the file end up in paths and in one-line messages: refuse NUL and control characters (a newline
@@ -449,9 +483,10 @@ public sealed class Qcow2Header
         throw new UnsupportedFeatureException($"{name}: unsupported incompatible feature(s): {string.Join(", ", names)}");
     }
 
-    private void ParseExtensions(ReadOnlySpan<byte> area, string name)
+    private static List<HeaderExtension> ParseExtensions(ReadOnlySpan<byte> area, int start, string name)
     {
-        int pos = Version == 2 ? V2Length : (HeaderLength + 7) & ~7;
+        int pos = start;
+        var extensions = new List<HeaderExtension>();
         var seen = new HashSet<uint>();
         while (pos + 8 <= area.Length)
         {
@@ -459,7 +494,7 @@ public sealed class Qcow2Header
             uint length = BinaryPrimitives.ReadUInt32BigEndian(area[(pos + 4)..]);
             if (type == HeaderExtension.EndMarker)
             {
-                return;
+                return extensions;
             }
 
             if (length > area.Length - pos - 8)
@@ -474,15 +509,17 @@ public sealed class Qcow2Header
             }
 
             ValidateExtension(type, data, name);
-            Extensions.Add(new HeaderExtension(type, data));
+            extensions.Add(new HeaderExtension(type, data));
             pos += 8 + (int)((length + 7) & ~7u);
         }
+
+        return extensions;
     }
 
     private static bool IsKnown(uint type) => type is HeaderExtension.BackingFormat or HeaderExtension.FeatureNameTable
         or HeaderExtension.Bitmaps or HeaderExtension.FullDiskEncryption or HeaderExtension.ExternalDataFile;
 
-    private void ValidateExtension(uint type, byte[] data, string name)
+    private static void ValidateExtension(uint type, byte[] data, string name)
     {
         switch (type)
         {
@@ -515,28 +552,4 @@ public sealed class Qcow2Header
 
     private string? GetStringExtension(uint type) =>
         FindExtension(type) is { } e ? Encoding.UTF8.GetString(e.Data) : null;
-
-    private void SetStringExtension(uint type, string? value)
-    {
-        int index = Extensions.FindIndex(e => e.Type == type);
-        if (value is null)
-        {
-            if (index >= 0)
-            {
-                Extensions.RemoveAt(index);
-            }
-
-            return;
-        }
-
-        var ext = new HeaderExtension(type, Encoding.UTF8.GetBytes(value));
-        if (index >= 0)
-        {
-            Extensions[index] = ext;
-        }
-        else
-        {
-            Extensions.Add(ext);
-        }
-    }
 }

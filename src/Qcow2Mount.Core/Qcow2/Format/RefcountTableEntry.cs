@@ -6,7 +6,12 @@ public readonly record struct RefcountTableEntry(ulong Raw)
     public const ulong OffsetMask = 0xFFFFFFFFFFFFFE00UL;
     public const ulong ReservedMask = 0x1FFUL;
 
-    public long BlockOffset => (long)(Raw & OffsetMask);
+    /// <summary>The refcount block's offset as stored (0 = no block); bit 63 set makes it negative.</summary>
+    public HostOffset Block => new((long)(Raw & OffsetMask));
+
+    public bool HasBlock => (Raw & OffsetMask) != 0;
 
     public bool HasReservedBits => (Raw & ReservedMask) != 0;
+
+    public static RefcountTableEntry For(HostOffset block) => new((ulong)block.Value);
 }

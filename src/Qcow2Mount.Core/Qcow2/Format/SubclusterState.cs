@@ -25,7 +25,7 @@ public enum SubclusterState : byte
     Invalid,
 }
 
-/// <summary>Extension helpers over <see cref="SubclusterState"/>.</summary>
+/// <summary>What a <see cref="SubclusterState"/> implies for reading it (the spec §7 table's last column).</summary>
 public static class SubclusterStateExtensions
 {
     public static bool ReadsAsZero(this SubclusterState s) => s is SubclusterState.ZeroPlain or SubclusterState.ZeroAlloc;
@@ -34,4 +34,8 @@ public static class SubclusterStateExtensions
 
     /// <summary>Falls through to the backing file.</summary>
     public static bool ReadsFromBacking(this SubclusterState s) => s.IsUnallocated();
+
+    /// <summary>The subcluster has a host cluster behind it (its data, or space reserved for it).</summary>
+    public static bool HasHostCluster(this SubclusterState s) =>
+        s is SubclusterState.Normal or SubclusterState.ZeroAlloc or SubclusterState.UnallocatedAlloc;
 }

@@ -1,3 +1,5 @@
+using Qcow2Mount.Core.Qcow2.Format;
+
 namespace Qcow2Mount.Core.Tools.Advise;
 
 /// <summary>
@@ -7,5 +9,5 @@ namespace Qcow2Mount.Core.Tools.Advise;
 /// </summary>
 public sealed record AdviceCandidate(int ClusterSize, bool ExtendedL2, long Required, long FullyAllocated, long Metadata, long L2CacheForDisk)
 {
-    public int SubclusterSize => ExtendedL2 ? ClusterSize / 32 : ClusterSize;
+    public int SubclusterSize => ClusterGeometry.SubclusterSizeOf(ClusterSize, ExtendedL2);
 }

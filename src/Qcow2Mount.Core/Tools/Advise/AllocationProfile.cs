@@ -1,3 +1,5 @@
+using Qcow2Mount.Core.Qcow2.Format;
+
 namespace Qcow2Mount.Core.Tools.Advise;
 
 /// <summary>
@@ -14,6 +16,8 @@ public sealed record AllocationProfile
     public int ClusterSize { get; init; }
 
     public bool ExtendedL2 { get; init; }
+
+    public int SubclusterSize => ClusterGeometry.SubclusterSizeOf(ClusterSize, ExtendedL2);
 
     public string? BackingFile { get; init; }
 

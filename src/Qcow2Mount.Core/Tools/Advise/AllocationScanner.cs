@@ -27,14 +27,14 @@ internal static class AllocationScanner
         for (long pos = 0; pos < layer.Length;)
         {
             cancellation.ThrowIfCancellationRequested();
-            var e = layer.GetMapExtent(pos, layer.Length - pos);
+            var e = layer.GetBlockStatus(pos, layer.Length - pos);
             long length = Math.Max(e.Length, 1);
-            if (host is not null && e.Present && e.Data && e.Offset >= 0)
+            if (host is not null && e.IsPresent && e.IsData && e.HostOffset >= 0)
             {
                 // Metadata-preallocated: a data cluster that is a hole in the host file holds no data yet.
-                var (isData, n) = HostFile.Extent(host, e.Offset, length);
+                var (isData, n) = HostFile.Extent(host, e.HostOffset, length);
                 length = Math.Clamp(n, 1, length);
-                e = isData ? e : e with { Data = false, Zero = true };
+                e = isData ? e : e with { Flags = (e.Flags & ~BlockStatusFlags.Data) | BlockStatusFlags.Zero };
             }
 
             walk.Add(pos, length, e);
@@ -48,7 +48,7 @@ internal static class AllocationScanner
             ClusterSize = h.ClusterSize,
             ExtendedL2 = h.HasExtendedL2,
             BackingFile = h.BackingFile,
-            TotalClusters = (layer.Length + h.ClusterSize - 1) / h.ClusterSize,
+            TotalClusters = h.Geometry.ClustersFor(layer.Length),
             DataClusters = walk.DataClusters,
             DataBytes = walk.DataBytes,
             PartialClusters = walk.PartialClusters,
@@ -152,12 +152,12 @@ internal static class AllocationScanner
         /// <summary>Start offsets of data clusters to sample, evenly spread (every stride-th data cluster).</summary>
         public List<long> Samples { get; } = new();
 
-        public void Add(long pos, long length, MapExtent e)
+        public void Add(long pos, long length, Core.BlockStatus e)
         {
-            bool data = e.Present && e.Data && e.Offset >= 0;
-            bool compressed = e.Present && e.Data && e.Offset < 0;
-            bool reserved = e.Offset >= 0 && !e.Data;
-            bool zero = e.Present && e.Zero;
+            bool data = e.IsPresent && e.IsData && e.HostOffset >= 0;
+            bool compressed = e.IsPresent && e.IsData && e.HostOffset < 0;
+            bool reserved = e.HostOffset >= 0 && !e.IsData;
+            bool zero = e.IsPresent && e.IsZero;
             if (!data && !compressed && !reserved && !zero)
             {
                 // Unallocated: ends the cluster in progress, costs nothing per cluster.

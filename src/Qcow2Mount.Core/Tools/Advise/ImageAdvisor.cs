@@ -66,7 +66,7 @@ public static class ImageAdvisor
         {
             var gainReasons = GainReasons(p, guestBlock);
             gains = gainReasons.Count > 0;
-            int subcluster = p.ExtendedL2 ? p.ClusterSize / 32 : p.ClusterSize;
+            int subcluster = p.SubclusterSize;
             if (p.ExtendedL2 && subcluster <= guestBlock)
             {
                 reasons.Add($"it already has extended L2 entries with {ByteSize.Human(subcluster)} subclusters, no larger than the guest's {ByteSize.Human(guestBlock)} blocks");
@@ -131,7 +131,7 @@ public static class ImageAdvisor
             reasons.Add($"it is written in small pieces: {N(p.PartialClusters)} of its {N(p.DataClusters)} data clusters ({ByteSize.Percent(Share(p.PartialClusters, p.DataClusters))}) are only partly written ({how})");
         }
 
-        int unit = p.ExtendedL2 ? p.ClusterSize / 32 : p.ClusterSize;
+        int unit = p.SubclusterSize;
         double allocated = Share(p.HostedClusters, p.TotalClusters);
         if (allocated < MostlyEmptyShare && guestBlock < unit)
         {

@@ -63,16 +63,16 @@ internal sealed class Qcow2StatusLayer : StatusLayer
     {
         bytes = Math.Min(bytes, int.MaxValue);
         long sliceEnd = ((offset / _sliceCoverage) + 1) * _sliceCoverage;
-        var e = _image.GetMapExtent(offset, Math.Min(bytes, sliceEnd - offset));
+        var e = _image.GetBlockStatus(offset, Math.Min(bytes, sliceEnd - offset));
         long length = Math.Max(e.Length, 1);
         var flags = QemuStatus.None;
-        bool hostOffset = e.Offset >= 0;
-        if (e.Present && e.Data)
+        bool hostOffset = e.HostOffset >= 0;
+        if (e.IsPresent && e.IsData)
         {
             // NORMAL (host offset) or COMPRESSED (none).
             flags = QemuStatus.Data | (hostOffset ? QemuStatus.OffsetValid : 0);
         }
-        else if (e.Present)
+        else if (e.IsPresent)
         {
             // ZERO_PLAIN or ZERO_ALLOC.
             flags = QemuStatus.Zero | (hostOffset ? QemuStatus.OffsetValid : 0);
@@ -86,7 +86,7 @@ internal sealed class Qcow2StatusLayer : StatusLayer
         if (_dataHandle is not null && flags == (QemuStatus.Data | QemuStatus.OffsetValid))
         {
             // QEMU asks the host file about data clusters of a metadata-preallocated image (BDRV_BLOCK_RECURSE).
-            var (file, n) = HostFileStatus.Get(_dataHandle, e.Offset, length);
+            var (file, n) = HostFileStatus.Get(_dataHandle, e.HostOffset, length);
             if ((file & QemuStatus.Eof) != 0 && (n == 0 || (file & QemuStatus.Zero) != 0))
             {
                 flags |= QemuStatus.Zero;

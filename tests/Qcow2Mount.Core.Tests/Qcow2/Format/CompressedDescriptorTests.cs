@@ -18,13 +18,14 @@ public sealed class CompressedDescriptorTests
     [TestCase(21, 0x7FF00L, 500_000)]
     public void EncodeDecode_RoundTripsOffsetAndCoversLength(int clusterBits, long offset, int length)
     {
-        ulong raw = CompressedDescriptor.Encode(offset, length, clusterBits);
-        var d = CompressedDescriptor.Decode(new L2Entry(raw, 0), clusterBits);
+        var entry = CompressedDescriptor.Encode(new HostOffset(offset), length, clusterBits);
+        var d = CompressedDescriptor.Decode(entry, clusterBits);
         Assert.Multiple(() =>
         {
-            Assert.That(new L2Entry(raw, 0).IsCompressed, Is.True);
-            Assert.That(new L2Entry(raw, 0).IsCopied, Is.False);
-            Assert.That(d.HostOffset, Is.EqualTo(offset));
+            Assert.That(entry.IsCompressed, Is.True);
+            Assert.That(entry.IsCopied, Is.False);
+            Assert.That(entry.Bitmap, Is.Zero);
+            Assert.That(d.HostOffset.Value, Is.EqualTo(offset));
             Assert.That(d.CompressedLength, Is.GreaterThanOrEqualTo(length));
             Assert.That(d.CompressedLength - length, Is.LessThan(512), "rounded to the end of the last sector only");
         });

@@ -21,8 +21,8 @@ public sealed class Qcow2HeaderTests
             RefcountTableClusters = 1,
             IncompatibleFeatures = FeatureBits.IncompatibleExtendedL2,
             RefcountOrder = 4,
+            Extensions = [new HeaderExtension(HeaderExtension.FeatureNameTable, Qcow2Header.StandardFeatureNameTable())],
         };
-        h.Extensions.Add(new HeaderExtension(HeaderExtension.FeatureNameTable, Qcow2Header.StandardFeatureNameTable()));
         return h;
     }
 
@@ -36,10 +36,9 @@ public sealed class Qcow2HeaderTests
     [Test]
     public void SerializeParse_V3WithBackingAndUnknownExtension_RoundTrips()
     {
-        var h = ValidV3();
-        h.BackingFile = "base.qcow2";
-        h.BackingFormat = "qcow2";
-        h.Extensions.Add(new HeaderExtension(0x12345678, [1, 2, 3]));
+        var h = (ValidV3() with { BackingFile = "base.qcow2" })
+            .WithStringExtension(HeaderExtension.BackingFormat, "qcow2")
+            .WithExtension(new HeaderExtension(0x12345678, [1, 2, 3]));
         var parsed = Qcow2Header.Parse(Serialize(h), "t");
         Assert.Multiple(() =>
         {
@@ -71,10 +70,7 @@ public sealed class Qcow2HeaderTests
     [Test]
     public void Parse_V2_ImpliesDefaults()
     {
-        var h = ValidV3();
-        h.Version = 2;
-        h.IncompatibleFeatures = 0;
-        h.Extensions.Clear();
+        var h = ValidV3() with { Version = 2, IncompatibleFeatures = 0, Extensions = [] };
         var parsed = Qcow2Header.Parse(Serialize(h), "t");
         Assert.Multiple(() =>
         {
@@ -108,14 +104,12 @@ public sealed class Qcow2HeaderTests
     [Test]
     public void Parse_UnknownIncompatibleBitNamedInTable_MessageUsesName()
     {
-        var h = ValidV3();
-        h.IncompatibleFeatures |= 1UL << 9;
         var table = new byte[48];
         table[0] = 0;
         table[1] = 9;
         "future feature"u8.CopyTo(table.AsSpan(2));
-        h.Extensions.Clear();
-        h.Extensions.Add(new HeaderExtension(HeaderExtension.FeatureNameTable, table));
+        var h = ValidV3() with { Extensions = [new HeaderExtension(HeaderExtension.FeatureNameTable, table)] };
+        h = h.WithIncompatible(1UL << 9, set: true);
         var ex = Assert.Throws<UnsupportedFeatureException>(() => Qcow2Header.Parse(Serialize(h), "t"));
         Assert.That(ex!.Message, Does.Contain("future feature (bit 9)"));
     }
@@ -139,9 +133,7 @@ public sealed class Qcow2HeaderTests
     [Test]
     public void Parse_ExtendedL2WithSmallClusters_Refused()
     {
-        var h = ValidV3();
-        h.ClusterBits = 13;
-        h.Extensions.Clear();
+        var h = ValidV3() with { ClusterBits = 13, Extensions = [] };
         Assert.That(() => Qcow2Header.Parse(Serialize(h), "t"), Throws.TypeOf<UnsupportedFeatureException>().With.Message.Contains("subcluster size"));
     }
 }

@@ -1,0 +1,97 @@
+using Qcow2Mount.Core.Qcow2.Allocation;
+using Qcow2Mount.Core.Storage;
+
+namespace Qcow2Mount.Core.Qcow2.Metadata;
+
+/// <summary>
+/// The crash-safe write order of an open image, in one place (spec §14 rules 4 and 6): data and COW bytes →
+/// refcount blocks → refcount table entries of new blocks → L2 tables → L1 entries and header; and backwards for
+/// freeing: every reference removal is stable before a refcount drops. Wired here: the L2 cache runs
+/// <see cref="MakeDataAndRefcountsStable"/> before it writes back any slice (flush or eviction), and the refcount
+/// manager runs <see cref="MakeReferencesStable"/> before it applies deferred decrements. The image file is a
+/// <see cref="SyncTrackingBlockDevice"/>, so "stable" is asked of the file rather than remembered by each writer.
+/// Metadata lock held for everything but <see cref="NoteDataWritten"/>.
+/// </summary>
+internal sealed class WriteOrder
+{
+    private readonly SyncTrackingBlockDevice _file;
+    private readonly IBlockDevice _data;
+    private readonly RefcountManager _refcounts;
+    private readonly MetadataCache _l2Cache;
+    private int _dataWritten;
+
+    public WriteOrder(SyncTrackingBlockDevice file, IBlockDevice data, RefcountManager refcounts, MetadataCache l2Cache)
+    {
+        _file = file;
+        _data = data;
+        _refcounts = refcounts;
+        _l2Cache = l2Cache;
+
+        // Rule: an L2 entry reaches disk only after the data it maps and the refcounts of its clusters are stable.
+        l2Cache.WriteBackPrerequisite = MakeDataAndRefcountsStable;
+
+        // Rule: a refcount drops only after the change that removed the reference is stable.
+        refcounts.BeforeDecrements = MakeReferencesStable;
+    }
+
+    /// <summary>Guest or COW bytes went to the data file since the last flush (any thread, no lock).</summary>
+    public void NoteDataWritten() => Volatile.Write(ref _dataWritten, 1);
+
+    /// <summary>
+    /// Data and COW bytes stable, then refcount blocks, then the refcount table entries of new blocks: what must be
+    /// on disk before an L2 entry (or L1 entry, or header) may name a new cluster.
+    /// </summary>
+    public void MakeDataAndRefcountsStable()
+    {
+        // Before the refcount blocks: nothing on disk may count a cluster that reaches past the end of the file.
+        _refcounts.GrowFileToAllocated();
+        if (Interlocked.Exchange(ref _dataWritten, 0) != 0)
+        {
+            _data.Flush();
+        }
+
+        if (_refcounts.Blocks.DirtyCount > 0)
+        {
+            _refcounts.Blocks.WriteDirty();
+            _file.Flush();
+        }
+
+        if (_refcounts.HasUnwrittenTableEntries)
+        {
+            // New refcount blocks are stable now; only then may the table name them.
+            _refcounts.WriteUnwrittenTableEntries();
+            _file.Flush();
+        }
+    }
+
+    /// <summary>
+    /// Freeing runs backwards (the refcount manager's prerequisite for every decrement): the L2 cache is written back
+    /// and the file synced, so the L2 entries, L1 entries and header fields that stopped naming a cluster are stable
+    /// before its refcount drops. Otherwise a crash could keep the old pointer with the lower count, and the next
+    /// write would free and reuse a cluster that is still in use (a snapshot's L2 table or data).
+    /// </summary>
+    public void MakeReferencesStable()
+    {
+        _l2Cache.WriteDirty();
+        _file.FlushIfUnsynced();
+    }
+
+    /// <summary>
+    /// Flush in dependency order: (1) data and COW bytes to stable storage, (2) refcount blocks, then stable,
+    /// (2b) refcount table entries of new blocks, then stable, (3) L2 slices, (4) deferred refcount decrements, whose
+    /// prerequisite syncs every reference removal first, and the refcount blocks they changed, (5) a sync of whatever
+    /// is still unsynced (slices written back by an eviction, L1 entries), so nothing written before the call is lost.
+    /// </summary>
+    public void FlushAll()
+    {
+        MakeDataAndRefcountsStable();
+        _l2Cache.WriteDirty();
+        if (_refcounts.DeferredFreeCount > 0)
+        {
+            _refcounts.ApplyDeferredFrees();
+            _refcounts.Blocks.WriteDirty();
+        }
+
+        _file.FlushIfUnsynced();
+    }
+}
