@@ -12,6 +12,7 @@ namespace Qcow2Mount.Core.Tests.Qcow2;
 /// </summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
 public sealed class ClusterMapperTests
 {
     private const int Seed = 20261207;

@@ -11,6 +11,7 @@ namespace Qcow2Mount.Core.Tests.Qcow2.Allocation;
 /// <summary>The refcount manager never writes the header: a refcount table it had to move is returned to its caller.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
 public sealed class RefcountManagerTests
 {
     [Test]

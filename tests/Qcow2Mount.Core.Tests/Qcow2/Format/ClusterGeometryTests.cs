@@ -4,6 +4,7 @@ namespace Qcow2Mount.Core.Tests.Qcow2.Format;
 
 /// <summary>The index arithmetic of spec §4 (guest translation), §5 (refcounts) and §7 (subclusters), one formula per case.</summary>
 [TestFixture]
+[Category(TestCategories.Unit)]
 public sealed class ClusterGeometryTests
 {
     /// <summary>Spec §4: l2_entries = cluster_size / 8 (or / 16), l2_index and l1_index from the guest cluster number.</summary>

@@ -8,6 +8,7 @@ namespace Qcow2Mount.Core.Tests.Qcow2.Metadata;
 /// <summary>The one place a header is written: its order rules, and the header it keeps being the one on disk.</summary>
 [TestFixture]
 [Parallelizable(ParallelScope.All)]
+[Category(TestCategories.Qemu)]
 public sealed class HeaderStoreTests
 {
     [Test]
