@@ -75,7 +75,22 @@ internal sealed class MountCommand : ICommand
             return 0;
         }
 
-        var request = MountRequest.From(parsed.Positionals, ConfigLoader.Load(parsed.Settings), host);
+        var positionals = parsed.Positionals;
+        bool placeChosen = positionals.Count > 0 && !host.NamesMountPoint(positionals);
+        if (placeChosen)
+        {
+            // A double-click (Windows): only images; the host picks the place and shows it once the mount serves. An
+            // image that is mounted already is shown where it is instead.
+            if (MountedAlready(host, positionals) is { } place)
+            {
+                host.Reveal(place);
+                return 0;
+            }
+
+            positionals.Add(host.ChooseMountPoint(Path.GetFullPath(positionals[0]), out _));
+        }
+
+        var request = MountRequest.From(positionals, ConfigLoader.Load(parsed.Settings), host);
         if (parsed.DaemonChild)
         {
             var background = host.Background ?? throw new UsageException($"{MountArguments.DaemonChildFlag}: this platform has no background mounts");
@@ -95,11 +110,38 @@ internal sealed class MountCommand : ICommand
 
         if (request.Foreground || host.Background is null)
         {
-            return MountServer.Serve(host, request, PrintMounted);
+            return MountServer.Serve(host, request, mount =>
+            {
+                PrintMounted(mount);
+                if (placeChosen)
+                {
+                    host.Reveal(mount.MountPoint);
+                }
+            });
         }
 
         MountServer.Check(host, request);
         return host.Background.Start(["mount", MountArguments.DaemonChildFlag, .. args]);
+    }
+
+    /// <summary>
+    /// Where the images are mounted when the first is (a second double-click); null when it is not. Any other image
+    /// of the command that is mounted already, or mounted elsewhere, is an error.
+    /// </summary>
+    private static string? MountedAlready(IMountHost host, List<string> images)
+    {
+        var mounted = host.MountsOfOurs().ToList();
+        string? PlaceOf(string image) => mounted.FirstOrDefault(m => string.Equals(m.Source, Path.GetFullPath(image), StringComparison.OrdinalIgnoreCase))?.MountPoint;
+        string? first = PlaceOf(images[0]);
+        foreach (string image in images.Skip(first is null ? 0 : 1))
+        {
+            if (PlaceOf(image) is { } place && place != first)
+            {
+                throw new MountFailedException($"{Path.GetFullPath(image)}: mounted already on {place}");
+            }
+        }
+
+        return first;
     }
 
     /// <summary>One line per raw file: where it is and which image it shows.</summary>
