@@ -33,6 +33,8 @@ internal sealed class MountCommand : ICommand
               --cache-size BYTES       qcow2 metadata cache size (k, M, G suffixes; default 32M)
               --cache-clean-interval S drop unused cache entries after S seconds (0 = never; default 600)
               --no-backing             do not open backing files (unallocated ranges read as zeros)
+              --vhd                    also show each image as NAME.vhd: the same bytes followed by a
+                                       fixed-VHD footer (read-only; writes to the disk part reach the image)
               --allow-backing-device   allow block/character devices as backing files
               --log FILE               append the background server's messages to FILE
               --max-threads N          FUSE worker threads (default 10)
@@ -45,7 +47,7 @@ internal sealed class MountCommand : ICommand
           /etc/qcow2mount.json, ~/.config/qcow2mount/config.json  e.g. { "CacheSize": "64M", "ReadOnly": true }
           environment QCOW2MOUNT_<NAME>                           e.g. QCOW2MOUNT_CACHE_SIZE=64M, QCOW2MOUNT_OPTIONS=allow_other
           the command line
-          Names: ReadOnly, Format, CacheSize, CacheCleanInterval, NoBacking, AllowBackingDevice, Verbose,
+          Names: ReadOnly, Format, CacheSize, CacheCleanInterval, NoBacking, Vhd, AllowBackingDevice, Verbose,
           Foreground, Options, Log, MaxThreads, Libfuse (path or soname of libfuse3, default libfuse3.so.3).
 
         Images are locked like QEMU does (OFD locks): a writable mount excludes every other user of
