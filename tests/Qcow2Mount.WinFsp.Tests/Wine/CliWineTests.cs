@@ -102,7 +102,7 @@ public sealed class CliWineTests
     }
 
     [Test]
-    public void DoubleClick_ReadOnlyVerb_WritesWriteProtectedUnmountByImagePathLeavesImageUnchanged()
+    public void DoubleClick_ReadOnlyVerbWithVhd_WritesWriteProtectedVhdListedUnmountByImagePathLeavesImageUnchanged()
     {
         var (image, _) = WinFspWineTests.MakeImages(World, "cli-ro");
         byte[] before = File.ReadAllBytes(image);
@@ -117,9 +117,14 @@ public sealed class CliWineTests
             "read 2 0 4096",
             "cleanup 2 40",
             "close 2",
+            "open 0 \\ 120089 1",
+            "list 0 4096",
+            "open 3 \\DISK.VHD 120089 40",
+            $"read 3 {Size} 4096",
+            $"write 3 {Size} 512 00",
         ];
 
-        var (mount, _, unmount, report) = MountThenUnmount("cli-ro", ["--read-only", WineRunner.WindowsPath(image)], script, ["unmount", WineRunner.WindowsPath(image)]);
+        var (mount, _, unmount, report) = MountThenUnmount("cli-ro", ["--read-only", "--vhd", WineRunner.WindowsPath(image)], script, ["unmount", WineRunner.WindowsPath(image)]);
 
         var problems = new List<string>();
         WinFspWineTests.Want(problems, report, "Create device=WinFsp.Disk", "flags", "0x0001060E", "the read-only volume flag");
@@ -129,6 +134,10 @@ public sealed class CliWineTests
         WinFspWineTests.Want(problems, report, "setsize 2", "status", WriteProtected);
         WinFspWineTests.Want(problems, report, "flush 2", "status", Ok);
         WinFspWineTests.Want(problems, report, "read 2", "bytes", "4096");
+        WinFspWineTests.Want(problems, report, "list 0", "names", $"disk.raw:{Size},disk.vhd:{Size + 512}", "--vhd shows disk.vhd, 512 bytes longer");
+        WinFspWineTests.Want(problems, report, "open 3", "status", Ok, "names compared ignoring case");
+        WinFspWineTests.Want(problems, report, $"read 3 offset={Size}", "bytes", "512", "the footer, then the end");
+        WinFspWineTests.Want(problems, report, $"write 3 offset={Size}", "status", WriteProtected);
         WinFspWineTests.WantOrder(problems, report, "scenario end", "StopDispatcher", "RemoveMountPoint", "Delete");
         Assert.Multiple(() =>
         {
