@@ -57,14 +57,27 @@ internal static class CommandLine
         }
         catch (Qcow2Exception e)
         {
-            Console.Error.WriteLine($"qcow2mount: {e.Message}");
-            return 2;
+            return Fail(e.Message);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"qcow2mount: {e.Message}");
-            return 2;
+            return Fail(e.Message);
         }
+    }
+
+    /// <summary>
+    /// Prints the one-line error (exit code 2); on Windows, when the program has a console window of its own (started
+    /// by a double-click or a menu verb), also shows it in a message box: that window closes as the program exits.
+    /// </summary>
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"qcow2mount: {message}");
+        if (OperatingSystem.IsWindows() && WinFsp.Hosting.ConsoleWindow.IsOwn())
+        {
+            WinFsp.Hosting.ConsoleWindow.ShowError(message);
+        }
+
+        return 2;
     }
 
     private static void PrintHelp()

@@ -28,7 +28,7 @@ internal static class ErrnoMap
     internal static int Classify(Exception error) => error switch
     {
         ReadOnlyImageException or ReadOnlyFileSystemException => Errno.EROFS,
-        FormatProtectionException => Errno.EPERM,
+        FormatProtectionException or ReadOnlyRegionException => Errno.EPERM,
         WritePastEndException => Errno.ENOSPC,
         SizeChangeRefusedException or ChangeRefusedException => Errno.EPERM,
         RangePastEndException => Errno.EFBIG,

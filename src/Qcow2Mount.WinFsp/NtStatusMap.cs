@@ -30,7 +30,7 @@ internal static class NtStatusMap
 
     internal static int Classify(Exception error) => error switch
     {
-        ReadOnlyImageException or ReadOnlyFileSystemException => NtStatus.MediaWriteProtected,
+        ReadOnlyImageException or ReadOnlyFileSystemException or ReadOnlyRegionException => NtStatus.MediaWriteProtected,
         WritePastEndException or RangePastEndException => NtStatus.DiskFull,
         SizeChangeRefusedException { Grows: true } => NtStatus.DiskFull,
         SizeChangeRefusedException => NtStatus.AccessDenied,

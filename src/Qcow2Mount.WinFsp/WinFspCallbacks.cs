@@ -98,7 +98,7 @@ internal static unsafe class WinFspCallbacks
                 *attributes = found;
             }
 
-            return WinFspFileSystem.CopySecurity(descriptor, descriptorSize);
+            return target.CopySecurity(descriptor, descriptorSize);
         }
         catch (Exception e)
         {
@@ -322,7 +322,7 @@ internal static unsafe class WinFspCallbacks
         {
             target = Target(fs);
             int status = target.GetSecurity(context);
-            return status != NtStatus.Success ? status : WinFspFileSystem.CopySecurity(descriptor, descriptorSize);
+            return status != NtStatus.Success ? status : target.CopySecurity(descriptor, descriptorSize);
         }
         catch (Exception e)
         {

@@ -32,7 +32,8 @@ internal sealed unsafe class WinFspFileSystem
     private long _nextContext;
 
     /// <exception cref="ArgumentException"><paramref name="fileSystem"/> compares names with case: Windows could not tell some apart.</exception>
-    public WinFspFileSystem(IVirtualFileSystem fileSystem, IWinFspApi api, Action<string> log)
+    /// <param name="security">What every node reports; null = the user this process runs as (Windows only).</param>
+    public WinFspFileSystem(IVirtualFileSystem fileSystem, IWinFspApi api, Action<string> log, SecurityDescriptor? security = null)
     {
         if (fileSystem.CaseSensitiveNames)
         {
@@ -41,6 +42,7 @@ internal sealed unsafe class WinFspFileSystem
 
         _vfs = fileSystem;
         _api = api;
+        Security = security ?? SecurityDescriptor.ForCurrentUser();
         Log = log;
         Listing = [.. fileSystem.Files.OrderBy(f => f.Name, StringComparer.OrdinalIgnoreCase)];
     }
@@ -57,6 +59,9 @@ internal sealed unsafe class WinFspFileSystem
     public WaitHandle Stopped => _stopped.WaitHandle;
 
     public IVirtualFileSystem Vfs => _vfs;
+
+    /// <summary>The descriptor every node reports.</summary>
+    public SecurityDescriptor Security { get; }
 
     /// <summary>The files in directory order: names ascending, ignoring case (ReadDirectory's marker relies on it).</summary>
     public IReadOnlyList<RawFile> Listing { get; }
@@ -89,9 +94,9 @@ internal sealed unsafe class WinFspFileSystem
     /// Copies the descriptor to <paramref name="descriptor"/> when <paramref name="size"/> is large enough, else returns
     /// STATUS_BUFFER_OVERFLOW; <paramref name="size"/> always receives the needed size. Both pointers may be null.
     /// </summary>
-    public static int CopySecurity(void* descriptor, nuint* size)
+    public int CopySecurity(void* descriptor, nuint* size)
     {
-        var bytes = SecurityDescriptor.Bytes;
+        var bytes = Security.Bytes;
         if (size is null)
         {
             return NtStatus.Success;

@@ -22,14 +22,20 @@ internal sealed unsafe class WinFspHost : IDisposable
     private GCHandle _self;
     private nint _fs;
     private bool _dispatching;
+    private readonly bool _ownsFileSystem;
     private bool _disposed;
 
-    /// <summary>Takes ownership of <paramref name="fileSystem"/> (its disks are disposed on <see cref="Unmount"/>).</summary>
+    /// <summary>
+    /// Takes ownership of <paramref name="fileSystem"/> (its disks are disposed on <see cref="Unmount"/>) unless
+    /// <paramref name="ownsFileSystem"/> is false (then the caller closes it after <see cref="Unmount"/>).
+    /// <paramref name="security"/>: what every node reports; null = the user this process runs as.
+    /// </summary>
     /// <exception cref="ArgumentException"><paramref name="fileSystem"/> compares names with case.</exception>
-    public WinFspHost(IWinFspApi api, IVirtualFileSystem fileSystem, Action<string> log)
+    public WinFspHost(IWinFspApi api, IVirtualFileSystem fileSystem, Action<string> log, SecurityDescriptor? security = null, bool ownsFileSystem = true)
     {
         _api = api;
-        _fileSystem = new WinFspFileSystem(fileSystem, api, log);
+        _fileSystem = new WinFspFileSystem(fileSystem, api, log, security);
+        _ownsFileSystem = ownsFileSystem;
     }
 
     public WinFspFileSystem FileSystem => _fileSystem;
@@ -134,7 +140,11 @@ internal sealed unsafe class WinFspHost : IDisposable
             flushError = FlushAll();
         }
 
-        _fileSystem.Vfs.Dispose();
+        if (_ownsFileSystem)
+        {
+            _fileSystem.Vfs.Dispose();
+        }
+
         _fileSystem.DispatcherStopped(normally: true);
         if (flushError is not null)
         {

@@ -11,6 +11,7 @@ public sealed class ErrnoMapTests
     {
         yield return new TestCaseData(new ReadOnlyImageException("disk.qcow2"), Errno.EROFS).SetName("Classify_ReadOnlyImage_Erofs");
         yield return new TestCaseData(new FormatProtectionException("disk.img", "qcow2"), Errno.EPERM).SetName("Classify_FormatProtection_Eperm");
+        yield return new TestCaseData(new ReadOnlyRegionException("disk.vhd", 1 << 20, 1 << 20), Errno.EPERM).SetName("Classify_ReadOnlyRegion_Eperm");
         yield return new TestCaseData(new ImageCorruptException("bad L2", 0, 0x50000), Errno.EIO).SetName("Classify_Corrupt_Eio");
         yield return new TestCaseData(new IOException("boom"), Errno.EIO).SetName("Classify_OtherIo_Eio");
         yield return new TestCaseData(new ArgumentOutOfRangeException("offset"), Errno.EINVAL).SetName("Classify_OutOfRange_Einval");

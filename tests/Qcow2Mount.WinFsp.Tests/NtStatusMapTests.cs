@@ -22,6 +22,7 @@ public sealed class NtStatusMapTests
         yield return new TestCaseData(new BackingChainException("base.qcow2: missing"), NtStatus.IoDeviceError).SetArgDisplayNames("BackingChain");
         yield return new TestCaseData(new InvalidOperationException("bug"), NtStatus.IoDeviceError).SetArgDisplayNames("Unexpected");
         yield return new TestCaseData(new FormatProtectionException("disk.img", "qcow2"), NtStatus.AccessDenied).SetArgDisplayNames("FormatProtection");
+        yield return new TestCaseData(new ReadOnlyRegionException("disk.vhd", 1 << 20, 1 << 20), NtStatus.MediaWriteProtected).SetArgDisplayNames("ReadOnlyRegion");
         yield return new TestCaseData(new ReadOnlyFileSystemException("disk.raw"), NtStatus.MediaWriteProtected).SetArgDisplayNames("ReadOnlyMount");
         yield return new TestCaseData(new WritePastEndException("disk.raw", 4096, 512, 4096), NtStatus.DiskFull).SetArgDisplayNames("WritePastEnd");
         yield return new TestCaseData(new SizeChangeRefusedException("disk.raw", 4096, 8192), NtStatus.DiskFull).SetArgDisplayNames("Grow");

@@ -120,14 +120,14 @@ public sealed class WinFspCallbacksTests
     public void GetSecurityByName_SizeTooSmallThenLargeEnough_OverflowThenDescriptor()
     {
         using var shim = MountedShim.Mount(false, Images.WithData(_dir, "disk.qcow2", 1 << 20));
-        int needed = SecurityDescriptor.Bytes.Length;
+        int needed = TestOwner.Descriptor.Bytes.Length;
         Assert.Multiple(() =>
         {
             Assert.That(shim.SecurityByName("\\disk.raw", out uint attributes, 0, out _, out nuint size), Is.EqualTo(NtStatus.BufferOverflow));
             Assert.That(size, Is.EqualTo((nuint)needed), "the needed size is reported");
             Assert.That(attributes, Is.EqualTo(FileAttributeNormal));
             Assert.That(shim.SecurityByName("\\disk.raw", out _, (nuint)needed, out byte[] sd, out size), Is.EqualTo(NtStatus.Success));
-            Assert.That(sd, Is.EqualTo(SecurityDescriptor.Bytes.ToArray()));
+            Assert.That(sd, Is.EqualTo(TestOwner.Descriptor.Bytes.ToArray()));
             Assert.That(shim.SecurityByName("\\", out uint rootAttributes, null, out _, out _), Is.EqualTo(NtStatus.Success), "no size pointer: attributes only");
             Assert.That(rootAttributes, Is.EqualTo(FileAttributeDirectory));
             Assert.That(shim.SecurityByName("\\missing.raw", out _, 1024, out _, out _), Is.EqualTo(NtStatus.ObjectNameNotFound));
@@ -324,7 +324,7 @@ public sealed class WinFspCallbacksTests
             Assert.That(shim.CanDelete(file), Is.EqualTo(NtStatus.CannotDelete));
             Assert.That(shim.Rename(file, "\\other.raw"), Is.EqualTo(NtStatus.AccessDenied));
             Assert.That(shim.GetSecurity(file, out byte[] sd), Is.EqualTo(NtStatus.Success));
-            Assert.That(sd, Is.EqualTo(SecurityDescriptor.Bytes.ToArray()));
+            Assert.That(sd, Is.EqualTo(TestOwner.Descriptor.Bytes.ToArray()));
         });
     }
 

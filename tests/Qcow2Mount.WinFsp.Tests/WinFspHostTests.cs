@@ -102,7 +102,7 @@ public sealed class WinFspHostTests
         var api = new Mock<IWinFspApi>(MockBehavior.Strict);
         nint none = 0;
         api.Setup(a => a.Create("WinFsp.Disk", It.IsAny<nint>(), It.IsAny<nint>(), out none)).Returns(unchecked((int)0xC0000034));
-        using var host = new WinFspHost(api.Object, EmptyVolume(), _ => { });
+        using var host = new WinFspHost(api.Object, EmptyVolume(), _ => { }, TestOwner.Descriptor);
         var error = Assert.Throws<WinFspException>(() => host.Mount("Q:"));
         Assert.Multiple(() =>
         {
@@ -117,7 +117,7 @@ public sealed class WinFspHostTests
     {
         var log = new List<string>();
         using var api = new FakeWinFspApi(log) { SetMountPointStatus = unchecked((int)0xC0000035) };
-        using var host = new WinFspHost(api, EmptyVolume(), _ => { });
+        using var host = new WinFspHost(api, EmptyVolume(), _ => { }, TestOwner.Descriptor);
         var error = Assert.Throws<WinFspException>(() => host.Mount("Q:"));
         Assert.Multiple(() =>
         {
@@ -131,7 +131,7 @@ public sealed class WinFspHostTests
     {
         var log = new List<string>();
         using var api = new FakeWinFspApi(log) { StartDispatcherStatus = unchecked((int)0xC000009A) };
-        using var host = new WinFspHost(api, EmptyVolume(), _ => { });
+        using var host = new WinFspHost(api, EmptyVolume(), _ => { }, TestOwner.Descriptor);
         Assert.Throws<WinFspException>(() => host.Mount(null));
         Assert.That(log, Is.EqualTo(new[] { "Create", "SetMountPoint(null)", "StartDispatcher", "RemoveMountPoint", "Delete" }));
     }
@@ -151,7 +151,7 @@ public sealed class WinFspHostTests
         api.InSequence(sequence).Setup(a => a.StopDispatcher(It.IsAny<nint>()));
         api.InSequence(sequence).Setup(a => a.RemoveMountPoint(It.IsAny<nint>()));
         api.InSequence(sequence).Setup(a => a.Delete(It.IsAny<nint>()));
-        var host = new WinFspHost(api.Object, EmptyVolume(), _ => { });
+        var host = new WinFspHost(api.Object, EmptyVolume(), _ => { }, TestOwner.Descriptor);
         host.Mount("C:\\mnt\\disk", 4);
         Assert.That(host.MountPoint, Is.EqualTo("C:\\mnt\\disk"));
         host.Dispose();
@@ -164,7 +164,7 @@ public sealed class WinFspHostTests
     {
         var api = new Mock<IWinFspApi>(MockBehavior.Strict);
         using var directory = new ImageDirectory(caseSensitiveNames: true);
-        var error = Assert.Throws<ArgumentException>(() => _ = new WinFspHost(api.Object, directory, _ => { }));
+        var error = Assert.Throws<ArgumentException>(() => _ = new WinFspHost(api.Object, directory, _ => { }, TestOwner.Descriptor));
         Assert.That(error!.Message, Does.Contain("ignoring case"));
     }
 

@@ -33,6 +33,8 @@ internal sealed class MountCommand : ICommand
               --cache-size BYTES       qcow2 metadata cache size (k, M, G suffixes; default 32M)
               --cache-clean-interval S drop unused cache entries after S seconds (0 = never; default 600)
               --no-backing             do not open backing files (unallocated ranges read as zeros)
+              --vhd                    also show each image as NAME.vhd: the same bytes followed by a
+                                       fixed-VHD footer (read-only; writes to the disk part reach the image)
               --allow-backing-device   allow block/character devices as backing files
               --log FILE               append the background server's messages to FILE
               --max-threads N          FUSE worker threads (default 10)
@@ -45,7 +47,7 @@ internal sealed class MountCommand : ICommand
           /etc/qcow2mount.json, ~/.config/qcow2mount/config.json  e.g. { "CacheSize": "64M", "ReadOnly": true }
           environment QCOW2MOUNT_<NAME>                           e.g. QCOW2MOUNT_CACHE_SIZE=64M, QCOW2MOUNT_OPTIONS=allow_other
           the command line
-          Names: ReadOnly, Format, CacheSize, CacheCleanInterval, NoBacking, AllowBackingDevice, Verbose,
+          Names: ReadOnly, Format, CacheSize, CacheCleanInterval, NoBacking, Vhd, AllowBackingDevice, Verbose,
           Foreground, Options, Log, MaxThreads, Libfuse (path or soname of libfuse3, default libfuse3.so.3).
 
         Images are locked like QEMU does (OFD locks): a writable mount excludes every other user of
@@ -75,7 +77,22 @@ internal sealed class MountCommand : ICommand
             return 0;
         }
 
-        var request = MountRequest.From(parsed.Positionals, ConfigLoader.Load(parsed.Settings), host);
+        var positionals = parsed.Positionals;
+        bool placeChosen = positionals.Count > 0 && !host.NamesMountPoint(positionals);
+        if (placeChosen)
+        {
+            // A double-click (Windows): only images; the host picks the place and shows it once the mount serves. An
+            // image that is mounted already is shown where it is instead.
+            if (MountedAlready(host, positionals) is { } place)
+            {
+                host.Reveal(place);
+                return 0;
+            }
+
+            positionals.Add(host.ChooseMountPoint(Path.GetFullPath(positionals[0]), out _));
+        }
+
+        var request = MountRequest.From(positionals, ConfigLoader.Load(parsed.Settings), host);
         if (parsed.DaemonChild)
         {
             var background = host.Background ?? throw new UsageException($"{MountArguments.DaemonChildFlag}: this platform has no background mounts");
@@ -95,11 +112,38 @@ internal sealed class MountCommand : ICommand
 
         if (request.Foreground || host.Background is null)
         {
-            return MountServer.Serve(host, request, PrintMounted);
+            return MountServer.Serve(host, request, mount =>
+            {
+                PrintMounted(mount);
+                if (placeChosen)
+                {
+                    host.Reveal(mount.MountPoint);
+                }
+            });
         }
 
         MountServer.Check(host, request);
         return host.Background.Start(["mount", MountArguments.DaemonChildFlag, .. args]);
+    }
+
+    /// <summary>
+    /// Where the images are mounted when the first is (a second double-click); null when it is not. Any other image
+    /// of the command that is mounted already, or mounted elsewhere, is an error.
+    /// </summary>
+    private static string? MountedAlready(IMountHost host, List<string> images)
+    {
+        var mounted = host.MountsOfOurs().ToList();
+        string? PlaceOf(string image) => mounted.FirstOrDefault(m => string.Equals(m.Source, Path.GetFullPath(image), StringComparison.OrdinalIgnoreCase))?.MountPoint;
+        string? first = PlaceOf(images[0]);
+        foreach (string image in images.Skip(first is null ? 0 : 1))
+        {
+            if (PlaceOf(image) is { } place && place != first)
+            {
+                throw new MountFailedException($"{Path.GetFullPath(image)}: mounted already on {place}");
+            }
+        }
+
+        return first;
     }
 
     /// <summary>One line per raw file: where it is and which image it shows.</summary>

@@ -1,5 +1,6 @@
 using Qcow2Mount.Core.Hosting;
 using Qcow2Mount.Fuse.Hosting;
+using Qcow2Mount.WinFsp.Hosting;
 
 namespace Qcow2Mount.Cli.Mount;
 
@@ -7,7 +8,7 @@ namespace Qcow2Mount.Cli.Mount;
 internal static class MountHosts
 {
     public static IMountHost ForThisPlatform() =>
-        OperatingSystem.IsLinux()
-            ? new FuseMountHost()
-            : throw new MountFailedException($"mounting is not available on {System.Runtime.InteropServices.RuntimeInformation.OSDescription} yet (Linux: FUSE; Windows: WinFsp, planned)");
+        OperatingSystem.IsLinux() ? new FuseMountHost()
+        : OperatingSystem.IsWindows() ? new WinFspMountHost()
+        : throw new MountFailedException($"mounting is not available on {System.Runtime.InteropServices.RuntimeInformation.OSDescription} (Linux: FUSE; Windows: WinFsp)");
 }

@@ -19,6 +19,9 @@ internal sealed record MountRequest
 
     public bool Foreground { get; init; }
 
+    /// <summary>Also show each image as a fixed VHD (IMAGE.vhd).</summary>
+    public bool Vhd { get; init; }
+
     public string? LogFile { get; init; }
 
     /// <summary>IMAGE... MOUNTDIR plus the bound configuration; <paramref name="host"/> names the mount point and takes the platform options.</summary>
@@ -53,6 +56,7 @@ internal sealed record MountRequest
             Images = images,
             Format = config.Format,
             Foreground = config.Foreground,
+            Vhd = config.Vhd,
             LogFile = config.Log is { Length: > 0 } log ? Path.GetFullPath(log) : null,
             Spec = new MountSpec
             {

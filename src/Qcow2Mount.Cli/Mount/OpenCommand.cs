@@ -75,6 +75,13 @@ internal sealed class OpenCommand : ICommand
         }
 
         var host = MountHosts.ForThisPlatform();
+        if (host.Background is null)
+        {
+            // Windows: the mount serves in this process, so the mount verb's own double-click form picks the place,
+            // shows it once it serves, and shows the place of an image that is mounted already.
+            return new MountCommand().Run(readOnly || !MayWrite(image) ? ["--read-only", "--", image] : ["--", image]);
+        }
+
         string? mountPoint = host.MountsOfOurs().Where(m => m.Source == image).Select(m => m.MountPoint).FirstOrDefault();
         if (mountPoint is null)
         {

@@ -10,9 +10,11 @@ namespace Qcow2Mount.Cli.Mount;
 internal sealed class UnmountCommand : ICommand
 {
     public const string Help = """
-        usage: qcow2mount unmount [options] MOUNTDIR
+        usage: qcow2mount unmount [options] MOUNTDIR|IMAGE
 
         Unmounts a qcow2mount mount and returns after its server has flushed and closed the images.
+        Given an IMAGE file instead of MOUNTDIR, unmounts the mount that shows it (Linux: its first image;
+        Windows: any of its images; Windows' MOUNTDIR is the drive, e.g. Q:, or the folder mounted on).
         Fails (exit 2) while the mount is busy, e.g. a file in it is open or a loop device uses it.
         The server is found through the pid file it writes before mounting and deletes after closing the images:
         /run/qcow2mount/MOUNTDIR.pid as root (MOUNTDIR without its leading '/', with '/' written as %2F),
@@ -62,7 +64,7 @@ internal sealed class UnmountCommand : ICommand
         }
 
         var host = MountHosts.ForThisPlatform();
-        string mountPoint = host.NormalizeMountPoint(positionals[0]);
+        string mountPoint = File.Exists(positionals[0]) ? MountPointOf(host, positionals[0]) : host.NormalizeMountPoint(positionals[0]);
         var entry = host.Find(mountPoint) ?? throw new MountFailedException($"{mountPoint}: not mounted");
         if (!entry.IsOurs)
         {
@@ -71,5 +73,14 @@ internal sealed class UnmountCommand : ICommand
 
         host.Unmount(mountPoint, lazy, TimeSpan.FromSeconds(timeoutSeconds));
         return 0;
+    }
+
+    /// <summary>Where <paramref name="image"/> is mounted by us (the "Unmount" verb on a .qcow2 names the image, not the place).</summary>
+    private static string MountPointOf(IMountHost host, string image)
+    {
+        string full = Path.GetFullPath(image);
+        var comparison = host.CaseSensitiveNames ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
+        return host.MountsOfOurs().FirstOrDefault(m => string.Equals(m.Source, full, comparison))?.MountPoint
+            ?? throw new MountFailedException($"{full}: not mounted");
     }
 }

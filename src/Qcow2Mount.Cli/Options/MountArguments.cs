@@ -17,6 +17,7 @@ internal sealed class MountArguments
         ["-r"] = "ReadOnly", ["--read-only"] = "ReadOnly",
         ["-v"] = "Verbose", ["--verbose"] = "Verbose",
         ["--no-backing"] = "NoBacking",
+        ["--vhd"] = "Vhd",
         ["--allow-backing-device"] = "AllowBackingDevice",
     };
 

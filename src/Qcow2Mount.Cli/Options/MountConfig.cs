@@ -19,6 +19,9 @@ internal sealed class MountConfig
 
     public bool NoBacking { get; set; }
 
+    /// <summary>Also show each image as IMAGE.vhd, a fixed VHD (the raw bytes and a read-only footer).</summary>
+    public bool Vhd { get; set; }
+
     public bool AllowBackingDevice { get; set; }
 
     public bool Verbose { get; set; }

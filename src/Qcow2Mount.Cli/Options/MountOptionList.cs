@@ -25,6 +25,7 @@ internal static class MountOptionList
         ["cache-size"] = ("CacheSize", true),
         ["cache-clean-interval"] = ("CacheCleanInterval", true),
         ["no-backing"] = ("NoBacking", false),
+        ["vhd"] = ("Vhd", false),
         ["allow-backing-device"] = ("AllowBackingDevice", false),
         ["verbose"] = ("Verbose", false),
         ["log"] = ("Log", true),

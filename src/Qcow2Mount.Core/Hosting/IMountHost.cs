@@ -24,6 +24,13 @@ public interface IMountHost
     string NormalizeMountPoint(string mountPoint);
 
     /// <summary>
+    /// True when the last of a mount's positional arguments names the place (Linux: always, MOUNTDIR is required;
+    /// Windows: a drive such as "Q:", or a path that is not an existing file). False: every argument is an image
+    /// and the place is <see cref="ChooseMountPoint"/>'s, shown with <see cref="Reveal"/> once mounted (a double-click).
+    /// </summary>
+    bool NamesMountPoint(IReadOnlyList<string> positionals);
+
+    /// <summary>
     /// True when <paramref name="option"/> (one item of <c>-o</c>, e.g. <c>allow_other</c> or <c>uid=1000</c>) is a
     /// platform mount option this host passes on. A known option with a bad value throws an
     /// <see cref="ArgumentException"/> whose message is the usage error.

@@ -45,7 +45,8 @@ public sealed class ImageDirectory : IVirtualFileSystem
     /// backing layers serves the whole mount, so overlays of one base share a single read-only open of it. Nothing
     /// stays open when one image fails.
     /// </summary>
-    public static ImageDirectory Open(IReadOnlyList<string> images, string? format, ImageOpenOptions options, bool caseSensitiveNames)
+    /// <param name="vhd">Also show each image as a fixed VHD (<see cref="AddVhd"/>), right after its raw file.</param>
+    public static ImageDirectory Open(IReadOnlyList<string> images, string? format, ImageOpenOptions options, bool caseSensitiveNames, bool vhd = false)
     {
         var directory = new ImageDirectory(caseSensitiveNames, options.ReadOnly);
         try
@@ -53,7 +54,11 @@ public sealed class ImageDirectory : IVirtualFileSystem
             var shared = options with { BackingLayers = new BackingLayerPool() };
             foreach (string path in images)
             {
-                directory.Add(path, DiskImage.Open(path, format, shared));
+                var raw = directory.Add(path, DiskImage.Open(path, format, shared));
+                if (vhd)
+                {
+                    directory.AddVhd(raw);
+                }
             }
 
             return directory;
@@ -76,6 +81,25 @@ public sealed class ImageDirectory : IVirtualFileSystem
         _files.Add(file);
         _byName.Add(name, file);
         _anyDiskReadOnly |= disk.IsReadOnly;
+        return file;
+    }
+
+    /// <summary>
+    /// Adds the fixed-VHD view of <paramref name="raw"/>'s disk (<c>disk.vhd</c>: the same bytes, then a footer that is
+    /// read-only; <see cref="FixedVhdDisk"/>). The disk stays the raw file's.
+    /// </summary>
+    /// <exception cref="Hosting.MountFailedException">The disk is not a whole number of 512-byte sectors (a VHD cannot hold it).</exception>
+    public RawFile AddVhd(RawFile raw)
+    {
+        if (raw.Size % VhdFooter.SectorSize != 0)
+        {
+            throw new Hosting.MountFailedException($"{raw.SourcePath}: --vhd needs a virtual size that is a multiple of 512 bytes (it is {raw.Size})");
+        }
+
+        string name = RawNames.Unique(RawNames.VhdFor(raw.SourcePath), _byName.ContainsKey);
+        var file = new RawFile(name, raw.SourcePath, new FixedVhdDisk(raw.Disk, raw.SourcePath, name), _files.Count);
+        _files.Add(file);
+        _byName.Add(name, file);
         return file;
     }
 

@@ -27,6 +27,9 @@ internal sealed class FuseMountHost : IMountHost
     public string NormalizeMountPoint(string mountPoint) =>
         Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint)) is { Length: > 0 } mp ? mp : "/";
 
+    /// <summary>MOUNTDIR is always given (the desktop's double-click runs the open verb, which names it).</summary>
+    public bool NamesMountPoint(IReadOnlyList<string> positionals) => true;
+
     /// <summary>uid=, gid= and umask= are applied by <see cref="FuseHost"/>: a bad value is refused here, before anything is opened.</summary>
     public bool AcceptsOption(string option)
     {

@@ -40,6 +40,7 @@ internal static unsafe class Program
             }
 
             using var host = new WinFspHost(api, directory, message => Note("log " + message));
+            Note("owner " + host.FileSystem.Security.Owner);
             host.Mount(null);
             Note("mounted " + host.MountPoint);
             if (!host.Stopped.WaitOne(TimeSpan.FromSeconds(90)))

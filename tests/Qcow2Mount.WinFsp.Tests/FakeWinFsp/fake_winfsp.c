@@ -7,6 +7,9 @@
  * FAKE_WINFSP_SCRIPT against the shim's interface table, one callback per command, and writes what came back; when
  * the script ends it calls DispatcherStopped(FALSE) as WinFsp does when the volume goes away on its own.
  * FAKE_WINFSP_SWAP="a,b" swaps two slots of the table first (the test that proves a broken table is caught).
+ * FAKE_WINFSP_HOLD=1 keeps the volume after the script (no DispatcherStopped of its own), as a real mount stays until
+ * its server unmounts it: the CLI tests end it with `qcow2mount unmount` from another process.
+ * The mount point is recorded and read back as given; NULL reads back as Q: (WinFsp would pick a free letter).
  * The test (WinFspWineTests.cs) judges the report; this file only drives and records.
  *
  * Script commands (handles H are 0..15; NAME is a path such as \disk.raw):
@@ -121,7 +124,7 @@ static FS_INTERFACE table;           /* the shim's table, with FAKE_WINFSP_SWAP 
 static HANDLE scenario_thread;
 static volatile LONG stopped_reported;
 static PVOID handles[MAX_HANDLES];
-static WCHAR mount_point[] = L"Q:";
+static WCHAR mount_point[MAX_PATH] = L"Q:";
 
 static void record(const char *format, ...)
 {
@@ -199,6 +202,8 @@ __declspec(dllexport) NTSTATUS FspFileSystemCreate(PWSTR device, const VOLUME_PA
 __declspec(dllexport) NTSTATUS FspFileSystemSetMountPoint(FILE_SYSTEM *fs, PWSTR point)
 {
     record("SetMountPoint %ls usercontext=%s", point ? point : L"(null)", fs->UserContext ? "set" : "null");
+    if (point)
+        lstrcpynW(mount_point, point, MAX_PATH);
     return STATUS_SUCCESS;
 }
 
@@ -526,7 +531,9 @@ static DWORD WINAPI run_scenario(LPVOID arg)
     if (script)
         fclose(script);
     record("scenario end");
-    report_stopped(FALSE);
+    const char *hold = getenv("FAKE_WINFSP_HOLD");
+    if (!(hold && hold[0] == '1'))
+        report_stopped(FALSE);
     return 0;
 }
 

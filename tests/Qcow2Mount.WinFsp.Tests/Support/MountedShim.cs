@@ -27,7 +27,7 @@ internal sealed unsafe class MountedShim : IDisposable
             directory.Add(path, disk);
         }
 
-        Host = new WinFspHost(Api, directory, Messages.Add);
+        Host = new WinFspHost(Api, directory, Messages.Add, TestOwner.Descriptor);
         Host.Mount(null);
     }
 

@@ -14,7 +14,7 @@ namespace Qcow2Mount.WinFsp.Tests.Wine;
 [Category(TestCategories.Slow)]
 public sealed class WinFspWineTests
 {
-    private const long Size = (3L << 20) + 1536;
+    internal const long Size = (3L << 20) + 1536;
     private const long SecondSize = 1L << 20;
     private const string Ok = "0x00000000";
     private const string EndOfFile = "0xC0000011";
@@ -31,17 +31,7 @@ public sealed class WinFspWineTests
     private static readonly (long Offset, int Length, byte Value)[] Writes =
         [(0, 4096, 0xA1), (70_000, 5000, 0xB2), ((2L << 20) - 512, 1024, 0xC3)];
 
-    private WineWorld _world = null!;
-
-    [OneTimeSetUp]
-    public void OneTimeSetUp()
-    {
-        _world = new WineWorld();
-        TestContext.Progress.WriteLine($"WinFsp Wine tests: setup (mingw build, win-x64 publish, Wine prefix) took {_world.SetupTime.TotalSeconds:F1} s");
-    }
-
-    [OneTimeTearDown]
-    public void OneTimeTearDown() => _world?.Dispose();
+    private static WineWorld World => WineWorldSetUp.World;
 
     [Test]
     public void Driver_ReadWriteScenario_ReadsEqualQemuWritesCheckCleanAndUnmountInOrder()
@@ -50,9 +40,9 @@ public sealed class WinFspWineTests
         string twin = image + ".twin.qcow2";
         File.Copy(image, twin);
         byte[] expected = RawOf(image);
-        string dump = Path.Combine(_world.Scratch, "rw.dump");
+        string dump = Path.Combine(World.Scratch, "rw.dump");
 
-        var (result, report) = _world.RunDriver("rw", [image, second], ReadWriteScript(dump), "rw");
+        var (result, report) = World.RunDriver("rw", [image, second], ReadWriteScript(dump), "rw");
         var problems = ReadWriteProblems(result, report, expected, dump);
         Assert.That(problems, Is.Empty, $"{result}\n--- fake report ---\n{report}");
 
@@ -83,7 +73,7 @@ public sealed class WinFspWineTests
             "cleanup 1 40",
             "close 1",
         ];
-        var (result, report) = _world.RunDriver("ro", [image, second], script, "ro");
+        var (result, report) = World.RunDriver("ro", [image, second], script, "ro");
         var problems = new List<string>();
         Want(problems, report, "Create device=WinFsp.Disk", "flags", "0x0001060E", "read-only volume flag set");
         Want(problems, report, "open 1", "status", Ok);
@@ -129,8 +119,8 @@ public sealed class WinFspWineTests
         var (image, _) = MakeImages("nokey");
         try
         {
-            _world.DeleteWinFspKey();
-            var (result, _) = _world.RunDriver("ro", [image], [], "nokey");
+            World.DeleteWinFspKey();
+            var (result, _) = World.RunDriver("ro", [image], [], "nokey");
             Assert.Multiple(() =>
             {
                 Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
@@ -139,7 +129,7 @@ public sealed class WinFspWineTests
         }
         finally
         {
-            _world.SetInstallDir(_world.InstallDir);
+            World.SetInstallDir(World.InstallDir);
         }
     }
 
@@ -150,15 +140,15 @@ public sealed class WinFspWineTests
         var (image, _) = MakeImages("key64");
         try
         {
-            _world.DeleteWinFspKey();
-            _world.SetInstallDir(_world.InstallDir, "/reg:64");
-            var (result, _) = _world.RunDriver("ro", [image], [], "key64");
+            World.DeleteWinFspKey();
+            World.SetInstallDir(World.InstallDir, "/reg:64");
+            var (result, _) = World.RunDriver("ro", [image], [], "key64");
             Assert.That(result.StandardError.Trim(), Is.EqualTo("qcow2mount: WinFsp is not installed (get it from https://winfsp.dev)"), result.ToString());
         }
         finally
         {
-            _world.DeleteWinFspKey("/reg:64");
-            _world.SetInstallDir(_world.InstallDir);
+            World.DeleteWinFspKey("/reg:64");
+            World.SetInstallDir(World.InstallDir);
         }
     }
 
@@ -166,11 +156,11 @@ public sealed class WinFspWineTests
     public void Driver_InstallDirWithoutDll_CannotLoadMessageAndExit2()
     {
         var (image, _) = MakeImages("nodll");
-        string empty = Directory.CreateDirectory(Path.Combine(_world.Scratch, "EmptyWinFsp")).FullName;
+        string empty = Directory.CreateDirectory(Path.Combine(World.Scratch, "EmptyWinFsp")).FullName;
         try
         {
-            _world.SetInstallDir(empty);
-            var (result, _) = _world.RunDriver("ro", [image], [], "nodll");
+            World.SetInstallDir(empty);
+            var (result, _) = World.RunDriver("ro", [image], [], "nodll");
             Assert.Multiple(() =>
             {
                 Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
@@ -180,7 +170,7 @@ public sealed class WinFspWineTests
         }
         finally
         {
-            _world.SetInstallDir(_world.InstallDir);
+            World.SetInstallDir(World.InstallDir);
         }
     }
 
@@ -188,8 +178,8 @@ public sealed class WinFspWineTests
     {
         var (image, second) = MakeImages(name);
         byte[] expected = RawOf(image);
-        string dump = Path.Combine(_world.Scratch, name + ".dump");
-        (result, var report) = _world.RunDriver("rw", [image, second], ReadWriteScript(dump), name, (a, b));
+        string dump = Path.Combine(World.Scratch, name + ".dump");
+        (result, var report) = World.RunDriver("rw", [image, second], ReadWriteScript(dump), name, (a, b));
         Assert.That(report.IndexOf($"swapped slots {a} {b}"), Is.GreaterThanOrEqualTo(0), "the fake swapped the slots:\n" + report);
         return ReadWriteProblems(result, report, expected, dump);
     }
@@ -245,8 +235,16 @@ public sealed class WinFspWineTests
         Want(problems, report, "volume", "status", Ok);
         Want(problems, report, "volume", "total", (RoundUp(Size) + SecondSize).ToString(CultureInfo.InvariantCulture));
         Want(problems, report, "volume", "label", "Qcow2Mount");
-        Want(problems, report, "security \\ status=" + BufferOverflow, "size", SecurityDescriptor.Bytes.Length.ToString(CultureInfo.InvariantCulture));
-        Want(problems, report, "security \\ status=" + Ok, "sddl", SecurityDescriptor.Sddl, "Windows' parser reads the descriptor back");
+        int ownerLine = report.IndexOf("note owner");
+        string owner = ownerLine >= 0 ? report.Lines[ownerLine].Split(' ')[^1] : "(none)";
+        if (!owner.StartsWith("S-1-5-21-", StringComparison.Ordinal))
+        {
+            problems.Add($"the volume's owner is not the Windows user's SID: {owner}");
+        }
+
+        var security = owner.StartsWith("S-1-", StringComparison.Ordinal) ? SecurityDescriptor.ForOwner(owner) : SecurityDescriptor.ForOwner("S-1-0-0");
+        Want(problems, report, "security \\ status=" + BufferOverflow, "size", security.Bytes.Length.ToString(CultureInfo.InvariantCulture));
+        Want(problems, report, "security \\ status=" + Ok, "sddl", security.Sddl, "Windows' parser reads the descriptor back: the user, SYSTEM and Administrators only");
         Want(problems, report, "security \\ status=" + Ok, "attributes", "0x10");
         Want(problems, report, "security \\disk.raw", "status", Ok);
         Want(problems, report, "security \\disk.raw", "attributes", "0x80");
@@ -306,7 +304,7 @@ public sealed class WinFspWineTests
     }
 
     /// <summary>Adds a problem unless a line starts with <paramref name="head"/> and (when given) its <paramref name="key"/> has <paramref name="value"/>.</summary>
-    private static void Want(List<string> problems, FakeReport report, string head, string? key, string? value, string? why = null)
+    internal static void Want(List<string> problems, FakeReport report, string head, string? key, string? value, string? why = null)
     {
         var fields = report.Fields(head);
         if (fields is null)
@@ -320,7 +318,7 @@ public sealed class WinFspWineTests
     }
 
     /// <summary>Adds a problem unless the lines appear in this order (each found after the previous one).</summary>
-    private static void WantOrder(List<string> problems, FakeReport report, params string[] heads)
+    internal static void WantOrder(List<string> problems, FakeReport report, params string[] heads)
     {
         int at = 0;
         foreach (string head in heads)
@@ -336,9 +334,12 @@ public sealed class WinFspWineTests
         }
     }
 
-    private (string Image, string Second) MakeImages(string name)
+    private static (string Image, string Second) MakeImages(string name) => MakeImages(World, name);
+
+    /// <summary>disk.qcow2 (<see cref="Size"/>, 64 KiB clusters, data at 0, 1 MiB and the last 4 KiB) and an empty second.qcow2, in Scratch/NAME.</summary>
+    internal static (string Image, string Second) MakeImages(WineWorld world, string name)
     {
-        string dir = Directory.CreateDirectory(Path.Combine(_world.Scratch, name)).FullName;
+        string dir = Directory.CreateDirectory(Path.Combine(world.Scratch, name)).FullName;
         string image = Path.Combine(dir, "disk.qcow2");
         QemuTools.Create(image, Size, new Dictionary<string, string> { ["cluster_size"] = "65536" });
         string pattern = Path.Combine(dir, "pattern.bin");
@@ -351,7 +352,7 @@ public sealed class WinFspWineTests
         return (image, second);
     }
 
-    private byte[] RawOf(string image)
+    internal static byte[] RawOf(string image)
     {
         string raw = image + ".expected.raw";
         QemuTools.ConvertToRaw(image, raw);
@@ -360,7 +361,7 @@ public sealed class WinFspWineTests
 
     private static long RoundUp(long size) => (size + 4095) / 4096 * 4096;
 
-    private static ulong Fnv1a(ReadOnlySpan<byte> data)
+    internal static ulong Fnv1a(ReadOnlySpan<byte> data)
     {
         ulong hash = 14695981039346656037;
         foreach (byte b in data)

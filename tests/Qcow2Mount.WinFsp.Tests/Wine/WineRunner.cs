@@ -54,6 +54,32 @@ internal sealed class WineRunner : IDisposable
             : Exec("wine", [program, .. arguments], env, timeout ?? DefaultTimeout);
     }
 
+    /// <summary>Ends every program of the prefix and starts a new wineserver: it reads the prefix's drive links (dosdevices) again.</summary>
+    public void RestartServer()
+    {
+        Run("wineserver", ["-k"], TimeSpan.FromSeconds(30));
+        Run("wineserver", ["-p"], TimeSpan.FromSeconds(30)).ThrowUnlessExit(0);
+    }
+
+    /// <summary>
+    /// Starts a Windows program in the background with its standard output readable (standard error goes nowhere);
+    /// the caller ends it (Kill) when done.
+    /// </summary>
+    public Process Start(string program, IReadOnlyList<string> arguments)
+    {
+        var start = new ProcessStartInfo("wine") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardInput = true };
+        start.ArgumentList.Add(program);
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["WINEPREFIX"] = Prefix;
+        start.Environment["WINEDEBUG"] = "-all";
+        start.Environment["WINEDLLOVERRIDES"] = "winemenubuilder.exe=d;winedbg.exe=d";
+        return Process.Start(start) ?? throw new InvalidOperationException("wine did not start");
+    }
+
     /// <summary><c>wine reg ARGS</c> (e.g. add/delete with /reg:32), throwing on failure unless <paramref name="allowFailure"/>.</summary>
     public Result Reg(bool allowFailure, params string[] arguments)
     {

@@ -5,9 +5,9 @@ namespace Qcow2Mount.WinFsp.Tests.Wine;
 
 /// <summary>
 /// Everything the Wine tests share, made once per run: the fake winfsp-x64.dll compiled with mingw into a fake WinFsp
-/// install folder (<c>InstallDir\bin</c>), the driver published for win-x64 (self-contained, no AOT), and a private
-/// Wine prefix whose registry names that folder as WinFsp's InstallDir in the 32-bit view. The publish and the
-/// prefix are made at the same time; the timings are kept for the report.
+/// install folder (<c>InstallDir\bin</c>) and the small hold_file.exe, the driver and the qcow2mount CLI published
+/// for win-x64 (self-contained, no AOT), and a private Wine prefix whose registry names that folder as WinFsp's
+/// InstallDir in the 32-bit view. The publishes and the prefix are made at the same time; the timings are kept.
 /// </summary>
 internal sealed class WineWorld : IDisposable
 {
@@ -22,9 +22,13 @@ internal sealed class WineWorld : IDisposable
         InstallDir = Directory.CreateDirectory(Path.Combine(_scratch.Path, "WinFsp")).FullName;
         Directory.CreateDirectory(Path.Combine(InstallDir, "bin"));
         var publish = Task.Run(PublishDriver);
+        var publishCli = Task.Run(PublishCli);
         var prefix = Task.Run(() => new WineRunner(Path.Combine(_scratch.Path, "prefix")));
         BuildFakeDll(Path.Combine(InstallDir, "bin", DllName));
+        HoldFile = Path.Combine(_scratch.Path, "hold_file.exe");
+        BuildHoldFile(HoldFile);
         Driver = publish.GetAwaiter().GetResult();
+        Cli = publishCli.GetAwaiter().GetResult();
         Wine = prefix.GetAwaiter().GetResult();
         SetInstallDir(InstallDir);
         SetupTime = clock.Elapsed;
@@ -36,6 +40,12 @@ internal sealed class WineWorld : IDisposable
 
     /// <summary>The published driver exe (Linux path).</summary>
     public string Driver { get; }
+
+    /// <summary>The published qcow2mount.exe (Linux path).</summary>
+    public string Cli { get; }
+
+    /// <summary>hold_file.exe FILE SECONDS: keeps FILE open without sharing (Linux path).</summary>
+    public string HoldFile { get; }
 
     public WineRunner Wine { get; }
 
@@ -73,22 +83,58 @@ internal sealed class WineWorld : IDisposable
     /// </summary>
     public (WineRunner.Result Result, FakeReport Report) RunDriver(string mode, IReadOnlyList<string> images, IReadOnlyList<string> script, string name, (int A, int B)? swap = null)
     {
-        string scriptPath = Path.Combine(Scratch, name + ".script");
-        string reportPath = Path.Combine(Scratch, name + ".report");
-        File.WriteAllLines(scriptPath, script);
-        File.Delete(reportPath);
-        var environment = new Dictionary<string, string>
-        {
-            ["FAKE_WINFSP_SCRIPT"] = WineRunner.WindowsPath(scriptPath),
-            ["FAKE_WINFSP_REPORT"] = WineRunner.WindowsPath(reportPath),
-        };
+        var environment = FakeEnvironment(name, script, hold: false);
         if (swap is var (a, b))
         {
             environment["FAKE_WINFSP_SWAP"] = $"{a},{b}";
         }
 
         var result = Wine.Run(Driver, [mode, .. images.Select(WineRunner.WindowsPath)], environment: environment);
-        return (result, FakeReport.Load(reportPath));
+        return (result, FakeReport.Load(ReportPath(name)));
+    }
+
+    /// <summary>The fake's environment: <paramref name="script"/> for its dispatcher, its report in Scratch/NAME.report, and HOLD (the volume stays until unmounted).</summary>
+    public Dictionary<string, string> FakeEnvironment(string name, IReadOnlyList<string> script, bool hold)
+    {
+        string scriptPath = Path.Combine(Scratch, name + ".script");
+        File.WriteAllLines(scriptPath, script);
+        File.Delete(ReportPath(name));
+        return new Dictionary<string, string>
+        {
+            ["FAKE_WINFSP_SCRIPT"] = WineRunner.WindowsPath(scriptPath),
+            ["FAKE_WINFSP_REPORT"] = WineRunner.WindowsPath(ReportPath(name)),
+            ["FAKE_WINFSP_HOLD"] = hold ? "1" : "0",
+        };
+    }
+
+    public string ReportPath(string name) => Path.Combine(Scratch, name + ".report");
+
+    /// <summary><c>qcow2mount.exe ARGS</c> under Wine, waiting for it (at most <paramref name="timeout"/>, default 2 min).</summary>
+    public WineRunner.Result RunCli(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null) =>
+        Wine.Run(Cli, arguments, timeout, environment);
+
+    /// <summary>
+    /// <c>qcow2mount.exe ARGS</c> under Wine in the background (a mount that serves until unmounted), its output in
+    /// Scratch/NAME.out and .err (files: a pipe would be held open by Wine's daemons). The caller waits for it and
+    /// kills it if it hangs.
+    /// </summary>
+    public Process StartCli(string name, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo("sh") { UseShellExecute = false, RedirectStandardInput = true };
+        foreach (string argument in (string[])["-c", "exec wine \"$@\" </dev/null >\"$0.out\" 2>\"$0.err\"", Path.Combine(Scratch, name), Cli, .. arguments])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["WINEPREFIX"] = Wine.Prefix;
+        start.Environment["WINEDEBUG"] = "-all";
+        start.Environment["WINEDLLOVERRIDES"] = "winemenubuilder.exe=d;winedbg.exe=d";
+        foreach (var pair in environment)
+        {
+            start.Environment[pair.Key] = pair.Value;
+        }
+
+        return Process.Start(start) ?? throw new InvalidOperationException("sh did not start");
     }
 
     public void Dispose()
@@ -105,18 +151,30 @@ internal sealed class WineWorld : IDisposable
             null,
             TimeSpan.FromMinutes(2)).ThrowUnlessExit(0);
 
+    private static void BuildHoldFile(string output) =>
+        WineRunner.Exec(
+            "x86_64-w64-mingw32-gcc",
+            ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-municode", "-o", output, Path.Combine(TestProjectDirectory, "FakeWinFsp", "hold_file.c")],
+            null,
+            TimeSpan.FromMinutes(2)).ThrowUnlessExit(0);
+
+    private static string PublishCli() =>
+        Path.Combine(Publish(Path.Combine(RepositoryRoot, "src", "Qcow2Mount.Cli", "Qcow2Mount.Cli.csproj"), "winfsp-cli"), "qcow2mount.exe");
+
     /// <summary>
     /// <c>dotnet publish -r win-x64 --self-contained -p:PublishAot=false</c> of the driver, with its own artifacts folder
     /// next to the test binaries (incremental across local runs, and the tree's obj/ folders are left alone).
     /// </summary>
-    private static string PublishDriver()
+    private static string PublishDriver() =>
+        Path.Combine(Publish(Path.Combine(TestProjectDirectory, "Driver", "Qcow2Mount.WinFsp.Driver.csproj"), "winfsp-driver"), "Qcow2Mount.WinFsp.Driver.exe");
+
+    private static string Publish(string project, string folder)
     {
-        string root = Path.Combine(AppContext.BaseDirectory, "winfsp-driver");
+        string root = Path.Combine(AppContext.BaseDirectory, folder);
         string output = Path.Combine(root, "publish");
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
             ? host
             : RequiredTools.FindOnPath("dotnet") ?? "dotnet";
-        string project = Path.Combine(TestProjectDirectory, "Driver", "Qcow2Mount.WinFsp.Driver.csproj");
         var environment = new Dictionary<string, string> { ["MSBUILDDISABLENODEREUSE"] = "1", ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" };
         WineRunner.Exec(
             dotnet,
@@ -124,6 +182,6 @@ internal sealed class WineWorld : IDisposable
                 "--artifacts-path", Path.Combine(root, "artifacts"), "-o", output],
             environment,
             TimeSpan.FromMinutes(8)).ThrowUnlessExit(0);
-        return Path.Combine(output, "Qcow2Mount.WinFsp.Driver.exe");
+        return output;
     }
 }
