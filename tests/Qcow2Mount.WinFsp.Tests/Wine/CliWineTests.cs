@@ -272,6 +272,72 @@ public sealed class CliWineTests
     /// <c>qcow2mount AGAINARGS</c> (a second double-click) and then <c>qcow2mount UNMOUNTARGS</c> (["Q:"] means
     /// <c>unmount Q:</c>), and waits for the mount to exit. A mount that hangs is killed and fails the test.
     /// </summary>
+    /// <summary>
+    /// Ctrl+C in the mount's console (Wine turns SIGINT to a Windows process into CTRL_C_EVENT for its console
+    /// handlers): the mount stops as <c>unmount</c> stops it, flushing writes the script never flushed, and its record
+    /// goes, so <c>unmount IMAGE</c> afterwards finds nothing to stop.
+    /// </summary>
+    [Test]
+    public void DoubleClick_CtrlC_UnflushedWritesReachImageMountEndsInOrder()
+    {
+        const string name = "cli-ctrlc";
+        var (image, _) = WinFspWineTests.MakeImages(World, name);
+        string twin = image + ".twin.qcow2";
+        File.Copy(image, twin);
+        string[] script =
+        [
+            "open 3 \\disk.raw 12019F 40",
+            "write 3 0 65536 5a",
+            "write 3 3000000 5000 a5",
+            "cleanup 3 40",
+            "close 3",
+        ];
+        var environment = World.FakeEnvironment(name, script, hold: true);
+        using var mount = World.StartCli(name, [WineRunner.WindowsPath(image)], environment);
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            while (FakeReport.Load(World.ReportPath(name)).IndexOf("scenario end") < 0)
+            {
+                if (mount.HasExited || clock.Elapsed > ServeTimeout)
+                {
+                    Assert.Fail($"the mount did not serve the script (exited: {mount.HasExited}):\n{File.ReadAllText(Path.Combine(World.Scratch, name) + ".err")}");
+                }
+
+                Thread.Sleep(100);
+            }
+
+            // `sh -c "exec wine …"`: Wine's loader becomes the Windows process, same pid.
+            ProcessRunner.Run("kill", ["-INT", mount.Id.ToString(CultureInfo.InvariantCulture)]);
+            if (!mount.WaitForExit(ServeTimeout))
+            {
+                Assert.Fail("the mount did not end after Ctrl+C:\n" + FakeReport.Load(World.ReportPath(name)));
+            }
+        }
+        finally
+        {
+            if (!mount.HasExited)
+            {
+                mount.Kill(entireProcessTree: true);
+            }
+        }
+
+        var report = FakeReport.Load(World.ReportPath(name));
+        var problems = new List<string>();
+        WinFspWineTests.Want(problems, report, "write 3 offset=0", "bytes", "65536");
+        WinFspWineTests.WantOrder(problems, report, "scenario end", "StopDispatcher", "DispatcherStopped 1", "RemoveMountPoint", "Delete");
+        var after = World.RunCli(["unmount", WineRunner.WindowsPath(image)]);
+        QemuTools.QemuIo(twin, "write -P 0x5a 0 65536", "write -P 0xa5 3000000 5000");
+        var check = QemuTools.Check(image);
+        Assert.Multiple(() =>
+        {
+            Assert.That(problems, Is.Empty, report.ToString());
+            Assert.That(check.Corruptions + check.Leaks + check.CheckErrors, Is.Zero, check.Output);
+            Assert.That(QemuTools.CompareResult(image, twin, "qcow2", "qcow2").ExitCode, Is.Zero, "the unflushed writes reached the image: qemu-img compare with the qemu-io twin");
+            Assert.That(after.ExitCode, Is.Not.Zero, "the mount's record is gone: " + after);
+        });
+    }
+
     private static (WineRunner.Result Mount, WineRunner.Result? Again, WineRunner.Result Unmount, FakeReport Report) MountThenUnmount(
         string name, string[] mountArguments, string[] script, string[] unmountArguments, string[]? againArguments = null)
     {
