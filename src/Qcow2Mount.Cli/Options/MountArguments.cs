@@ -18,6 +18,7 @@ internal sealed class MountArguments
         ["-v"] = "Verbose", ["--verbose"] = "Verbose",
         ["--no-backing"] = "NoBacking",
         ["--allow-backing-device"] = "AllowBackingDevice",
+        ["--snapshots"] = "Snapshots",
     };
 
     private static readonly Dictionary<string, string> Valued = new(StringComparer.Ordinal)
@@ -27,6 +28,7 @@ internal sealed class MountArguments
         ["--cache-clean-interval"] = "CacheCleanInterval",
         ["--log"] = "Log",
         ["--max-threads"] = "MaxThreads",
+        ["--snapshot"] = "Snapshot",
     };
 
     public List<string> Positionals { get; } = [];
