@@ -8,7 +8,7 @@ namespace Qcow2Mount.Cli;
 internal sealed class ConvertCommand : ICommand
 {
     public const string Help = """
-        usage: qcow2mount convert [-f FMT] [-O qcow2|raw] [-o OPTIONS] [-c] [-t CACHE] [-p] [-q] SOURCE TARGET
+        usage: qcow2mount convert [-f FMT] [-l SNAPSHOT] [-O qcow2|raw] [-o OPTIONS] [-c] [-t CACHE] [-p] [-q] SOURCE TARGET
 
         Writes the content of SOURCE (a qcow2 image with its backing chain, or a raw file) into a
         new image TARGET. Zero ranges are not written, so TARGET stays sparse.
@@ -19,6 +19,10 @@ internal sealed class ConvertCommand : ICommand
         Options:
           -f FMT        source format: qcow2 or raw (default: probe, as QEMU;
                         a *.qcow2 without the qcow2 magic is then refused)
+          -l SNAPSHOT   read this internal snapshot of SOURCE instead of its live disk, as
+                        qemu-img: snapshot.id=ID,snapshot.name=NAME (either part may be left
+                        out) or ID_OR_NAME (an ID first, then a name). As qemu-img, TARGET
+                        gets the live disk's virtual size.
           -O FMT        target format: raw (default, as qemu-img) or qcow2
           -o OPTIONS    qcow2 target options, as for 'create' (cluster_size, extended_l2,
                         refcount_bits, compat, lazy_refcounts, compression_type, preallocation, ...)
@@ -36,7 +40,7 @@ internal sealed class ConvertCommand : ICommand
 
     private static readonly Dictionary<string, bool> Spec = new()
     {
-        ["-f"] = true, ["-O"] = true, ["-o"] = true, ["-c"] = false, ["-t"] = true, ["-p"] = false, ["-q"] = false, ["-U"] = false,
+        ["-f"] = true, ["-l"] = true, ["-O"] = true, ["-o"] = true, ["-c"] = false, ["-t"] = true, ["-p"] = false, ["-q"] = false, ["-U"] = false,
         ["-h"] = false, ["--help"] = false,
     };
 
@@ -98,6 +102,7 @@ internal sealed class ConvertCommand : ICommand
         {
             Cache = cache,
             SourceFormat = a.Last("-f"),
+            Snapshot = a.Last("-l") is { } snapshot ? ParseSnapshot(snapshot) : null,
             TargetFormat = targetFormat,
             Qcow2 = Qcow2CreateOptionParser.Parse(kv, 0),
             Compress = a.Has("-c"),
@@ -140,5 +145,17 @@ internal sealed class ConvertCommand : ICommand
         }
 
         return 0;
+    }
+
+    private static Core.SnapshotSelector ParseSnapshot(string param)
+    {
+        try
+        {
+            return Core.SnapshotSelector.Parse(param) with { KeepLiveSize = true };
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"convert: {e.Message}");
+        }
     }
 }

@@ -30,6 +30,13 @@ public sealed record ImageOpenOptions
     /// </summary>
     public Qcow2.BackingLayerPool? BackingLayers { get; init; }
 
+    /// <summary>
+    /// Open this internal snapshot of the image instead of the live disk: its L1 table and (unless the selector keeps
+    /// the live size) its own virtual size, over the same backing chain. Requires <see cref="ReadOnly"/>; applies to the
+    /// image itself, never to its backing files.
+    /// </summary>
+    public SnapshotSelector? Snapshot { get; init; }
+
     /// <summary>Receives verbose messages (which backing format was probed, repairs done on open, …).</summary>
     public Action<string>? Log { get; init; }
 }

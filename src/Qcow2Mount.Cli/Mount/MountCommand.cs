@@ -36,6 +36,11 @@ internal sealed class MountCommand : ICommand
               --vhd                    also show each image as NAME.vhd: the same bytes followed by a
                                        fixed-VHD footer (read-only; writes to the disk part reach the image)
               --allow-backing-device   allow block/character devices as backing files
+              --snapshots              also show every internal snapshot S of NAME.qcow2 as the
+                                       read-only file NAME@S.raw (characters a file name cannot
+                                       hold, and %, are written %XX: a/b -> NAME@a%2Fb.raw)
+              --snapshot S             show only snapshot S of each image (ID or name, or
+                                       snapshot.id=ID,snapshot.name=NAME); the mount is read-only
               --log FILE               append the background server's messages to FILE
               --max-threads N          FUSE worker threads (default 10)
           -f, --foreground             stay attached; Ctrl-C (SIGINT), SIGTERM or SIGHUP unmount (see above)
@@ -47,8 +52,8 @@ internal sealed class MountCommand : ICommand
           /etc/qcow2mount.json, ~/.config/qcow2mount/config.json  e.g. { "CacheSize": "64M", "ReadOnly": true }
           environment QCOW2MOUNT_<NAME>                           e.g. QCOW2MOUNT_CACHE_SIZE=64M, QCOW2MOUNT_OPTIONS=allow_other
           the command line
-          Names: ReadOnly, Format, CacheSize, CacheCleanInterval, NoBacking, Vhd, AllowBackingDevice, Verbose,
-          Foreground, Options, Log, MaxThreads, Libfuse (path or soname of libfuse3, default libfuse3.so.3).
+          Names: ReadOnly, Format, CacheSize, CacheCleanInterval, NoBacking, Vhd, AllowBackingDevice, Snapshots, Snapshot,
+          Verbose, Foreground, Options, Log, MaxThreads, Libfuse (path or soname of libfuse3, default libfuse3.so.3).
 
         Images are locked like QEMU does (OFD locks): a writable mount excludes every other user of
         the image, a read-only mount excludes writers (use qemu-img -U to inspect a mounted image).

@@ -2,6 +2,7 @@ using System.Globalization;
 using Qcow2Mount.Cli.Options;
 using Qcow2Mount.Core;
 using Qcow2Mount.Core.Hosting;
+using Qcow2Mount.Core.Vfs;
 
 namespace Qcow2Mount.Cli.Mount;
 
@@ -21,6 +22,8 @@ internal sealed record MountRequest
 
     /// <summary>Also show each image as a fixed VHD (IMAGE.vhd).</summary>
     public bool Vhd { get; init; }
+    /// <summary>Internal snapshots shown as files (--snapshots, --snapshot NAME).</summary>
+    public SnapshotMount Snapshots { get; init; } = SnapshotMount.None;
 
     public string? LogFile { get; init; }
 
@@ -36,6 +39,8 @@ internal sealed record MountRequest
         var platformOptions = new List<string>();
         MountOptionList.Split(config.Options, own, platformOptions, host);
         bool readOnly = own.TryGetValue("ReadOnly", out string? ro) ? ro == "true" || config.ReadOnly : config.ReadOnly;
+        var snapshots = SnapshotsOf(config, own);
+        readOnly |= snapshots.Only is not null;
 
         int cleanInterval = config.CacheCleanInterval ?? 600;
         if (cleanInterval < 0)
@@ -57,6 +62,7 @@ internal sealed record MountRequest
             Format = config.Format,
             Foreground = config.Foreground,
             Vhd = config.Vhd,
+            Snapshots = snapshots,
             LogFile = config.Log is { Length: > 0 } log ? Path.GetFullPath(log) : null,
             Spec = new MountSpec
             {
@@ -77,6 +83,31 @@ internal sealed record MountRequest
                 Log = verbose ? message => Console.Error.WriteLine($"qcow2mount: {message}") : null,
             },
         };
+    }
+
+    /// <summary>--snapshots shows every snapshot beside the live disks; --snapshot NAME only that one, read-only; not both.</summary>
+    private static SnapshotMount SnapshotsOf(MountConfig config, Dictionary<string, string> own)
+    {
+        bool all = config.Snapshots || (own.TryGetValue("Snapshots", out string? s) && s == "true");
+        string? only = own.TryGetValue("Snapshot", out string? o) ? o : config.Snapshot;
+        if (only is null)
+        {
+            return all ? new SnapshotMount { All = true } : SnapshotMount.None;
+        }
+
+        if (all)
+        {
+            throw new UsageException("--snapshots and --snapshot NAME exclude each other");
+        }
+
+        try
+        {
+            return new SnapshotMount { Only = SnapshotSelector.Parse(only) };
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--snapshot: {e.Message}");
+        }
     }
 
     /// <summary>

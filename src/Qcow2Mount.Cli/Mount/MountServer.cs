@@ -21,7 +21,7 @@ internal static class MountServer
         Check(host, request);
         using var stop = new MountStopSignal(log);
         using var serving = host.BeginServing(request.Spec);
-        var images = ImageDirectory.Open(request.Images, request.Format, request.ImageOptions, host.CaseSensitiveNames, request.Vhd);
+        var images = ImageDirectory.Open(request.Images, request.Format, request.ImageOptions, host.CaseSensitiveNames, request.Vhd, request.Snapshots);
         IMount mount;
         try
         {

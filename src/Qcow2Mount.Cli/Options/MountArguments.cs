@@ -19,6 +19,7 @@ internal sealed class MountArguments
         ["--no-backing"] = "NoBacking",
         ["--vhd"] = "Vhd",
         ["--allow-backing-device"] = "AllowBackingDevice",
+        ["--snapshots"] = "Snapshots",
     };
 
     private static readonly Dictionary<string, string> Valued = new(StringComparer.Ordinal)
@@ -28,6 +29,7 @@ internal sealed class MountArguments
         ["--cache-clean-interval"] = "CacheCleanInterval",
         ["--log"] = "Log",
         ["--max-threads"] = "MaxThreads",
+        ["--snapshot"] = "Snapshot",
     };
 
     public List<string> Positionals { get; } = [];

@@ -26,6 +26,12 @@ internal sealed class MountConfig
 
     public bool Verbose { get; set; }
 
+    /// <summary>Also show every internal snapshot as a read-only file NAME@SNAPSHOT.raw.</summary>
+    public bool Snapshots { get; set; }
+
+    /// <summary>Show only this internal snapshot of each image (ID_OR_NAME or snapshot.id=,snapshot.name=), read-only.</summary>
+    public string? Snapshot { get; set; }
+
     public bool Foreground { get; set; }
 
     /// <summary>Comma-separated mount options, as after <c>-o</c> (several <c>-o</c> are joined).</summary>

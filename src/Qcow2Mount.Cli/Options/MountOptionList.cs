@@ -29,6 +29,8 @@ internal static class MountOptionList
         ["allow-backing-device"] = ("AllowBackingDevice", false),
         ["verbose"] = ("Verbose", false),
         ["log"] = ("Log", true),
+        ["snapshots"] = ("Snapshots", false),
+        ["snapshot"] = ("Snapshot", true),
     };
 
     /// <summary>

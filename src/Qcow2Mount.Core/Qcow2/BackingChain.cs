@@ -124,7 +124,7 @@ internal static class BackingChain
             throw new BackingChainException($"{referrer}: backing chain loops back to {path}");
         }
 
-        var layerOptions = context.Options with { ReadOnly = true };
+        var layerOptions = context.Options with { ReadOnly = true, Snapshot = null };
         OpenedLayer layer;
         IDisposable owner;
         if (context.Options.BackingLayers is { } pool)

@@ -47,7 +47,13 @@ internal sealed class ImageLayout
     /// <summary>Header, L1 table, refcount table and snapshot table: the structures the header places.</summary>
     public IReadOnlyList<(string Name, long Start, long End)> FixedRegions { get; private set; } = [];
 
-    /// <summary>The active L1 table's entries.</summary>
+    /// <summary>The snapshot opened instead of the live disk (<see cref="Read"/>'s selector), or null.</summary>
+    public SnapshotTableEntry? Snapshot { get; private set; }
+
+    /// <summary>The virtual size of what is opened: the header's, or the selected snapshot's (see <see cref="SnapshotSize"/>).</summary>
+    public long VirtualSize { get; private set; }
+
+    /// <summary>The L1 table walked: the active one's entries, or the selected snapshot's.</summary>
     public ulong[] L1 { get; private set; } = [];
 
     /// <summary>The refcount table's entries (checked one by one by the refcount manager).</summary>
@@ -57,15 +63,58 @@ internal sealed class ImageLayout
 
     private string Name => _file.Name;
 
-    /// <summary>Validates the layout <paramref name="header"/> gives <paramref name="file"/> and reads its tables.</summary>
-    public static ImageLayout Read(IBlockDevice file, Qcow2Header header)
+    /// <summary>
+    /// Validates the layout <paramref name="header"/> gives <paramref name="file"/> and reads its tables; with
+    /// <paramref name="snapshot"/>, that snapshot's L1 table (validated with the rest of the snapshot table) is the one
+    /// walked, and the L2 tables it names are the ones indexed.
+    /// </summary>
+    public static ImageLayout Read(IBlockDevice file, Qcow2Header header, SnapshotSelector? snapshot = null)
     {
         var layout = new ImageLayout(file, header);
         long snapshotTableBytes = layout.Validate();
-        layout.L1 = layout.ReadTable(header.L1TableOffset, (long)header.L1Size * 8);
+        layout.VirtualSize = header.Size;
+        if (snapshot is null)
+        {
+            layout.L1 = layout.ReadTable(header.L1TableOffset, (long)header.L1Size * 8);
+        }
+        else
+        {
+            int index = snapshot.Find(layout.Snapshots);
+            if (index < 0)
+            {
+                throw new SnapshotNotFoundException($"{file.Name}: no snapshot matches {snapshot} ({layout.Snapshots.Count} snapshots; 'qemu-img snapshot -l' lists them)");
+            }
+
+            var sn = layout.Snapshots[index];
+            layout.Snapshot = sn;
+            layout.L1 = layout.ReadTable(sn.L1TableOffset, (long)sn.L1Size * 8);
+            layout.VirtualSize = snapshot.KeepLiveSize ? header.Size : layout.CheckedSnapshotSize(index, sn);
+        }
+
         layout.RefcountTable = layout.ReadTable(header.RefcountTableOffset, (long)header.RefcountTableClusters * layout._geo.ClusterSize);
         layout.CollectMetadataClusters(snapshotTableBytes);
         return layout;
+    }
+
+    /// <summary>
+    /// A snapshot's virtual size (spec §10): extra data bytes 8–15; an entry too old to carry it (extra data shorter
+    /// than 16 bytes, allowed in v2 images) has the image's size, as QEMU reads it.
+    /// </summary>
+    public static long SnapshotSize(SnapshotTableEntry snapshot, Qcow2Header header) => snapshot.DiskSize >= 0 ? snapshot.DiskSize : header.Size;
+
+    /// <summary>A hostile snapshot size (negative as a signed number, not whole sectors, beyond what an L1 table may map) fails the open.</summary>
+    private long CheckedSnapshotSize(int index, SnapshotTableEntry sn)
+    {
+        if (sn.ExtraData.Length >= 16)
+        {
+            ulong raw = BinaryPrimitives.ReadUInt64BigEndian(sn.ExtraData.AsSpan(8));
+            if (raw > long.MaxValue || raw % 512 != 0 || (ulong)_geo.L1EntriesFor((long)Math.Min(raw, 1UL << 62)) * 8 > MaxL1Bytes)
+            {
+                throw new ImageFormatException($"{Name}: snapshot {index} (ID '{sn.Id}') disk size {raw} is invalid");
+            }
+        }
+
+        return SnapshotSize(sn, _header);
     }
 
     /// <summary>Checks sizes, places and overlaps; returns the snapshot table's length.</summary>

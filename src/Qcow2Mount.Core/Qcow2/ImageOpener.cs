@@ -16,6 +16,11 @@ internal static class ImageOpener
 {
     public static Qcow2Image Open(IBlockDevice file, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile, IDisposable? backingOwner = null)
     {
+        if (options.Snapshot is not null && !options.ReadOnly && !file.IsReadOnly)
+        {
+            throw new ArgumentException($"{file.Name}: a snapshot is opened read-only only", nameof(options));
+        }
+
         var header = HeaderStore.Read(file);
         if (header.IsDirty && !header.IsCorrupt && !options.ReadOnly && !file.IsReadOnly)
         {
@@ -35,7 +40,7 @@ internal static class ImageOpener
             throw new UnsupportedFeatureException($"{file.Name}: external data file '{header.ExternalDataFile}' must be opened by path");
         }
 
-        var image = new Qcow2Image(file, header, ImageLayout.Read(file, header), options, backing, dataFile, backingOwner);
+        var image = new Qcow2Image(file, header, ImageLayout.Read(file, header, options.Snapshot), options, backing, dataFile, backingOwner);
         try
         {
             image.PrepareForWriting();

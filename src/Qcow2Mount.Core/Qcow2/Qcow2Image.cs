@@ -46,6 +46,7 @@ public sealed class Qcow2Image : IVirtualDisk
     private readonly ZeroWriter _zero;
     private readonly CompressedWriter _compressed;
     private readonly CacheCleaner? _cacheCleaner;
+    private readonly long _snapshotSize;
     private bool _disposed;
 
     internal Qcow2Image(IBlockDevice file, Qcow2Header header, ImageLayout layout, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile, IDisposable? backingOwner)
@@ -57,6 +58,8 @@ public sealed class Qcow2Image : IVirtualDisk
         _geo = header.Geometry;
         Name = file.Name;
         Snapshots = layout.Snapshots;
+        Snapshot = layout.Snapshot;
+        _snapshotSize = layout.VirtualSize;
         bool external = header.HasExternalDataFile;
         _header = new HeaderStore(_file, header, options.ReadOnly || file.IsReadOnly);
 
@@ -89,7 +92,14 @@ public sealed class Qcow2Image : IVirtualDisk
     /// <summary>The internal snapshots, parsed and validated at open.</summary>
     public IReadOnlyList<SnapshotTableEntry> Snapshots { get; }
 
-    public long Length => _header.Current.Size;
+    /// <summary>
+    /// The internal snapshot this image shows instead of the live disk (opened read-only, through the same mapping
+    /// walker with the snapshot's L1 table), or null for the live disk.
+    /// </summary>
+    public SnapshotTableEntry? Snapshot { get; }
+
+    /// <summary>The virtual size: the live disk's, or the snapshot's (<see cref="ImageOpenOptions.Snapshot"/>).</summary>
+    public long Length => Snapshot is null ? _header.Current.Size : _snapshotSize;
 
     public bool IsReadOnly => _header.IsReadOnly;
 

@@ -10,6 +10,9 @@ public sealed record ConvertOptions
     /// <summary>Source format (qcow2 or raw); null = probe.</summary>
     public string? SourceFormat { get; init; }
 
+    /// <summary>Read this internal snapshot of a qcow2 source instead of its live disk (qemu-img convert -l); null = the live disk.</summary>
+    public SnapshotSelector? Snapshot { get; init; }
+
     /// <summary>Target format: "qcow2" or "raw".</summary>
     public string TargetFormat { get; init; } = "raw";
 
@@ -60,9 +63,14 @@ public static class ImageConverter
         }
 
         string format = DiskImage.ResolveFormat(source, options.SourceFormat);
+        if (options.Snapshot is not null && format != "qcow2")
+        {
+            throw new ArgumentException($"{source}: a {format} image has no internal snapshots");
+        }
+
         using IVirtualDisk src = format switch
         {
-            "qcow2" => Qcow2Image.Open(source, new ImageOpenOptions { ReadOnly = true }),
+            "qcow2" => Qcow2Image.Open(source, new ImageOpenOptions { ReadOnly = true, Snapshot = options.Snapshot }),
             "raw" => new RawDisk(FileBlockDevice.Open(source, readOnly: true, lockImage: true)),
             _ => throw new ArgumentException($"Unknown source format '{format}' (qcow2 or raw)"),
         };

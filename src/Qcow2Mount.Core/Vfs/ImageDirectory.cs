@@ -46,18 +46,38 @@ public sealed class ImageDirectory : IVirtualFileSystem
     /// stays open when one image fails.
     /// </summary>
     /// <param name="vhd">Also show each image as a fixed VHD (<see cref="AddVhd"/>), right after its raw file.</param>
-    public static ImageDirectory Open(IReadOnlyList<string> images, string? format, ImageOpenOptions options, bool caseSensitiveNames, bool vhd = false)
+    /// <param name="snapshots">
+    /// Internal snapshots to show too (each its own read-only view of the image file, through the same engine; the
+    /// live image holds the lock) or instead (<see cref="SnapshotMount.Only"/>: the directory is read-only).
+    /// </param>
+    public static ImageDirectory Open(IReadOnlyList<string> images, string? format, ImageOpenOptions options, bool caseSensitiveNames, bool vhd = false, SnapshotMount? snapshots = null)
     {
-        var directory = new ImageDirectory(caseSensitiveNames, options.ReadOnly);
+        snapshots ??= SnapshotMount.None;
+        var directory = new ImageDirectory(caseSensitiveNames, options.ReadOnly || snapshots.Only is not null);
         try
         {
             var shared = options with { BackingLayers = new BackingLayerPool() };
             foreach (string path in images)
             {
-                var raw = directory.Add(path, DiskImage.Open(path, format, shared));
+                if (snapshots.Only is { } only)
+                {
+                    directory.AddSnapshot(path, RawNames.For(path), OpenSnapshot(path, format, shared with { ReadOnly = true, Snapshot = only }));
+                    continue;
+                }
+
+                var live = directory.Add(path, DiskImage.Open(path, format, shared));
                 if (vhd)
                 {
-                    directory.AddVhd(raw);
+                    directory.AddVhd(live);
+                }
+
+                if (snapshots.All && live.Disk is Qcow2Image { Snapshots: { Count: > 0 } entries })
+                {
+                    for (int i = 0; i < entries.Count; i++)
+                    {
+                        var view = shared with { ReadOnly = true, Lock = false, Snapshot = new SnapshotSelector { Index = i } };
+                        directory.AddSnapshot(path, live.Name, Qcow2Image.Open(path, view));
+                    }
                 }
             }
 
@@ -103,11 +123,25 @@ public sealed class ImageDirectory : IVirtualFileSystem
         return file;
     }
 
+    /// <summary>
+    /// Adds the snapshot view <paramref name="snapshot"/> of the image shown as <paramref name="liveName"/> under its
+    /// <see cref="SnapshotFileNames"/> name: a read-only file that leaves the rest of the directory writable.
+    /// </summary>
+    public RawFile AddSnapshot(string imagePath, string liveName, Qcow2Image snapshot)
+    {
+        var entry = snapshot.Snapshot ?? throw new ArgumentException($"{imagePath}: not a snapshot view", nameof(snapshot));
+        string name = RawNames.Unique(SnapshotFileNames.For(liveName, entry), _byName.ContainsKey);
+        var file = new RawFile(name, imagePath, snapshot, _files.Count, isSnapshot: true);
+        _files.Add(file);
+        _byName.Add(name, file);
+        return file;
+    }
+
     public RawFile? Find(string name) => _byName.GetValueOrDefault(name);
 
     public NodeInfo GetInfo(VfsNode node) => node switch
     {
-        RawFile file => new NodeInfo(file.Id, false, file.Size, IsReadOnly ? 0x100u /* 0400 */ : 0x180u /* 0600 */, IsReadOnly, file.Times),
+        RawFile file => new NodeInfo(file.Id, false, file.Size, IsReadOnly || file.IsSnapshot ? 0x100u /* 0400 */ : 0x180u /* 0600 */, IsReadOnly || file.IsSnapshot, file.Times),
         _ => new NodeInfo(node.Id, true, 0, 0x1EDu /* 0755 */, IsReadOnly, node.Times),
     };
 
@@ -145,7 +179,7 @@ public sealed class ImageDirectory : IVirtualFileSystem
 
         if (node is RawFile file)
         {
-            if (request.Write && IsReadOnly)
+            if (request.Write && (IsReadOnly || file.IsSnapshot))
             {
                 throw new ReadOnlyFileSystemException(file.Name);
             }
@@ -340,6 +374,12 @@ public sealed class ImageDirectory : IVirtualFileSystem
         _byName.Clear();
     }
 
+    /// <summary>A snapshot is a qcow2 feature: a raw image (given or probed) has none to show.</summary>
+    private static Qcow2Image OpenSnapshot(string path, string? format, ImageOpenOptions options) =>
+        DiskImage.ResolveFormat(path, format) == "qcow2"
+            ? Qcow2Image.Open(path, options)
+            : throw new Errors.SnapshotNotFoundException($"{path}: a raw image has no internal snapshots");
+
     private static string Describe(VfsNode node) => node.Name.Length == 0 ? "/" : node.Name;
 
     private static void CheckSize(RawFile file, long size)
@@ -378,7 +418,7 @@ public sealed class ImageDirectory : IVirtualFileSystem
 
     private void CheckWritable(VfsNode node)
     {
-        if (IsReadOnly)
+        if (IsReadOnly || node is RawFile { IsSnapshot: true })
         {
             throw new ReadOnlyFileSystemException(Describe(node));
         }

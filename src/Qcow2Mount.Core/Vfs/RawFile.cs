@@ -9,10 +9,11 @@ namespace Qcow2Mount.Core.Vfs;
 /// </summary>
 public sealed class RawFile : VfsNode
 {
-    internal RawFile(string name, string sourcePath, IVirtualDisk disk, int index)
+    internal RawFile(string name, string sourcePath, IVirtualDisk disk, int index, bool isSnapshot = false)
         : base((ulong)index + 2, name, InitialTimes(sourcePath))
     {
         SourcePath = sourcePath;
+        IsSnapshot = isSnapshot;
         Disk = disk;
         Index = index;
         HostFiles = disk is Qcow2Image { Header.ExternalDataFile: { Length: > 0 } dataFile }
@@ -24,6 +25,9 @@ public sealed class RawFile : VfsNode
     public string SourcePath { get; }
 
     public IVirtualDisk Disk { get; }
+
+    /// <summary>An internal snapshot of the image (<see cref="SnapshotFileNames"/>): read-only on any mount.</summary>
+    public bool IsSnapshot { get; }
 
     /// <summary>Place in <see cref="IVirtualFileSystem.Files"/> (image order).</summary>
     public int Index { get; }
