@@ -104,14 +104,15 @@ public sealed class ImageSnapshotsTests : ToolsTestDirectory
     }
 
     [TestCaseSource(nameof(Layouts))]
-    public void Delete_SnapshotOnlyOwnsOldData_ClustersFreedNoLeaks(string options)
+    public void Delete_SnapshotsSharingData_ClustersFreedCopiedRestoredNoLeaks(string options)
     {
         string image = PathOf("x.qcow2");
         QemuTools.Create(image, options, Size);
         QemuTools.QemuIo(image, FirstWrites);
         ImageSnapshots.Create(image, "ours");
         QemuTools.CreateSnapshot(image, "theirs");
-        QemuTools.QemuIo(image, SecondWrites);
+        // Only part is rewritten: the rest stays shared, and must get COPIED back once the snapshots are gone.
+        QemuTools.QemuIo(image, "write -P 0x44 0 64k");
         string after = Raw(image, "after.raw");
 
         ImageSnapshots.Delete(image, "ours");
@@ -129,7 +130,7 @@ public sealed class ImageSnapshotsTests : ToolsTestDirectory
 
         // The freed clusters are reused: new data fits in them without growing the file. COPIED is back on the active
         // entries (refcount 1): QEMU writes them in place and check stays clean.
-        QemuTools.QemuIo(image, "write -P 0x88 6M 128k", "write -P 0x99 0 64k");
+        QemuTools.QemuIo(image, "write -P 0x88 6M 16k", "write -P 0x99 64k 64k");
         AssertClean(image);
         Assert.That(QemuTools.Check(image).ImageEndOffset, Is.EqualTo(end));
     }
