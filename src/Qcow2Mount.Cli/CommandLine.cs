@@ -18,6 +18,7 @@ internal static class CommandLine
         new MapCommand(),
         new ConvertCommand(),
         new ResizeCommand(),
+        new SnapshotCommand(),
         new BenchCommand(),
         new CompareCommand(),
         new MeasureCommand(),

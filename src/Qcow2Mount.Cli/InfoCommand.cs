@@ -224,17 +224,7 @@ internal sealed class InfoCommand : ICommand
 
         if (i.Snapshots.Count > 0)
         {
-            sb.Append("Snapshot list:\n");
-            sb.Append(CultureInfo.InvariantCulture, $"{"ID",-9} {"TAG",-17} {"VM SIZE",7}{"DATE",20}{"VM CLOCK",13}{"ICOUNT",11}\n");
-            foreach (var s in i.Snapshots)
-            {
-                string date = DateTimeOffset.FromUnixTimeSeconds(s.DateSeconds).ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
-                long ms = s.VmClockNanoseconds / 1_000_000;
-                string clock = string.Create(CultureInfo.InvariantCulture, $"{ms / 3_600_000:00}:{ms / 60_000 % 60:00}:{ms / 1000 % 60:00}.{ms % 1000:000}");
-                // qemu-img gives names of 17 or more characters one extra space.
-                string name = s.Name.Length >= 17 ? s.Name + " " : s.Name;
-                sb.Append(CultureInfo.InvariantCulture, $"{s.Id,-9} {name,-17} {OutputFormat.HumanSize(s.VmStateSize),7}{date,20}{clock,13}{s.Icount?.ToString(CultureInfo.InvariantCulture) ?? "--",11}\n");
-            }
+            SnapshotListText.Append(sb, i.Snapshots);
         }
 
         if (i.Qcow2 is { } q)

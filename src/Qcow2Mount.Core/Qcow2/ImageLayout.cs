@@ -82,7 +82,7 @@ internal sealed class ImageLayout
             int index = snapshot.Find(layout.Snapshots);
             if (index < 0)
             {
-                throw new SnapshotNotFoundException($"{file.Name}: no snapshot matches {snapshot} ({layout.Snapshots.Count} snapshots; 'qemu-img snapshot -l' lists them)");
+                throw new SnapshotNotFoundException(snapshot.ToString() ?? string.Empty, $"{file.Name}: no snapshot matches {snapshot} ({layout.Snapshots.Count} snapshots; 'qemu-img snapshot -l' lists them)");
             }
 
             var sn = layout.Snapshots[index];

@@ -244,6 +244,13 @@ public sealed class Qcow2Image : IVirtualDisk
         new Resizer(_metaLock, _ranges, _header, _tables, _allocator, _zero, _order, _file, _data, _geo, _header.Current.HasExternalDataFile).Resize(newSize);
     }
 
+    /// <summary>Internal snapshots: create, delete, apply (qemu-img snapshot). The caller reopens the image afterwards.</summary>
+    internal Snapshots.SnapshotManager SnapshotManager()
+    {
+        EnsureWritable();
+        return new Snapshots.SnapshotManager(_metaLock, _ranges, _header, _tables, _allocator, _order, _file, _geo);
+    }
+
     /// <summary>The size of the open backing disk; null when none is open.</summary>
     internal long? BackingLength => _backing?.Length;
 

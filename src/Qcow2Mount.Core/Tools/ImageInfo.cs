@@ -180,7 +180,8 @@ public sealed record ImageInfo
         return list;
     }
 
-    private static SnapshotInfo ToInfo(SnapshotTableEntry s)
+    /// <summary>A snapshot table entry as qemu-img shows it (VM state size from extra data when present, icount -1 = none).</summary>
+    internal static SnapshotInfo ToInfo(SnapshotTableEntry s)
     {
         long vmState = s.ExtraData.Length >= 8 ? (long)BinaryPrimitives.ReadUInt64BigEndian(s.ExtraData) : s.VmStateSize32;
         long? icount = s.ExtraData.Length >= 24 ? (long)BinaryPrimitives.ReadUInt64BigEndian(s.ExtraData.AsSpan(16)) : null;

@@ -94,6 +94,55 @@ public sealed record SnapshotTableEntry
         return list;
     }
 
+    /// <summary>
+    /// The table as QEMU writes it (spec §10): entries in order, each padded to 8 bytes before the next one, the last
+    /// one unpadded (the length the table's clusters cover).
+    /// </summary>
+    public static byte[] SerializeTable(IReadOnlyList<SnapshotTableEntry> entries)
+    {
+        int length = 0;
+        foreach (var e in entries)
+        {
+            length = ((length + 7) & ~7) + e.UnpaddedLength;
+        }
+
+        var table = new byte[length];
+        int pos = 0;
+        foreach (var e in entries)
+        {
+            pos = (pos + 7) & ~7;
+            pos += e.WriteTo(table.AsSpan(pos));
+        }
+
+        return table;
+    }
+
+    /// <summary>Writes the entry at the start of <paramref name="destination"/>; returns its unpadded length.</summary>
+    public int WriteTo(Span<byte> destination)
+    {
+        var id = Encoding.UTF8.GetBytes(Id);
+        var name = Encoding.UTF8.GetBytes(Name);
+        BinaryPrimitives.WriteUInt64BigEndian(destination, (ulong)L1TableOffset);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[8..], L1Size);
+        BinaryPrimitives.WriteUInt16BigEndian(destination[12..], (ushort)id.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(destination[14..], (ushort)name.Length);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[16..], DateSeconds);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[20..], DateNanoseconds);
+        BinaryPrimitives.WriteUInt64BigEndian(destination[24..], VmClockNanoseconds);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[32..], VmStateSize32);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[36..], (uint)ExtraData.Length);
+        int pos = FixedLength;
+        ExtraData.CopyTo(destination[pos..]);
+        pos += ExtraData.Length;
+        id.CopyTo(destination[pos..]);
+        pos += id.Length;
+        name.CopyTo(destination[pos..]);
+        return pos + name.Length;
+    }
+
+    /// <summary>Bytes the entry takes without padding.</summary>
+    public int UnpaddedLength => FixedLength + ExtraData.Length + Encoding.UTF8.GetByteCount(Id) + Encoding.UTF8.GetByteCount(Name);
+
     /// <summary>Bytes an entry takes, padded to 8.</summary>
     public int EncodedLength => (FixedLength + ExtraData.Length + Encoding.UTF8.GetByteCount(Id) + Encoding.UTF8.GetByteCount(Name) + 7) & ~7;
 }
