@@ -17,14 +17,25 @@ public static class RawNames
     /// <summary>The fixed-VHD view's name before any clash is resolved: <c>disk.qcow2</c> → <c>disk.vhd</c>.</summary>
     public static string VhdFor(string imagePath) => WithExtension(imagePath, VhdExtension);
 
-    /// <summary>The first of <paramref name="name"/>, <c>STEM-2.raw</c>, <c>STEM-3.raw</c>, … that <paramref name="isTaken"/> refuses.</summary>
+    /// <summary>
+    /// The first of <paramref name="name"/>, <c>STEM-2.raw</c>, <c>STEM-3.raw</c>, … that <paramref name="isTaken"/> refuses; never
+    /// longer than <see cref="VolumeCapacity.NameMax"/> UTF-8 bytes when <paramref name="name"/> is not.
+    /// </summary>
     public static string Unique(string name, Func<string, bool> isTaken)
     {
         string extension = Path.GetExtension(name);
         string stem = name[..^extension.Length];
         for (int n = 2; isTaken(name); n++)
         {
-            name = $"{stem}-{n}{extension}";
+            // A name at the length limit (a cut snapshot name) loses characters of its stem to make room for "-N".
+            string suffix = $"-{n}{extension}";
+            string kept = stem;
+            while (kept.Length > 0 && System.Text.Encoding.UTF8.GetByteCount(kept) + System.Text.Encoding.UTF8.GetByteCount(suffix) > VolumeCapacity.NameMax)
+            {
+                kept = kept[..^(kept.Length > 1 && char.IsLowSurrogate(kept[^1]) ? 2 : 1)];
+            }
+
+            name = kept + suffix;
         }
 
         return name;

@@ -54,4 +54,21 @@ public sealed class RawNamesTests
             Assert.That(linux.Find("disk.raw"), Is.SameAs(linux.Files[1]));
         });
     }
+
+    [Test]
+    public void Unique_TakenNameAtTheLengthLimit_SuffixFitsWithinTheLimit()
+    {
+        string name = new string('x', 246) + "\u00e9" + ".raw"; // 246 + 2 + 4 = 252 bytes
+        name = new string('y', 3) + name; // 255 bytes
+        var taken = new HashSet<string> { name };
+
+        string unique = RawNames.Unique(name, taken.Contains);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(System.Text.Encoding.UTF8.GetByteCount(unique), Is.LessThanOrEqualTo(VolumeCapacity.NameMax));
+            Assert.That(unique, Does.EndWith("-2.raw"));
+            Assert.That(unique, Does.StartWith("yyyxxx"));
+        });
+    }
 }
