@@ -15,10 +15,8 @@ public static class RefcountBlock
             case 0:
             case 1:
             case 2:
-                int bits = 1 << refcountOrder;
-                int perByte = 8 / bits;
-                int shift = (index % perByte) * bits;
-                return (ulong)((block[index / perByte] >> shift) & ((1 << bits) - 1));
+                var (at, shift, mask) = SubByte(index, refcountOrder);
+                return (ulong)((block[at] & mask) >> shift);
             case 3:
                 return block[index];
             case 4:
@@ -39,11 +37,8 @@ public static class RefcountBlock
             case 0:
             case 1:
             case 2:
-                int bits = 1 << refcountOrder;
-                int perByte = 8 / bits;
-                int shift = (index % perByte) * bits;
-                int mask = ((1 << bits) - 1) << shift;
-                ref byte b = ref block[index / perByte];
+                var (at, shift, mask) = SubByte(index, refcountOrder);
+                ref byte b = ref block[at];
                 b = (byte)((b & ~mask) | (((int)value << shift) & mask));
                 break;
             case 3:
@@ -61,5 +56,14 @@ public static class RefcountBlock
             default:
                 throw new ArgumentOutOfRangeException(nameof(refcountOrder));
         }
+    }
+
+    /// <summary>Where a 1-, 2- or 4-bit entry lives: its byte, its shift within the byte (from the least-significant bit), its mask there.</summary>
+    private static (int Byte, int Shift, int Mask) SubByte(int index, int refcountOrder)
+    {
+        int bits = 1 << refcountOrder;
+        int perByte = 8 / bits;
+        int shift = (index % perByte) * bits;
+        return (index / perByte, shift, ((1 << bits) - 1) << shift);
     }
 }
