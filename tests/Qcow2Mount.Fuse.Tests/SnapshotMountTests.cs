@@ -142,6 +142,22 @@ public sealed class SnapshotMountTests : ScratchFixture
         });
     }
 
+    [Test]
+    public void Mount_VhdWithOneSnapshot_UsageErrorAndMountsNothing()
+    {
+        var image = SnapshotImages.Build(Scratch.Root, "compressed");
+        string mnt = Scratch.NewDirectory("mnt");
+
+        var result = Cli.Run("--vhd", "--snapshot", "1", image.Path, mnt);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.ExitCode, Is.EqualTo(1), "a usage error");
+            Assert.That(result.StandardError.Trim(), Does.Contain("--vhd").And.Contain("--snapshot").And.Not.Contain("\n"));
+            Assert.That(Scratch.MountsUnder(Scratch.Root), Is.Empty);
+        });
+    }
+
     /// <summary>Hundreds of snapshots (made by qemu-img, a write before every tenth): all listed, three read like QEMU; the time goes to the log.</summary>
     [Test]
     public void Mount_HundredsOfSnapshots_AllListedAndRead()

@@ -40,6 +40,10 @@ internal sealed record MountRequest
         MountOptionList.Split(config.Options, own, platformOptions, host);
         bool readOnly = own.TryGetValue("ReadOnly", out string? ro) ? ro == "true" || config.ReadOnly : config.ReadOnly;
         var snapshots = SnapshotsOf(config, own);
+        if (config.Vhd && snapshots.Only is not null)
+        {
+            throw new UsageException("--vhd shows the live disks as VHDs: it cannot be combined with --snapshot NAME");
+        }
         readOnly |= snapshots.Only is not null;
 
         int cleanInterval = config.CacheCleanInterval ?? 600;
