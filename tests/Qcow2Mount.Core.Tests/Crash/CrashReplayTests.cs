@@ -42,7 +42,7 @@ public sealed class CrashReplayTests
     /// </summary>
     private const int ThoroughEvery = 10;
 
-    private static readonly int Seed = Environment.GetEnvironmentVariable("QCOW2MOUNT_CRASH_SEED") is { Length: > 0 } s
+    internal static readonly int Seed = Environment.GetEnvironmentVariable("QCOW2MOUNT_CRASH_SEED") is { Length: > 0 } s
         ? int.Parse(s, CultureInfo.InvariantCulture)
         : Random.Shared.Next();
 
@@ -225,9 +225,12 @@ public sealed class CrashReplayTests
         }
     }
 
-    private static void KeepForDebugging(CrashWorkload workload, int seed, string image, string? dataFile)
+    private static void KeepForDebugging(CrashWorkload workload, int seed, string image, string? dataFile) => KeepForDebugging(workload.Name, seed, image, dataFile);
+
+    /// <summary>Copies the first failing state to a kept directory named after the workload and seed.</summary>
+    internal static void KeepForDebugging(string workload, int seed, string image, string? dataFile)
     {
-        string keep = Path.Combine(Path.GetTempPath(), $"qcow2mount-crash-failure-{new string(workload.Name.Where(char.IsAsciiLetterOrDigit).ToArray())}-{seed}");
+        string keep = Path.Combine(Path.GetTempPath(), $"qcow2mount-crash-failure-{new string(workload.Where(char.IsAsciiLetterOrDigit).ToArray())}-{seed}");
         Directory.CreateDirectory(keep);
         File.Copy(image, Path.Combine(keep, "state.qcow2"), overwrite: true);
         if (dataFile is not null)
@@ -239,7 +242,7 @@ public sealed class CrashReplayTests
     }
 
     /// <summary>FNV-1a: the same per-workload seed in every process (string.GetHashCode is randomised).</summary>
-    private static int StableHash(string text)
+    internal static int StableHash(string text)
     {
         uint hash = 2166136261;
         foreach (char c in text)

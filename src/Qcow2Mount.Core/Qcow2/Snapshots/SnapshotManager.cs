@@ -13,10 +13,14 @@ namespace Qcow2Mount.Core.Qcow2.Snapshots;
 /// that reaches them (active and each snapshot), as qemu-img check counts them; COPIED is set exactly on active
 /// entries whose refcount is 1. Crash-safe orders (a crash leaks at worst, never frees what is still named):
 /// <list type="bullet">
-/// <item>Create: the snapshot's L1 copy and the raised refcounts stable → COPIED cleared in the active tables, stable →
+/// <item>Create: the snapshot's L1 copy, and COPIED cleared in the active tables, stable → raised refcounts stable →
 /// new snapshot table stable → header names it → old table freed.</item>
 /// <item>Delete: new table without the entry stable → header names it → (references stable) refcounts lowered, what
 /// reaches 0 freed → COPIED restored on active entries now at refcount 1.</item>
+/// <item>COPIED and the refcount it mirrors live in different clusters, so some crash point always sees them disagree
+/// (QEMU's orders too; qemu-img check counts it as corruption, -r leaks repairs it). Both orders above leave only the
+/// harmless side: a flag missing where the refcount is 1 (the next write copies instead of writing in place), never a
+/// flag on a cluster whose refcount is above 1.</item>
 /// <item>Apply: the snapshot's references raised and stable → new active L1 (a copy, COPIED clear) stable → header
 /// names it with the snapshot's size → old active L1 and what it reached lowered.</item>
 /// </list>
@@ -83,11 +87,13 @@ internal sealed class SnapshotManager
                 _file.Write(l1Copy.Value, content);
             }
 
+            // COPIED off before the refcounts rise: a crash between the two leaves a flag missing where the refcount is
+            // still 1 (costs a copy-on-write), never a flag on a cluster a snapshot shares.
+            UpdateCopiedFlags(active, updateL1: true, shared: true);
+            _order.FlushAll();
             Raise(increments);
             _order.MakeDataAndRefcountsStable();
             _file.Flush();
-            UpdateCopiedFlags(active, updateL1: true);
-            _order.FlushAll();
 
             var extra = new byte[ExtraDataLength];
             BinaryPrimitives.WriteUInt64BigEndian(extra.AsSpan(8), (ulong)_header.Current.Size);
@@ -163,7 +169,7 @@ internal sealed class SnapshotManager
             _file.Flush();
 
             // Everything the new active L1 reaches is shared with the snapshot now (refcount >= 2): no COPIED anywhere.
-            UpdateCopiedFlags(snapshotL1, updateL1: false);
+            UpdateCopiedFlags(snapshotL1, updateL1: false, shared: true);
             _order.FlushAll();
             int clusters = (int)_geo.ClustersFor(entriesNeeded * 8);
             var table = _allocator.AllocateTable(Math.Max(clusters, 1));
@@ -382,10 +388,11 @@ internal sealed class SnapshotManager
 
     /// <summary>
     /// Sets COPIED exactly where the refcount is 1 (spec §4/§7) on the L2 entries of the tables <paramref name="l1"/>
-    /// names, and on the active L1 entries when <paramref name="updateL1"/>. Refcounts are stable before this runs.
-    /// Entries of a shared table are only cleared (their clusters are shared too).
+    /// names, and on the active L1 entries when <paramref name="updateL1"/>; with <paramref name="shared"/>, clears it
+    /// everywhere (every cluster is about to be, or is, shared with a snapshot). Entries of a shared table are only
+    /// cleared (their clusters are shared too).
     /// </summary>
-    private void UpdateCopiedFlags(ulong[] l1, bool updateL1)
+    private void UpdateCopiedFlags(ulong[] l1, bool updateL1, bool shared = false)
     {
         for (int i = 0; i < l1.Length; i++)
         {
@@ -396,7 +403,7 @@ internal sealed class SnapshotManager
                 continue;
             }
 
-            bool tableExclusive = _allocator.GetRefcount(_geo.ClusterOf(l1Entry.L2Table)) == 1;
+            bool tableExclusive = !shared && _allocator.GetRefcount(_geo.ClusterOf(l1Entry.L2Table)) == 1;
             if (updateL1 && l1Entry.IsCopied != tableExclusive)
             {
                 _tables.SetL1(i, l1Entry.WithCopied(tableExclusive));
