@@ -87,6 +87,40 @@ public sealed class WinFspCallbacksTests
         });
     }
 
+    /// <summary>
+    /// A --snapshots mount as the mount server opens it for WinFsp (ImageDirectory.Open without case-sensitive names, the
+    /// Vfs code the FUSE host gets too): the snapshot files carry the documented names, found ignoring case, read what
+    /// qemu-img convert -l writes, and refuse write access.
+    /// </summary>
+    [Test]
+    public void ReadDirectory_SnapshotsMount_DocumentedNamesOpenIgnoringCaseReadOnlyAndReadLikeQemu()
+    {
+        string image = _dir.File("disk.qcow2");
+        QemuTools.Create(image, 1 << 20);
+        QemuTools.QemuIo(image, "write -P 0x11 0 64k");
+        QemuTools.CreateSnapshot(image, "Base");
+        QemuTools.QemuIo(image, "write -P 0x22 0 64k");
+        QemuTools.CreateSnapshot(image, "base");
+        QemuTools.CreateSnapshot(image, "a/b:c");
+        var directory = Core.Vfs.ImageDirectory.Open([image], null, new Core.ImageOpenOptions(), caseSensitiveNames: false, snapshots: new Core.Vfs.SnapshotMount { All = true });
+        using var shim = MountedShim.Mount(directory);
+        nint root = shim.OpenOrFail("\\");
+        Assert.That(shim.ReadDirectory(root, null, 4096, out var entries, out _), Is.EqualTo(NtStatus.Success));
+        Assert.Multiple(() =>
+        {
+            Assert.That(entries.Select(e => e.Name), Is.EqualTo(new[] { "disk.raw", "disk@a%2Fb%3Ac.raw", "disk@base-2.raw", "disk@Base.raw" }), "listed in case-insensitive order");
+            Assert.That(shim.Open("\\DISK@BASE-2.RAW", out _, out _, MountedShim.WriteAccess), Is.Not.EqualTo(NtStatus.Success), "a snapshot file refuses write access");
+            foreach (var (file, snapshot) in new[] { ("\\disk@BASE.raw", "Base"), ("\\Disk@Base-2.Raw", "base"), ("\\disk@a%2fb%3ac.raw", "a/b:c") })
+            {
+                nint context = shim.OpenOrFail(file);
+                var bytes = new byte[1 << 20];
+                Assert.That(shim.Read(context, 0, bytes, out uint read), Is.EqualTo(NtStatus.Success));
+                Assert.That(read, Is.EqualTo((uint)bytes.Length), file);
+                Assert.That(bytes, Is.EqualTo(SnapshotImages.QemuSnapshotRaw(image, snapshot, 1 << 20)), $"{file} reads snapshot {snapshot}");
+            }
+        });
+    }
+
     [Test]
     public void ReadDirectory_OnFile_NotADirectory()
     {

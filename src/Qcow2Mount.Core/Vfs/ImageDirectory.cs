@@ -125,12 +125,14 @@ public sealed class ImageDirectory : IVirtualFileSystem
 
     /// <summary>
     /// Adds the snapshot view <paramref name="snapshot"/> of the image shown as <paramref name="liveName"/> under its
-    /// <see cref="SnapshotFileNames"/> name: a read-only file that leaves the rest of the directory writable.
+    /// <see cref="SnapshotFileNames"/> name: a read-only file that leaves the rest of the directory writable. A name
+    /// is taken when a file of the directory has it ignoring case, on every platform: two snapshots whose names differ
+    /// only in case would be one file on Windows, and one image shows the same snapshot file names everywhere.
     /// </summary>
     public RawFile AddSnapshot(string imagePath, string liveName, Qcow2Image snapshot)
     {
         var entry = snapshot.Snapshot ?? throw new ArgumentException($"{imagePath}: not a snapshot view", nameof(snapshot));
-        string name = RawNames.Unique(SnapshotFileNames.For(liveName, entry), _byName.ContainsKey);
+        string name = RawNames.Unique(SnapshotFileNames.For(liveName, entry), n => _files.Exists(f => string.Equals(f.Name, n, StringComparison.OrdinalIgnoreCase)));
         var file = new RawFile(name, imagePath, snapshot, _files.Count, isSnapshot: true);
         _files.Add(file);
         _byName.Add(name, file);

@@ -9,7 +9,13 @@ namespace Qcow2Mount.Core.Vfs;
 /// <c>%</c> itself are written <c>%XX</c> (two upper-case hex digits of the character), the same on every platform, so
 /// <c>a/b</c> is <c>NAME@a%2Fb.raw</c> and <c>50%</c> is <c>NAME@50%25.raw</c>. A name that would pass
 /// <see cref="VolumeCapacity.NameMax"/> bytes (UTF-8) is cut and ends in <c>~ID</c> (the snapshot's ID, escaped alike).
-/// A clash (two snapshots of one name) is resolved as for images: <c>-2</c>, <c>-3</c>, … before <c>.raw</c>.
+/// A clash (two snapshots of one name, or of names that differ only in case) is resolved as for images: <c>-2</c>,
+/// <c>-3</c>, … before <c>.raw</c>, comparing names ignoring case on every platform (<see cref="ImageDirectory.AddSnapshot"/>).
+/// One rule everywhere, so an image shows the same snapshot file names on Linux and Windows. Windows' other rules
+/// need no escape: a name never ends in a dot or a space (it ends in <c>.raw</c>); a reserved device name (CON, PRN,
+/// AUX, NUL, COM0-9, LPT0-9, also followed by an extension) is matched on the part before the first dot, which here
+/// always starts with <c>NAME@</c>, so <c>disk@CON.raw</c> is an ordinary file; and 255 UTF-8 bytes are never more
+/// than Windows' 255 UTF-16 units per name.
 /// </summary>
 public static class SnapshotFileNames
 {

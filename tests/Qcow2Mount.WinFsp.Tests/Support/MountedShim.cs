@@ -31,6 +31,14 @@ internal sealed unsafe class MountedShim : IDisposable
         Host.Mount(null);
     }
 
+    private MountedShim(ImageDirectory directory, List<string> log)
+    {
+        Log = log;
+        Api = new FakeWinFspApi(log);
+        Host = new WinFspHost(Api, directory, Messages.Add, TestOwner.Descriptor);
+        Host.Mount(null);
+    }
+
     public List<string> Log { get; }
 
     public List<string> Messages { get; } = [];
@@ -46,6 +54,9 @@ internal sealed unsafe class MountedShim : IDisposable
     private nint Fs => Api.FileSystem;
 
     public static MountedShim Mount(bool readOnly, params string[] imagePaths) => new(imagePaths, readOnly, readOnly, []);
+
+    /// <summary>Serves <paramref name="directory"/> as made by <see cref="ImageDirectory.Open"/> (what the mount server does for both hosts).</summary>
+    public static MountedShim Mount(ImageDirectory directory) => new(directory, []);
 
     /// <summary>A read-only mount of disks opened read-write: only the shim's own checks keep the images unchanged.</summary>
     public static MountedShim MountReadOnlyOverWritableDisks(params string[] imagePaths) => new(imagePaths, true, false, []);
