@@ -102,6 +102,113 @@ public sealed class SnapshotMountTests : ScratchFixture
         }
     }
 
+    /// <summary>
+    /// Snapshots taken at 512 KiB, 2 MiB and 3 MiB of a disk since shrunk to 1 MiB: through --snapshots and through
+    /// --snapshot S each file has the snapshot's own size and reads what QEMU's disk reads after qemu-img snapshot -a S
+    /// on a copy (convert -l cannot be the oracle past the live size: it keeps the live disk's size), and the smaller
+    /// one also what convert -l writes, cut to its size.
+    /// </summary>
+    [Test]
+    public void Mount_SnapshotsLargerAndSmallerThanLiveDisk_EachReadsItsOwnSizeLikeQemuApply()
+    {
+        const long K = 1024;
+        string path = Scratch.PathOf("sizes.qcow2");
+        QemuTools.Create(path, 512 * K);
+        QemuTools.QemuIo(path, "write -P 0x51 0 512k");
+        QemuTools.CreateSnapshot(path, "small");
+        QemuTools.QemuImg("resize", "-q", path, "2M");
+        QemuTools.QemuIo(path, "write -P 0x52 256k 1792k");
+        QemuTools.CreateSnapshot(path, "mid");
+        QemuTools.QemuImg("resize", "-q", path, "3M");
+        QemuTools.QemuIo(path, "write -P 0x53 2M 1M");
+        QemuTools.CreateSnapshot(path, "big");
+        QemuTools.QemuImg("resize", "-q", "--shrink", path, "1M");
+        QemuTools.QemuIo(path, "write -P 0x54 0 64k");
+        var sizes = new Dictionary<string, long> { ["small"] = 512 * K, ["mid"] = 2 * SnapshotImages.M, ["big"] = 3 * SnapshotImages.M };
+        var expected = sizes.Keys.ToDictionary(n => n, n => AppliedByQemu(path, n));
+        Assert.Multiple(() =>
+        {
+            Assert.That(expected.ToDictionary(e => e.Key, e => (long)e.Value.Length), Is.EqualTo(sizes), "QEMU reverts each size");
+            Assert.That(expected["small"], Is.EqualTo(SnapshotImages.QemuSnapshotRaw(path, "small", 512 * K)), "convert -l agrees below the live size");
+        });
+
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount("--read-only", "--snapshots", path, mnt);
+        try
+        {
+            Assert.That(new FileInfo(Path.Combine(mnt, "sizes.raw")).Length, Is.EqualTo(SnapshotImages.M));
+            foreach (var (name, bytes) in expected)
+            {
+                Images.AssertSameBytes(File.ReadAllBytes(Path.Combine(mnt, $"sizes@{name}.raw")), bytes, $"--snapshots {name}");
+            }
+        }
+        finally
+        {
+            Cli.Unmount(mnt);
+        }
+
+        foreach (var (name, bytes) in expected)
+        {
+            Cli.Mount("--snapshot", name, path, mnt);
+            try
+            {
+                Images.AssertSameBytes(File.ReadAllBytes(Path.Combine(mnt, $"sizes@{name}.raw")), bytes, $"--snapshot {name}");
+            }
+            finally
+            {
+                Cli.Unmount(mnt);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The lock: while the image is mounted (read-write, or read-only with --snapshots), neither qcow2mount snapshot
+    /// nor qemu-img snapshot can create, apply or delete a snapshot from another process; the table stays as it was.
+    /// </summary>
+    [TestCase("rw")]
+    [TestCase("ro")]
+    public void Mount_ImageMounted_SnapshotChangesFromAnotherProcessRefused(string mode)
+    {
+        string path = Scratch.PathOf("locked.qcow2");
+        QemuTools.Create(path, SnapshotImages.M);
+        QemuTools.QemuIo(path, "write -P 0x61 0 64k");
+        QemuTools.CreateSnapshot(path, "s1");
+        string mnt = Scratch.NewDirectory("mnt");
+        Cli.Mount("-o", mode + ",snapshots", path, mnt);
+        try
+        {
+            foreach (string[] change in new[] { new[] { "-c", "s2" }, ["-a", "s1"], ["-d", "s1"] })
+            {
+                var ours = Cli.Run(["snapshot", .. change, path]);
+                var qemu = QemuTools.Run("qemu-img", ["snapshot", .. change, path]);
+                Assert.Multiple(() =>
+                {
+                    Assert.That(ours.ExitCode, Is.EqualTo(1), $"qcow2mount snapshot {change[0]}: {ours}");
+                    Assert.That(ours.StandardError, Does.Contain("in use by another process"), change[0]);
+                    Assert.That(ours.StandardError.TrimEnd('\n'), Does.Not.Contain('\n'), "one line");
+                    Assert.That(qemu.Code, Is.EqualTo(1), $"qemu-img snapshot {change[0]}: {qemu.Stderr}");
+                });
+            }
+
+            Assert.That(File.ReadAllBytes(Path.Combine(mnt, "locked@s1.raw")).AsSpan(0, 65536).ContainsAnyExcept((byte)0x61), Is.False);
+        }
+        finally
+        {
+            Cli.Unmount(mnt);
+        }
+
+        Assert.That(QemuTools.Ok("qemu-img", "snapshot", "-l", path), Does.Contain(" s1 ").And.Not.Contain("s2"));
+    }
+
+    /// <summary>What QEMU's disk reads after qemu-img snapshot -a <paramref name="name"/> on a copy of <paramref name="path"/>.</summary>
+    private byte[] AppliedByQemu(string path, string name)
+    {
+        string copy = Scratch.PathOf($"applied-{name}.qcow2");
+        File.Copy(path, copy, overwrite: true);
+        QemuTools.QemuImg("snapshot", "-a", name, copy);
+        return Images.QemuRaw(Scratch, copy);
+    }
+
     [TestCase("s1")]
     [TestCase("snapshot.id=1")]
     public void Mount_OneSnapshot_ShowsOnlyItReadOnly(string selector)
