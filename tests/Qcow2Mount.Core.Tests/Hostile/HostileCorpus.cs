@@ -92,6 +92,12 @@ internal static class HostileCorpus
         yield return Open("snapshot L1 beyond the end of the file", Mutated(new ImageBuilder { Snapshot = true }, (b, i) => Put64(i, b.SnapshotTableOffset, 0x10000000)), fmt, "snapshot 0 l1_table_offset 0x10000000", "beyond the end of the file");
         yield return Open("snapshot l1_size 2^32-1", Mutated(new ImageBuilder { Snapshot = true }, (b, i) => Put32(i, b.SnapshotTableOffset + 8, uint.MaxValue)), fmt, "snapshot 0 l1_size 4294967295");
         yield return Open("snapshot L1 overlapping the refcount table", Mutated(new ImageBuilder { Snapshot = true }, (b, i) => Put64(i, b.SnapshotTableOffset, (ulong)b.RefcountTableOffset)), fmt, "snapshot 0 l1_table_offset 0x10000", "overlaps the refcount table");
+        yield return Open("snapshot ID length past the table", Mutated(new ImageBuilder { Snapshot = true }, (b, i) => Put16(i, b.SnapshotTableOffset + 12, 0xFFFF)), fmt, "snapshot 0 l1_table_offset 0x70000", "overlaps the snapshot table");
+        yield return Open("snapshot name length past the table", Mutated(new ImageBuilder { Snapshot = true }, (b, i) => Put16(i, b.SnapshotTableOffset + 14, 0xFFFF)), fmt, "snapshot 0 l1_table_offset 0x70000", "overlaps the snapshot table");
+        yield return Open("snapshot L1 overlapping the snapshot table", Mutated(new ImageBuilder { Snapshot = true }, (b, i) => Put64(i, b.SnapshotTableOffset, (ulong)b.SnapshotTableOffset)), fmt, "snapshot 0 l1_table_offset 0x60000", "overlaps the snapshot table");
+        yield return Open("snapshot L1 at offset 0", Mutated(new ImageBuilder { Snapshot = true }, (b, i) => Put64(i, b.SnapshotTableOffset, 0)), fmt, "snapshot 0 l1_table_offset 0x0", "overlaps the header");
+        yield return Open("nb_snapshots 65537", Mutated(new ImageBuilder { Snapshot = true }, (_, i) => Put32(i, Field.SnapshotCount, 65537)), fmt, "nb_snapshots 65537", "exceeds 65536");
+        yield return Open("snapshot extra data 1025 bytes", Mutated(new ImageBuilder { Snapshot = true }, (b, i) => Put32(i, b.SnapshotTableOffset + 36, 1025)), fmt, "snapshot 0 extra_data_size 1025", "exceeds 1024");
 
         // --- L1 entries (spec §4.1): only the range they map fails ---
         yield return Range("L1 entry unaligned", Mutated(new ImageBuilder(), (b, i) => Put64(i, b.L1Offset, (ulong)b.L2Offset + 0x200 | Copied)), "L1 entry 0", "unaligned");

@@ -69,7 +69,7 @@ internal sealed class SnapshotManager
             }
 
             var active = ActiveL1();
-            var increments = CountReferences(active);
+            var increments = CountReferences(active, isActive: true);
             CheckRoom(increments);
 
             int l1Bytes = active.Length * 8;
@@ -130,7 +130,7 @@ internal sealed class SnapshotManager
 
             var snapshot = entries[index];
             var l1 = SnapshotL1(snapshot);
-            var decrements = CountReferences(l1);
+            var decrements = CountReferences(l1, isActive: false);
             entries.RemoveAt(index);
             WriteTable(entries, tableLength);
 
@@ -157,10 +157,10 @@ internal sealed class SnapshotManager
             var snapshot = entries.Find(e => e.Id == idOrName) ?? entries.Find(e => e.Name == idOrName)
                 ?? throw new SnapshotNotFoundException(idOrName);
             var snapshotL1 = SnapshotL1(snapshot);
-            var increments = CountReferences(snapshotL1);
+            var increments = CountReferences(snapshotL1, isActive: false);
             CheckRoom(increments);
             var oldL1 = ActiveL1();
-            var decrements = CountReferences(oldL1);
+            var decrements = CountReferences(oldL1, isActive: true);
 
             long size = snapshot.DiskSize >= 0 ? snapshot.DiskSize : _header.Current.Size;
             long entriesNeeded = Math.Max(Math.Max(snapshotL1.Length, oldL1.Length), _geo.L1EntriesFor(size));
@@ -290,7 +290,9 @@ internal sealed class SnapshotManager
         }
 
         var table = entry.L2Table;
-        if (entry.HasReservedBits || !_geo.IsClusterAligned(table) || table.Value < _geo.ClusterSize || table.Value >= _file.Length)
+        var header = _header.Current;
+        if (entry.HasReservedBits || !_geo.IsClusterAligned(table) || table.Value < _geo.ClusterSize || table.Value >= _file.Length
+            || table.Value == header.L1TableOffset || table.Value == header.RefcountTableOffset || table.Value == header.SnapshotsOffset)
         {
             throw new ImageCorruptException($"{_file.Name}: L1 entry {index} (0x{entry.Raw:x16}) names an invalid L2 table", hostOffset: table.Value);
         }
@@ -300,24 +302,48 @@ internal sealed class SnapshotManager
         return data;
     }
 
-    /// <summary>How many references each host cluster gets from the L2 tables and data an L1 table reaches.</summary>
-    private Dictionary<long, int> CountReferences(ulong[] l1)
+    /// <summary>
+    /// How many references each host cluster gets from the L2 tables and data an L1 table reaches, every entry checked
+    /// as a read of it would be (a table or data cluster that is metadata, unaligned or past the end is corrupt), so a
+    /// broken mapping is refused before any refcount changes. <paramref name="isActive"/>: the active L1, whose tables
+    /// must also own their clusters.
+    /// </summary>
+    private Dictionary<long, int> CountReferences(ulong[] l1, bool isActive)
     {
         var counts = new Dictionary<long, int>();
+        var tables = new HashSet<long>();
         void Add(HostCluster c) => counts[c.Index] = counts.GetValueOrDefault(c.Index) + 1;
         for (int i = 0; i < l1.Length; i++)
         {
             var entry = new L1Entry(l1[i]);
+            if (isActive)
+            {
+                _tables.TableFor(_geo.L2TableStart(i));
+            }
+
             var table = ReadL2(entry, i);
             if (table is null)
             {
                 continue;
             }
 
-            Add(_geo.ClusterOf(entry.L2Table));
-            for (int pos = 0; pos < table.Length; pos += _geo.L2EntrySize)
+            if (!tables.Add(entry.L2Table.Value))
             {
-                foreach (var c in References(L2Entry.Read(table, pos, _geo.ExtendedL2)))
+                throw new ImageCorruptException($"{_file.Name}: L2 table at {entry.L2Table} is named by two L1 entries (the second is {i})", hostOffset: entry.L2Table.Value);
+            }
+
+            Add(_geo.ClusterOf(entry.L2Table));
+            for (int pos = 0, n = 0; pos < table.Length; pos += _geo.L2EntrySize, n++)
+            {
+                var l2 = L2Entry.Read(table, pos, _geo.ExtendedL2);
+                var guest = _geo.L2TableStart(i) + ((long)n * _geo.ClusterSize);
+                _tables.Validate(l2, guest);
+                if (SubclusterDecoder.IsInvalid(l2, _geo.ExtendedL2))
+                {
+                    throw new ImageCorruptException($"{_file.Name}: L2 entry 0x{l2.Raw:x16} (bitmap 0x{l2.Bitmap:x16}) for guest offset {guest} has a contradictory subcluster bitmap", guest.Value);
+                }
+
+                foreach (var c in References(l2))
                 {
                     Add(c);
                 }
