@@ -87,22 +87,7 @@ public sealed class BackgroundProcess : IDisposable
         IEnumerable<string> argv = outputFiles is null
             ? arguments
             : ["-c", "exec \"$@\" >\"$0.out\" 2>\"$0.err\"", outputFiles, program, .. arguments];
-        foreach (string argument in argv)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
-        {
-            if (value is null)
-            {
-                start.Environment.Remove(name);
-            }
-            else
-            {
-                start.Environment[name] = value;
-            }
-        }
+        ProcessRunner.AddArgumentsAndEnvironment(start, argv, environment);
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var background = new BackgroundProcess(process, commandLine, outputFiles);
