@@ -9,7 +9,7 @@ namespace Qcow2Mount.Cli.Tests.Build;
 /// output-files mode keeps the program's own pid (what the Wine tests' Ctrl+C relies on).
 /// </summary>
 [TestFixture]
-[Category(TestCategories.Unit)]
+[Category(TestCategories.Qemu)] // runs sh, sleep and kill: external programs
 public sealed class BackgroundProcessTests
 {
     [Test]
