@@ -188,13 +188,7 @@ internal sealed class MeasureCommand : ICommand
             "0.10" or "v2" => 2,
             var v => throw new UsageException($"measure: Invalid compatibility level: '{v}'"),
         };
-        int? clusterSize = null;
-        if (o.Get("cluster_size") is { } cs)
-        {
-            long parsed = SizeParser.TryParse(cs) ?? throw new UsageException($"measure: Parameter 'cluster_size' expects a size, not '{cs}'");
-            clusterSize = (int)Math.Min(parsed, int.MaxValue);
-        }
-
+        int? clusterSize = Qcow2CreateOptionParser.ClusterSize(o, "measure: ");
         int refcountBits = 16;
         if (o.Get("refcount_bits") is { } rb && !int.TryParse(rb, NumberStyles.None, CultureInfo.InvariantCulture, out refcountBits))
         {

@@ -260,12 +260,7 @@ public sealed class CrashTests : ScratchFixture
         return (b[0] & 1) != 0;
     }
 
-    private static void Kill(int pid)
-    {
-        using var server = Process.GetProcessById(pid);
-        server.Kill(); // SIGKILL
-        Assert.That(server.WaitForExit(10_000), Is.True, "the server survived kill -9");
-    }
+    private static void Kill(int pid) => Assert.That(Scratch.KillServer(pid), Is.True, "the server was running");
 
     private static (int Exit, long Leaks, long Corruptions, string Text) QemuCheck(string image)
     {

@@ -168,44 +168,26 @@ public sealed class ImageFileLockTests : ScratchFixture
     {
         string image = Images.Qcow2(Scratch, "disk.qcow2", "1M");
         string socket = Scratch.PathOf("nbd.sock");
-        using var daemon = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("qemu-storage-daemon")
-        {
-            ArgumentList =
-            {
-                "--nbd-server", $"addr.type=unix,addr.path={socket}",
-                "--blockdev", $"driver=file,filename={image},node-name=file0",
-                "--blockdev", "driver=qcow2,file=file0,node-name=disk0",
-                "--export", "type=nbd,id=export0,node-name=disk0,writable=on",
-            },
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        })!;
-        try
-        {
-            for (int i = 0; i < 200 && !File.Exists(socket); i++)
-            {
-                Thread.Sleep(25);
-            }
+        using var daemon = BackgroundProcess.Start("qemu-storage-daemon",
+        [
+            "--nbd-server", $"addr.type=unix,addr.path={socket}",
+            "--blockdev", $"driver=file,filename={image},node-name=file0",
+            "--blockdev", "driver=qcow2,file=file0,node-name=disk0",
+            "--export", "type=nbd,id=export0,node-name=disk0,writable=on",
+        ]);
+        daemon.WaitUntil(() => File.Exists(socket), "its NBD socket");
+        string mnt = Scratch.NewDirectory("mnt");
 
-            Assert.That(File.Exists(socket), Is.True, "qemu-storage-daemon did not start");
-            string mnt = Scratch.NewDirectory("mnt");
+        var writable = Cli.Run(image, mnt);
+        var readOnly = Cli.Run("-r", image, mnt);
 
-            var writable = Cli.Run(image, mnt);
-            var readOnly = Cli.Run("-r", image, mnt);
-
-            Assert.Multiple(() =>
-            {
-                Assert.That(writable.ExitCode, Is.EqualTo(2), writable.ToString());
-                Assert.That(writable.StandardError, Does.Contain("image is in use by another process"));
-                Assert.That(readOnly.ExitCode, Is.EqualTo(2), readOnly.ToString());
-                Assert.That(readOnly.StandardError, Does.Contain("failed to get shared \"write\" lock"));
-                Assert.That(Scratch.MountsUnder(mnt), Is.Empty);
-            });
-        }
-        finally
+        Assert.Multiple(() =>
         {
-            daemon.Kill();
-            daemon.WaitForExit();
-        }
+            Assert.That(writable.ExitCode, Is.EqualTo(2), writable.ToString());
+            Assert.That(writable.StandardError, Does.Contain("image is in use by another process"));
+            Assert.That(readOnly.ExitCode, Is.EqualTo(2), readOnly.ToString());
+            Assert.That(readOnly.StandardError, Does.Contain("failed to get shared \"write\" lock"));
+            Assert.That(Scratch.MountsUnder(mnt), Is.Empty);
+        });
     }
 }

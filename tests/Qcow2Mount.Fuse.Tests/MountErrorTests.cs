@@ -57,11 +57,7 @@ public sealed class MountErrorTests : ScratchFixture
         string image = Scratch.RawImage("disk.img", 1 << 20);
         string mnt = Scratch.NewDirectory("mnt");
         Cli.Mount(image, mnt);
-        using (var server = System.Diagnostics.Process.GetProcessById(Scratch.ServerPid(mnt)!.Value))
-        {
-            server.Kill();
-            server.WaitForExit(10_000);
-        }
+        Assert.That(Scratch.KillServer(Scratch.ServerPid(mnt)!.Value), Is.True, "the server was running");
 
         var result = Cli.Run(image, mnt);
 

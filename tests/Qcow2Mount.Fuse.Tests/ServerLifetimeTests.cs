@@ -315,11 +315,7 @@ public sealed class ServerLifetimeTests : ScratchFixture
             RandomAccess.FlushToDisk(file);
         }
 
-        using (var server = System.Diagnostics.Process.GetProcessById(Scratch.ServerPid(mnt)!.Value))
-        {
-            server.Kill();
-            server.WaitForExit(10_000);
-        }
+        Assert.That(Scratch.KillServer(Scratch.ServerPid(mnt)!.Value), Is.True, "the server was running");
 
         // The dead mount answers ENOTCONN until unmounted; unmount must clean it up without a server to wait for.
         Cli.Unmount(mnt);

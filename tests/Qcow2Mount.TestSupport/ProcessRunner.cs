@@ -46,22 +46,7 @@ public static class ProcessRunner
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (string argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
-        {
-            if (value is null)
-            {
-                start.Environment.Remove(name);
-            }
-            else
-            {
-                start.Environment[name] = value;
-            }
-        }
+        AddArgumentsAndEnvironment(start, arguments, environment);
 
         string commandLine = FormatCommandLine(program, arguments);
         using var process = new Process { StartInfo = start };
@@ -98,6 +83,30 @@ public static class ProcessRunner
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Adds <paramref name="arguments"/> to <paramref name="start"/> (an argument list: no shell parses them) and
+    /// <paramref name="environment"/> to its environment (a null value removes the variable).
+    /// </summary>
+    internal static void AddArgumentsAndEnvironment(ProcessStartInfo start, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment)
+    {
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
+        }
     }
 
     /// <summary>The command line as a POSIX shell would need it, for messages only.</summary>

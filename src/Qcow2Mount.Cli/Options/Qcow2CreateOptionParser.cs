@@ -72,13 +72,7 @@ internal static class Qcow2CreateOptionParser
             "falloc" or "full" => throw new UsageException($"Preallocation mode '{o.Get("preallocation")}' is not supported (off or metadata)"),
             var v => throw new UsageException($"Parameter 'preallocation' does not accept value '{v}'"),
         };
-        int? clusterSize = null;
-        if (o.Get("cluster_size") is { } cs)
-        {
-            long parsed = SizeParser.TryParse(cs) ?? throw new UsageException($"Parameter 'cluster_size' expects a size, not '{cs}'");
-            clusterSize = (int)Math.Min(parsed, int.MaxValue);
-        }
-
+        int? clusterSize = ClusterSize(o, string.Empty);
         int refcountBits = 16;
         if (o.Get("refcount_bits") is { } rb)
         {
@@ -100,6 +94,21 @@ internal static class Qcow2CreateOptionParser
             DataFileRaw = o.GetBool("data_file_raw") ?? false,
             Preallocation = prealloc,
         };
+    }
+
+    /// <summary>
+    /// The <c>cluster_size</c> option as given (a size, e.g. 64k; too large clamps to int.MaxValue so that the range
+    /// check names it), or null when absent; <paramref name="messagePrefix"/> starts the error ("measure: ").
+    /// </summary>
+    public static int? ClusterSize(KeyValueOptions o, string messagePrefix)
+    {
+        if (o.Get("cluster_size") is not { } cs)
+        {
+            return null;
+        }
+
+        long parsed = SizeParser.TryParse(cs) ?? throw new UsageException($"{messagePrefix}Parameter 'cluster_size' expects a size, not '{cs}'");
+        return (int)Math.Min(parsed, int.MaxValue);
     }
 
     /// <summary>The options part of qemu-img's "Formatting 'x', fmt=qcow2 …" line, in its order.</summary>

@@ -57,6 +57,7 @@ public sealed class MeasureCommandTests : CommandTestBase
         new TestCaseData(new[] { "-O", "qcow2", "-o", "encrypt.format=luks", "--size", "1G" }, "Encrypted images are not supported"),
         new TestCaseData(new[] { "-O", "raw", "-o", "cluster_size=64k", "--size", "1G" }, "Invalid parameter 'cluster_size'"),
         new TestCaseData(new[] { "-O", "qcow2", "-o", "cluster_size=1000", "--size", "1G" }, "Cluster size must be a power of two between 512 and 2048k"),
+        new TestCaseData(new[] { "-O", "qcow2", "-o", "cluster_size=big", "--size", "1G" }, "Parameter 'cluster_size' expects a size, not 'big'"),
         new TestCaseData(new[] { "-O", "qcow2", "-o", "cluster_size=4M", "--size", "1G" }, "Cluster size must be a power of two between 512 and 2048k"),
         new TestCaseData(new[] { "-O", "qcow2", "-o", "extended_l2=on,cluster_size=8k", "--size", "1G" }, "Extended L2 entries are only supported with cluster sizes of at least 16384 bytes"),
         new TestCaseData(new[] { "-O", "qcow2", "-o", "extended_l2=maybe", "--size", "1G" }, "Parameter 'extended_l2' expects 'on' or 'off'"),

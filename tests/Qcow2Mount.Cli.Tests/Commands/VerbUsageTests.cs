@@ -32,6 +32,7 @@ public sealed class VerbUsageTests : CommandTestBase
         new TestCaseData(new[] { "create", "-o", "foo=1", "X/a.qcow2", "1M" }, 1, "Invalid parameter 'foo'"),
         new TestCaseData(new[] { "create", "-o", "cluster_size=3000", "X/a.qcow2", "1M" }, 1, "Cluster size must be a power of two between 512 and 2048k"),
         new TestCaseData(new[] { "create", "-o", "compat=2", "X/a.qcow2", "1M" }, 1, "Parameter 'version' does not accept value '2'"),
+        new TestCaseData(new[] { "create", "-o", "cluster_size=big", "X/a.qcow2", "1M" }, 1, "qcow2mount: Parameter 'cluster_size' expects a size, not 'big'"),
         new TestCaseData(new[] { "create", "-o", "extended_l2=maybe", "X/a.qcow2", "1M" }, 1, "Parameter 'extended_l2' expects 'on' or 'off'"),
         new TestCaseData(new[] { "create", "-o", "preallocation=full", "X/a.qcow2", "1M" }, 1, "Preallocation mode 'full' is not supported"),
         new TestCaseData(new[] { "create", "X/a.qcow2" }, 1, "Image creation needs a size parameter"),

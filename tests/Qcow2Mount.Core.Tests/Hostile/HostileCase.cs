@@ -37,8 +37,14 @@ public sealed record HostileCase(string Name, Func<string, string> Make, Expect 
     /// <summary>Guest cluster whose mapping is broken (RangeFails, ChangeFails).</summary>
     public int GuestCluster { get; init; }
 
-    /// <summary>A guest offset that must still read correctly (RangeFails), or -1.</summary>
+    /// <summary>
+    /// A guest offset that must still read correctly (RangeFails), or -1. Its cluster must hold non-zero data written
+    /// before the corruption, so that a read returning zeros (or any wrong bytes) fails against QEMU's reading.
+    /// </summary>
     public long HealthyOffset { get; init; } = -1;
+
+    /// <summary>Why a RangeFails case has no <see cref="HealthyOffset"/> (every guest range depends on the broken structure).</summary>
+    public string? NoHealthyRangeBecause { get; init; }
 
     public Change Change { get; init; } = Change.Write;
 

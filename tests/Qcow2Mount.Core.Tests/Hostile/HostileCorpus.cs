@@ -100,25 +100,34 @@ internal static class HostileCorpus
         yield return Open("snapshot extra data 1025 bytes", Mutated(new ImageBuilder { Snapshot = true }, (b, i) => Put32(i, b.SnapshotTableOffset + 36, 1025)), fmt, "snapshot 0 extra_data_size 1025", "exceeds 1024");
 
         // --- L1 entries (spec §4.1): only the range they map fails ---
-        yield return Range("L1 entry unaligned", Mutated(new ImageBuilder(), (b, i) => Put64(i, b.L1Offset, (ulong)b.L2Offset + 0x200 | Copied)), "L1 entry 0", "unaligned");
-        yield return Range("L1 entry with reserved bits", Mutated(new ImageBuilder(), (b, i) => Put64(i, b.L1Offset, (ulong)b.L2Offset | Copied | (1UL << 56))), "L1 entry 0", "reserved bits");
-        yield return Range("L1 entry beyond the end of the file", Mutated(new ImageBuilder(), (b, i) => Put64(i, b.L1Offset, 0x10000000 | Copied)), "L2 table at 0x10000000", "beyond the end of the file");
-        yield return Range("L1 entry pointing at the L1 table", Mutated(new ImageBuilder(), (b, i) => Put64(i, b.L1Offset, (ulong)b.L1Offset | Copied)), "L2 table at 0x30000", "overlaps other metadata");
-        yield return Range("L1 entry pointing at the refcount block", Mutated(new ImageBuilder(), (b, i) => Put64(i, b.L1Offset, (ulong)b.RefcountBlockOffset | Copied)), "L2 table at 0x20000", "overlaps other metadata");
+        // A 1 GiB image has two L1 entries; entry 1 is broken, so entry 0's range (guest cluster 0, the builder's data
+        // pattern, written before the corruption) must read as QEMU reads it.
+        var twoL1 = new ImageBuilder { Size = 1L << 30 };
+        yield return L1Range("L1 entry unaligned", Mutated(twoL1, (b, i) => Put64(i, b.L1Offset + 8, (ulong)b.L2Offset + 0x200 | Copied)), "L1 entry 1", "unaligned");
+        yield return L1Range("L1 entry with reserved bits", Mutated(twoL1, (b, i) => Put64(i, b.L1Offset + 8, 0x10000000 | Copied | (1UL << 56))), "L1 entry 1", "reserved bits");
+        yield return L1Range("L1 entry beyond the end of the file", Mutated(twoL1, (b, i) => Put64(i, b.L1Offset + 8, 0x10000000 | Copied)), "L2 table at 0x10000000", "beyond the end of the file");
+        yield return L1Range("L1 entry pointing at the L1 table", Mutated(twoL1, (b, i) => Put64(i, b.L1Offset + 8, (ulong)b.L1Offset | Copied)), "L2 table at 0x30000", "overlaps other metadata");
+        yield return L1Range("L1 entry pointing at the refcount block", Mutated(twoL1, (b, i) => Put64(i, b.L1Offset + 8, (ulong)b.RefcountBlockOffset | Copied)), "L2 table at 0x20000", "overlaps other metadata");
         var small = new ImageBuilder { ClusterBits = 9 };
-        yield return Range("two L1 entries sharing one L2 table", Mutated(small, (b, i) => Put64(i, b.L1Offset + 8, Get64(i, b.L1Offset))), "L1 entry 1", "overlaps other metadata") with { ClusterSize = 512, GuestCluster = 64 };
+        yield return Range("two L1 entries sharing one L2 table", Mutated(small, (b, i) => Put64(i, b.L1Offset + 8, Get64(i, b.L1Offset))), "L1 entry 1", "overlaps other metadata") with
+        {
+            ClusterSize = 512,
+            GuestCluster = 64,
+            NoHealthyRangeBecause = "both L1 entries name one L2 table and neither can be told to be the true owner, so the mapper refuses the ranges of both (QEMU reads both)",
+        };
 
         // --- L2 entries (spec §4.2, §7) ---
+        // The broken entry is guest cluster 3's (unallocated in the sound image); cluster 0 holds the data pattern.
         var plain = new ImageBuilder();
-        yield return Range("L2 entry beyond the end of the file", Mutated(plain, (b, i) => b.PutL2(i, 0, 0x10000000 | Copied, 0)), "data cluster at 0x10000000", "beyond the end of the file") with { HealthyOffset = 0x20000 };
-        yield return Range("L2 entry unaligned", Mutated(plain, (b, i) => b.PutL2(i, 0, (ulong)b.DataOffset + 0x200 | Copied, 0)), "data cluster offset 0x50200", "not cluster-aligned") with { HealthyOffset = 0x20000 };
-        yield return Range("L2 entry pointing into the L1 table", Mutated(plain, (b, i) => b.PutL2(i, 0, (ulong)b.L1Offset | Copied, 0)), "data cluster at 0x30000", "overlaps metadata") with { HealthyOffset = 0x20000 };
-        yield return Range("L2 entry pointing at its own L2 table", Mutated(plain, (b, i) => b.PutL2(i, 0, (ulong)b.L2Offset | Copied, 0)), "data cluster at 0x40000", "overlaps metadata") with { HealthyOffset = 0x20000 };
-        yield return Range("L2 entry pointing at the refcount table", Mutated(plain, (b, i) => b.PutL2(i, 0, (ulong)b.RefcountTableOffset | Copied, 0)), "data cluster at 0x10000", "overlaps metadata") with { HealthyOffset = 0x20000 };
-        yield return Range("L2 entry with reserved bit 1", Mutated(plain, (b, i) => b.PutL2(i, 0, (ulong)b.DataOffset | Copied | 2, 0)), "reserved bits") with { HealthyOffset = 0x20000 };
-        yield return Range("L2 entry with reserved bit 56", Mutated(plain, (b, i) => b.PutL2(i, 0, (ulong)b.DataOffset | Copied | (1UL << 56), 0)), "reserved bits") with { HealthyOffset = 0x20000 };
+        yield return L2Range("L2 entry beyond the end of the file", Mutated(plain, (b, i) => b.PutL2(i, 3, 0x10000000 | Copied, 0)), "data cluster at 0x10000000", "beyond the end of the file");
+        yield return L2Range("L2 entry unaligned", Mutated(plain, (b, i) => b.PutL2(i, 3, (ulong)b.DataOffset + 0x200 | Copied, 0)), "data cluster offset 0x50200", "not cluster-aligned");
+        yield return L2Range("L2 entry pointing into the L1 table", Mutated(plain, (b, i) => b.PutL2(i, 3, (ulong)b.L1Offset | Copied, 0)), "data cluster at 0x30000", "overlaps metadata");
+        yield return L2Range("L2 entry pointing at its own L2 table", Mutated(plain, (b, i) => b.PutL2(i, 3, (ulong)b.L2Offset | Copied, 0)), "data cluster at 0x40000", "overlaps metadata");
+        yield return L2Range("L2 entry pointing at the refcount table", Mutated(plain, (b, i) => b.PutL2(i, 3, (ulong)b.RefcountTableOffset | Copied, 0)), "data cluster at 0x10000", "overlaps metadata");
+        yield return L2Range("L2 entry with reserved bit 1", Mutated(plain, (b, i) => b.PutL2(i, 3, (ulong)b.DataOffset | Copied | 2, 0)), "reserved bits");
+        yield return L2Range("L2 entry with reserved bit 56", Mutated(plain, (b, i) => b.PutL2(i, 3, (ulong)b.DataOffset | Copied | (1UL << 56), 0)), "reserved bits");
         var ext = new ImageBuilder { ExtendedL2 = true };
-        yield return Range("extended L2: subcluster allocated and zero", Mutated(ext, (b, i) => b.PutL2(i, 0, (ulong)b.DataOffset | Copied, 0x0000_0001_FFFF_FFFF)), "both allocated and zero") with { HealthyOffset = 0x20000 };
+        yield return L2Range("extended L2: subcluster allocated and zero", Mutated(ext, (b, i) => b.PutL2(i, 3, (ulong)b.DataOffset | Copied, 0x0000_0001_FFFF_FFFF)), "both allocated and zero");
         yield return Range("extended L2: allocation bits on an unallocated cluster", Mutated(ext, (b, i) => b.PutL2(i, 3, 0, 0x0000_0000_0000_0100)), "allocated without a host cluster") with { GuestCluster = 3, HealthyOffset = 0 };
         var v2 = new ImageBuilder { Version = 2 };
         yield return Range("zero flag in a version 2 image", Mutated(v2, (b, i) => b.PutL2(i, 2, 1, 0)), "zero cluster entry", "version 2") with { GuestCluster = 2, HealthyOffset = 0 };
@@ -153,7 +162,7 @@ internal static class HostileCorpus
             }
         }), "refcount table entry 1", "named by two") with { GuestCluster = 3 };
         yield return Refcounts("refcounts claim 16M clusters past the end of the file", Mutated(new ImageBuilder { ClusterBits = 21, RefcountOrder = 0 }, (b, i) => i.AsSpan((int)b.RefcountBlockOffset, 1 << 21).Fill(0xFF)), "past the end of the file") with { ClusterSize = 1 << 21, GuestCluster = 3 };
-        yield return Refcounts("refcount of a data cluster is 0 and gets freed", Mutated(plain, (b, i) => b.SetRefcount(i.AsSpan((int)b.RefcountBlockOffset), (int)(b.DataOffset >> 16), 0)), "would drop below zero") with { GuestCluster = 0, Change = Hostile.Change.ZeroUnmapAndFlush };
+        yield return Refcounts("refcount of a data cluster is 0 and gets freed", Mutated(plain, (b, i) => b.SetRefcount(i.AsSpan((int)b.RefcountBlockOffset), (int)(b.DataOffset >> 16), 0)), "would drop below zero") with { GuestCluster = 0, Change = Hostile.Change.ZeroUnmapAndFlush, HealthyOffset = -1 }; // cluster 0 holds the only data, and the change zeroes it
     }
 
     private static HostileCase Open(string name, Func<string, string> make, Type error, params string[] message) =>
@@ -165,8 +174,16 @@ internal static class HostileCorpus
     private static HostileCase Range(string name, Func<string, string> make, params string[] message) =>
         new(name, make, Expect.RangeFails, typeof(ImageCorruptException), message);
 
+    /// <summary>L1 entry 1 of a two-entry image broken; entry 0's range (guest cluster 0) is healthy.</summary>
+    private static HostileCase L1Range(string name, Func<string, string> make, params string[] message) =>
+        Range(name, make, message) with { GuestCluster = 8192, HealthyOffset = 0 };
+
+    /// <summary>Guest cluster 3's L2 entry broken; guest cluster 0 (the data pattern) is healthy.</summary>
+    private static HostileCase L2Range(string name, Func<string, string> make, params string[] message) =>
+        Range(name, make, message) with { GuestCluster = 3, HealthyOffset = 0 };
+
     private static HostileCase Refcounts(string name, Func<string, string> make, params string[] message) =>
-        new(name, make, Expect.ChangeFails, typeof(ImageCorruptException), message) { GuestCluster = 3 };
+        new(name, make, Expect.ChangeFails, typeof(ImageCorruptException), message) { GuestCluster = 3, HealthyOffset = 0 };
 
     private static Func<string, string> Image(ImageBuilder builder) => Mutated(builder, (_, _) => { });
 

@@ -1,17 +1,15 @@
-using System.Diagnostics;
+using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Fuse.Tests.Support;
 
 /// <summary><c>qcow2mount -f IMAGE MOUNTDIR</c> as a child of the test, so its exit code can be observed.</summary>
 internal sealed class ForegroundServer : IDisposable
 {
-    private readonly Process _process;
-    private readonly Task<string> _stderr;
+    private readonly BackgroundProcess _process;
 
-    private ForegroundServer(Process process)
+    private ForegroundServer(BackgroundProcess process)
     {
         _process = process;
-        _stderr = process.StandardError.ReadToEndAsync();
     }
 
     public int Pid => _process.Id;
@@ -32,47 +30,23 @@ internal sealed class ForegroundServer : IDisposable
     /// </remarks>
     private static ForegroundServer StartCommand(string program, string[] args)
     {
-        var start = new ProcessStartInfo("env")
+        var server = new ForegroundServer(BackgroundProcess.Start("env", ["--default-signal=INT", program, .. args]));
+        try
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add("--default-signal=INT");
-        start.ArgumentList.Add(program);
-        foreach (string a in args)
-        {
-            start.ArgumentList.Add(a);
+            server._process.WaitUntil(() => server._process.StandardOutput.Contains('\n', StringComparison.Ordinal), "the line naming its mounted file");
         }
-
-        var server = new ForegroundServer(Process.Start(start)!);
-        var line = server._process.StandardOutput.ReadLineAsync();
-        Assert.That(line.Wait(TimeSpan.FromSeconds(60)), Is.True, "the foreground server did not report its mount");
-        if (line.Result is null)
+        catch
         {
-            Assert.Fail("the foreground server failed: " + server.WaitForExit(TimeSpan.FromSeconds(10)).StandardError);
+            server.Dispose();
+            throw;
         }
 
         return server;
     }
 
-    public void Signal(string name) => ProcessRunner.Output("kill", "-s", name, Pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    public void Signal(string name) => _process.Signal(name);
 
-    public ProcessResult WaitForExit(TimeSpan timeout)
-    {
-        Assert.That(_process.WaitForExit(timeout), Is.True, "the server did not exit");
-        return new ProcessResult("qcow2mount -f (foreground server)", _process.ExitCode, "", _stderr.Result);
-    }
+    public ProcessResult WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
 
-    public void Dispose()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill();
-            _process.WaitForExit();
-        }
-
-        _process.Dispose();
-    }
+    public void Dispose() => _process.Dispose();
 }

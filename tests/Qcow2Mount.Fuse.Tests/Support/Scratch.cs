@@ -62,14 +62,7 @@ internal sealed class Scratch : IDisposable
             ProcessRunner.Capture("umount", "-l", mount.Point);
             if (pid is int p)
             {
-                try
-                {
-                    System.Diagnostics.Process.GetProcessById(p).Kill();
-                }
-                catch (ArgumentException)
-                {
-                    // Already gone.
-                }
+                KillServer(p);
             }
         }
 
@@ -94,5 +87,33 @@ internal sealed class Scratch : IDisposable
     {
         string file = Path.Combine("/run/qcow2mount", PidFileName(mountPoint));
         return File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) ? pid : null;
+    }
+
+    /// <summary>
+    /// kill -9 of a mount's background server (started by qcow2mount, not by the test, so no <see cref="BackgroundProcess"/>),
+    /// returning once it is gone; false when it was gone already.
+    /// </summary>
+    public static bool KillServer(int pid)
+    {
+        System.Diagnostics.Process server;
+        try
+        {
+            server = System.Diagnostics.Process.GetProcessById(pid);
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+
+        using (server)
+        {
+            server.Kill();
+            if (!server.WaitForExit(10_000))
+            {
+                throw new ExternalCommandException($"the mount server {pid} survived kill -9");
+            }
+        }
+
+        return true;
     }
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using Qcow2Mount.Packaging.Tests.Support;
 using Qcow2Mount.TestSupport;
 using Qcow2Mount.TestSupport.Wine;
@@ -31,31 +29,12 @@ internal static class WindowsCli
         RunWindowsProgram(WinePrefix.WindowsPath(Exe), workingDirectory, arguments);
 
     /// <summary>Runs another Windows program (e.g. a test helper exe) to its end in <paramref name="workingDirectory"/>.</summary>
-    public static ProcessResult RunWindowsProgram(string program, string workingDirectory, IReadOnlyList<string> arguments)
-    {
-        using var process = StartWindows(program, workingDirectory, arguments);
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        process.StandardInput.Close();
-        if (!process.WaitForExit(RunTimeout))
-        {
-            SharedWine.Prefix.EndAllPrograms();
-            throw new ExternalCommandException($"{program} {string.Join(' ', arguments)} did not end within {RunTimeout}");
-        }
+    public static ProcessResult RunWindowsProgram(string program, string workingDirectory, IReadOnlyList<string> arguments) =>
+        SharedWine.Prefix.Run(program, arguments, RunTimeout, workingDirectory: workingDirectory).Result;
 
-        process.WaitForExit();
-        return new ProcessResult(ProcessRunner.FormatCommandLine(program, arguments), process.ExitCode, output.Result, error.Result);
-    }
-
-    /// <summary>Starts a Windows program in the background; its standard streams are the caller's to read and close.</summary>
-    public static Process StartWindows(string program, string workingDirectory, IReadOnlyList<string> arguments)
-    {
-        var start = SharedWine.Prefix.StartInfo(program, arguments);
-        start.WorkingDirectory = workingDirectory;
-        start.StandardOutputEncoding = Encoding.UTF8;
-        start.StandardErrorEncoding = Encoding.UTF8;
-        return Process.Start(start) ?? throw new ExternalCommandException($"cannot start wine {program}");
-    }
+    /// <summary>Starts a Windows program in the background in <paramref name="workingDirectory"/>; disposing it ends it.</summary>
+    public static BackgroundProcess StartWindows(string program, string workingDirectory, IReadOnlyList<string> arguments) =>
+        SharedWine.Prefix.Start(program, arguments, workingDirectory: workingDirectory);
 
     /// <summary>Runs the Linux build (bin/CONFIGURATION/net10.0/qcow2mount.dll) in <paramref name="workingDirectory"/>.</summary>
     public static ProcessResult RunLinux(string workingDirectory, params string[] arguments) =>

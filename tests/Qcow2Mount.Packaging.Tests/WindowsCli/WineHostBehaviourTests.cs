@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Packaging.Tests.WindowsCli;
@@ -51,7 +50,7 @@ internal sealed class WineHostBehaviourTests
         using (var holder = Hold(image, holderMode))
         {
             run = WindowsCli.RunWindows(_root, arguments);
-            holder.StandardInput.Close();
+            holder.CloseInput();
             holder.WaitForExit();
         }
 
@@ -78,7 +77,7 @@ internal sealed class WineHostBehaviourTests
         QemuTools.Create(image, 16 << 20);
         using (var holder = Hold(image, "write"))
         {
-            holder.StandardInput.Close();
+            holder.CloseInput();
             holder.WaitForExit();
         }
 
@@ -117,14 +116,17 @@ internal sealed class WineHostBehaviourTests
     }
 
     /// <summary>Starts the holder on <paramref name="image"/> and waits until it has the file open.</summary>
-    private Process Hold(string image, string mode)
+    private BackgroundProcess Hold(string image, string mode)
     {
         var holder = WindowsCli.StartWindows(_holder, _root, [Path.GetFileName(image), mode]);
-        string? line = holder.StandardOutput.ReadLine();
-        if (line != "held")
+        try
         {
-            holder.Kill();
-            Assert.Fail($"holder {mode} did not hold {image}: {line} {holder.StandardError.ReadToEnd()}");
+            holder.WaitForOutput("held");
+        }
+        catch
+        {
+            holder.Dispose();
+            throw;
         }
 
         return holder;

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Qcow2Mount.TestSupport.Wine;
 
 /// <summary>
@@ -89,16 +87,16 @@ public sealed class WinePrefix : IDisposable
     /// <summary>
     /// Runs a Windows program (<c>wine PROGRAM ARGS</c>) and waits for it. <paramref name="environment"/> adds to or
     /// overrides the prefix's settings (e.g. WINEDEBUG=<see cref="WineProcessTrace.Channel"/>). After
-    /// <paramref name="timeout"/> the program and the prefix's wineserver are killed and this throws.
+    /// <paramref name="timeout"/> the program and the prefix's wineserver are killed and this throws. The working
+    /// folder is <paramref name="workingDirectory"/> (a Linux path), by default C:\ (cmd looks for programs there
+    /// first; the test's folder may hold a Linux qcow2mount), or the prefix folder while wineboot is still making C:\.
     /// </summary>
-    public WineResult Run(string program, IReadOnlyList<string> arguments, TimeSpan? timeout = null, IReadOnlyDictionary<string, string?>? environment = null)
+    public WineResult Run(string program, IReadOnlyList<string> arguments, TimeSpan? timeout = null, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
     {
         // The output goes to files, not pipes: a program the run starts in the background (start FILE, a mount) would
-        // hold a pipe open after the run ends, and reading to its end would then wait for that program. The working
-        // folder is C:\ (cmd looks for programs there first; the test's folder may hold a Linux qcow2mount), or the
-        // prefix folder while wineboot is still making C:\.
-        string output = System.IO.Path.Combine(Path, $"run-{Guid.NewGuid():N}");
-        string workingDirectory = Directory.Exists(DriveC) ? DriveC : Path;
+        // hold a pipe open after the run ends, and reading to its end would then wait for that program.
+        string output = OutputStem();
+        workingDirectory ??= Directory.Exists(DriveC) ? DriveC : Path;
         try
         {
             var result = ProcessRunner.Capture(
@@ -106,7 +104,12 @@ public sealed class WinePrefix : IDisposable
                 ["-c", "cd \"$1\" || exit 125; shift; exec wine \"$@\" </dev/null >\"$0.out\" 2>\"$0.err\"", output, workingDirectory, program, .. arguments],
                 Environment(environment),
                 timeout ?? DefaultTimeout);
-            return new WineResult(result with { StandardOutput = ReadAndDelete(output + ".out"), StandardError = ReadAndDelete(output + ".err") });
+            return new WineResult(result with
+            {
+                CommandLine = ProcessRunner.FormatCommandLine("wine", [program, .. arguments]),
+                StandardOutput = ReadAndDelete(output + ".out"),
+                StandardError = ReadAndDelete(output + ".err"),
+            });
         }
         catch (ExternalCommandException)
         {
@@ -120,7 +123,10 @@ public sealed class WinePrefix : IDisposable
         }
     }
 
-    /// <summary>Ends every Windows program of the prefix (e.g. one a shell verb started in the background); the prefix stays usable.</summary>
+    /// <summary>
+    /// Ends every Windows program of the prefix (e.g. one a shell verb started in the background) and starts a new
+    /// wineserver, which reads the prefix's drive links (dosdevices) again; the prefix stays usable.
+    /// </summary>
     public void EndAllPrograms()
     {
         Server("-k");
@@ -128,39 +134,14 @@ public sealed class WinePrefix : IDisposable
     }
 
     /// <summary>
-    /// For a Windows program the caller runs in the background (and must end, e.g. with <see cref="EndAllPrograms"/>):
-    /// <c>wine PROGRAM ARGS</c> with the prefix's settings, in C:\. Its output is redirected: read it or it blocks.
+    /// Starts a Windows program in the background (<c>wine PROGRAM ARGS</c>, a mount that serves until unmounted, a
+    /// program that holds a file) with the prefix's settings, in <paramref name="workingDirectory"/> (default C:\).
+    /// Its stdin is a pipe; its output goes to files in the prefix (Wine's service processes would hold pipes open),
+    /// read back by <see cref="BackgroundProcess.StandardOutput"/>. <see cref="BackgroundProcess.Id"/> is the Windows
+    /// program's own pid, so SIGINT reaches it as CTRL_C_EVENT (facts: shared/docs/winfsp-notes.md).
     /// </summary>
-    public ProcessStartInfo StartInfo(string program, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
-    {
-        var start = new ProcessStartInfo("wine")
-        {
-            WorkingDirectory = DriveC,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(program);
-        foreach (string argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (name, value) in Environment(environment))
-        {
-            if (value is null)
-            {
-                start.Environment.Remove(name);
-            }
-            else
-            {
-                start.Environment[name] = value;
-            }
-        }
-
-        return start;
-    }
+    public BackgroundProcess Start(string program, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null) =>
+        BackgroundProcess.Start("wine", [program, .. arguments], Environment(environment), workingDirectory ?? DriveC, OutputStem());
 
     /// <summary>A registry key's values and subkeys (<c>reg query</c>), or null when the key does not exist.</summary>
     public WineRegistryKey? QueryKey(string key, WineRegistryView view = WineRegistryView.Registry64)
@@ -239,6 +220,8 @@ public sealed class WinePrefix : IDisposable
             }
         }
     }
+
+    private string OutputStem() => System.IO.Path.Combine(Path, $"run-{Guid.NewGuid():N}");
 
     private string DriveLink(char letter) => System.IO.Path.Combine(Path, "dosdevices", char.ToLowerInvariant(letter) + ":");
 

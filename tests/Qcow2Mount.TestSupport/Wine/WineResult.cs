@@ -17,6 +17,9 @@ public sealed class WineResult
 
     public string StandardError => _result.StandardError;
 
+    /// <summary>The same as a <see cref="ProcessResult"/> (the command line is <c>wine PROGRAM ARGS</c>).</summary>
+    public ProcessResult Result => _result;
+
     /// <summary>The command lines of the processes Wine created (needs WINEDEBUG=<see cref="WineProcessTrace.Channel"/>).</summary>
     public IReadOnlyList<string> CreatedProcesses => WineProcessTrace.CommandLines(_result.StandardError);
 

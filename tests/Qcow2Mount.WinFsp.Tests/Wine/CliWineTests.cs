@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Globalization;
 using Qcow2Mount.TestSupport;
+using Qcow2Mount.TestSupport.Wine;
 
 namespace Qcow2Mount.WinFsp.Tests.Wine;
 
@@ -45,7 +45,7 @@ public sealed class CliWineTests
             "list 0 4096",
             "open 1 \\disk.raw 120089 40",
             "open 2 \\missing.raw 120089 0",
-            $"readall 1 {Size} 65536 {WineRunner.WindowsPath(dump)}",
+            $"readall 1 {Size} 65536 {WinePrefix.WindowsPath(dump)}",
             $"read 1 {Size} 4096",
             $"read 1 {Size - 100} 4096",
             "open 3 \\disk.raw 12019F 40",
@@ -63,7 +63,7 @@ public sealed class CliWineTests
             "close 0",
         ];
 
-        var (mount, again, unmount, report) = MountThenUnmount("cli-rw", [WineRunner.WindowsPath(image)], script, [letter], againArguments: [WineRunner.WindowsPath(image)]);
+        var (mount, again, unmount, report) = MountThenUnmount("cli-rw", [WinePrefix.WindowsPath(image)], script, [letter], againArguments: [WinePrefix.WindowsPath(image)]);
 
         var problems = new List<string>();
         WinFspWineTests.Want(problems, report, "Create device=WinFsp.Disk", "flags", "0x0001040E", "read-write volume");
@@ -93,7 +93,7 @@ public sealed class CliWineTests
         Assert.Multiple(() =>
         {
             Assert.That(mount.ExitCode, Is.Zero, mount.ToString());
-            Assert.That(mount.StandardOutput, Does.Contain($"{letter}\\disk.raw  ({WineRunner.WindowsPath(image)})"), mount.ToString());
+            Assert.That(mount.StandardOutput, Does.Contain($"{letter}\\disk.raw  ({WinePrefix.WindowsPath(image)})"), mount.ToString());
             Assert.That(again!.ExitCode, Is.Zero, "a second double-click shows the mounted image: " + again);
             Assert.That(unmount.ExitCode, Is.Zero, unmount.ToString());
             Assert.That(problems, Is.Empty, report.ToString());
@@ -126,7 +126,7 @@ public sealed class CliWineTests
             $"write 3 {Size} 512 00",
         ];
 
-        var (mount, _, unmount, report) = MountThenUnmount("cli-ro", ["--read-only", "--vhd", WineRunner.WindowsPath(image)], script, ["unmount", WineRunner.WindowsPath(image)]);
+        var (mount, _, unmount, report) = MountThenUnmount("cli-ro", ["--read-only", "--vhd", WinePrefix.WindowsPath(image)], script, ["unmount", WinePrefix.WindowsPath(image)]);
 
         var problems = new List<string>();
         WinFspWineTests.Want(problems, report, "Create device=WinFsp.Disk", "flags", "0x0001060E", "the read-only volume flag");
@@ -144,7 +144,7 @@ public sealed class CliWineTests
         Assert.Multiple(() =>
         {
             Assert.That(mount.ExitCode, Is.Zero, mount.ToString());
-            Assert.That(mount.StandardOutput, Does.Contain($"{letter}\\disk.raw  ({WineRunner.WindowsPath(image)}, read-only)"), mount.ToString());
+            Assert.That(mount.StandardOutput, Does.Contain($"{letter}\\disk.raw  ({WinePrefix.WindowsPath(image)}, read-only)"), mount.ToString());
             Assert.That(unmount.ExitCode, Is.Zero, "unmount by the image's path (the Unmount verb): " + unmount);
             Assert.That(problems, Is.Empty, report.ToString());
             Assert.That(File.ReadAllBytes(image), Is.EqualTo(before), "the image file is unchanged");
@@ -158,7 +158,7 @@ public sealed class CliWineTests
         try
         {
             World.DeleteWinFspKey();
-            var result = World.RunCli([WineRunner.WindowsPath(image)]);
+            var result = World.RunCli([WinePrefix.WindowsPath(image)]);
             AssertOneLineError(result, NotInstalled);
         }
         finally
@@ -178,7 +178,7 @@ public sealed class CliWineTests
 
         byte[] before = File.ReadAllBytes(image);
         var environment = World.FakeEnvironment("cli-corrupt", [], hold: false);
-        var result = World.RunCli([WineRunner.WindowsPath(image)], environment);
+        var result = World.RunCli([WinePrefix.WindowsPath(image)], environment);
         AssertOneLineError(result, null);
         Assert.Multiple(() =>
         {
@@ -192,25 +192,18 @@ public sealed class CliWineTests
     public void DoubleClick_ImageOpenInAnotherProgram_OneLineInUseExit2()
     {
         var (image, _) = WinFspWineTests.MakeImages(World, "cli-inuse");
-        using var holder = World.Wine.Start(World.HoldFile, [WineRunner.WindowsPath(image), "60"]);
-        try
-        {
-            Assert.That(holder.StandardOutput.ReadLine(), Is.EqualTo("held"), "hold_file opened the image without sharing");
-            var result = World.RunCli([WineRunner.WindowsPath(image)], World.FakeEnvironment("cli-inuse", [], hold: false));
-            AssertOneLineError(result, null);
-            Assert.That(result.StandardError, Does.Contain("used by another process"), result.ToString());
-        }
-        finally
-        {
-            holder.Kill(entireProcessTree: true);
-        }
+        using var holder = World.Wine.Start(World.HoldFile, [WinePrefix.WindowsPath(image), "60"]);
+        holder.WaitForOutput("held"); // hold_file opened the image without sharing
+        var result = World.RunCli([WinePrefix.WindowsPath(image)], World.FakeEnvironment("cli-inuse", [], hold: false));
+        AssertOneLineError(result, null);
+        Assert.That(result.StandardError, Does.Contain("used by another process"), result.ToString());
     }
 
     [Test]
     public void DoubleClick_EveryLetterTaken_OneLineNoFreeDriveLetterExit2()
     {
         var (image, _) = WinFspWineTests.MakeImages(World, "cli-noletter");
-        string devices = Path.Combine(World.Wine.Prefix, "dosdevices");
+        string devices = Path.Combine(World.Wine.Path, "dosdevices");
         var added = new List<string>();
         try
         {
@@ -224,19 +217,19 @@ public sealed class CliWineTests
                 }
             }
 
-            World.Wine.RestartServer(); // Wine reads the drive links when its server starts
+            World.Wine.EndAllPrograms(); // Wine reads the drive links when its server starts
 
-            var result = World.RunCli([WineRunner.WindowsPath(image)]);
+            var result = World.RunCli([WinePrefix.WindowsPath(image)]);
             AssertOneLineError(result, "qcow2mount: no free drive letter (D: to Z: are all in use): name a folder that does not exist yet to mount on, e.g. qcow2mount disk.qcow2 C:\\mnt\\disk");
         }
         finally
         {
             added.ForEach(File.Delete);
-            World.Wine.RestartServer();
+            World.Wine.EndAllPrograms();
         }
     }
 
-    private static void AssertOneLineError(WineRunner.Result result, string? message)
+    private static void AssertOneLineError(WineResult result, string? message)
     {
         string error = result.StandardError.Trim();
         Assert.Multiple(() =>
@@ -254,7 +247,7 @@ public sealed class CliWineTests
     /// <summary>Z: down to D:, the first letter the prefix has no drive for (WinFsp's order; what the host must pick).</summary>
     private static string FirstFreeLetter()
     {
-        string devices = Path.Combine(World.Wine.Prefix, "dosdevices");
+        string devices = Path.Combine(World.Wine.Path, "dosdevices");
         for (char letter = 'z'; letter >= 'd'; letter--)
         {
             string link = Path.Combine(devices, letter + ":");
@@ -293,32 +286,15 @@ public sealed class CliWineTests
             "close 3",
         ];
         var environment = World.FakeEnvironment(name, script, hold: true);
-        using var mount = World.StartCli(name, [WineRunner.WindowsPath(image)], environment);
-        var clock = Stopwatch.StartNew();
-        try
+        using (var mount = World.StartCli([WinePrefix.WindowsPath(image)], environment))
         {
-            while (FakeReport.Load(World.ReportPath(name)).IndexOf("scenario end") < 0)
-            {
-                if (mount.HasExited || clock.Elapsed > ServeTimeout)
-                {
-                    Assert.Fail($"the mount did not serve the script (exited: {mount.HasExited}):\n{File.ReadAllText(Path.Combine(World.Scratch, name) + ".err")}");
-                }
+            mount.WaitUntil(() => FakeReport.Load(World.ReportPath(name)).IndexOf("scenario end") >= 0, "the fake's report of the script's end", ServeTimeout);
 
-                Thread.Sleep(100);
-            }
-
-            // `sh -c "exec wine …"`: Wine's loader becomes the Windows process, same pid.
-            ProcessRunner.Run("kill", ["-INT", mount.Id.ToString(CultureInfo.InvariantCulture)]);
-            if (!mount.WaitForExit(ServeTimeout))
+            // The pid is the Windows process's own (WinePrefix.Start), so SIGINT reaches it as CTRL_C_EVENT.
+            mount.Signal("INT");
+            if (mount.TryWaitForExit(ServeTimeout) is null)
             {
                 Assert.Fail("the mount did not end after Ctrl+C:\n" + FakeReport.Load(World.ReportPath(name)));
-            }
-        }
-        finally
-        {
-            if (!mount.HasExited)
-            {
-                mount.Kill(entireProcessTree: true);
             }
         }
 
@@ -326,7 +302,7 @@ public sealed class CliWineTests
         var problems = new List<string>();
         WinFspWineTests.Want(problems, report, "write 3 offset=0", "bytes", "65536");
         WinFspWineTests.WantOrder(problems, report, "scenario end", "StopDispatcher", "DispatcherStopped 1", "RemoveMountPoint", "Delete");
-        var after = World.RunCli(["unmount", WineRunner.WindowsPath(image)]);
+        var after = World.RunCli(["unmount", WinePrefix.WindowsPath(image)]);
         QemuTools.QemuIo(twin, "write -P 0x5a 0 65536", "write -P 0xa5 3000000 5000");
         var check = QemuTools.Check(image);
         Assert.Multiple(() =>
@@ -338,47 +314,25 @@ public sealed class CliWineTests
         });
     }
 
-    private static (WineRunner.Result Mount, WineRunner.Result? Again, WineRunner.Result Unmount, FakeReport Report) MountThenUnmount(
+    private static (WineResult Mount, WineResult? Again, WineResult Unmount, FakeReport Report) MountThenUnmount(
         string name, string[] mountArguments, string[] script, string[] unmountArguments, string[]? againArguments = null)
     {
         var environment = World.FakeEnvironment(name, script, hold: true);
-        var clock = Stopwatch.StartNew();
-        using var mount = World.StartCli(name, mountArguments, environment);
-        WineRunner.Result? again = null;
-        WineRunner.Result unmount;
-        try
+        using var mount = World.StartCli(mountArguments, environment);
+        WineResult? again = null;
+        mount.WaitUntil(() => FakeReport.Load(World.ReportPath(name)).IndexOf("scenario end") >= 0, "the fake's report of the script's end", ServeTimeout);
+        if (againArguments is not null)
         {
-            while (FakeReport.Load(World.ReportPath(name)).IndexOf("scenario end") < 0)
-            {
-                if (mount.HasExited || clock.Elapsed > ServeTimeout)
-                {
-                    Assert.Fail($"the mount did not serve the script (exited: {mount.HasExited}):\n{File.ReadAllText(Path.Combine(World.Scratch, name) + ".err")}\n{FakeReport.Load(World.ReportPath(name))}");
-                }
-
-                Thread.Sleep(100);
-            }
-
-            if (againArguments is not null)
-            {
-                again = World.RunCli(againArguments);
-            }
-
-            unmount = World.RunCli(unmountArguments.Length == 1 ? ["unmount", unmountArguments[0]] : unmountArguments);
-            if (!mount.WaitForExit(ServeTimeout))
-            {
-                Assert.Fail("the mount did not exit after unmount:\n" + FakeReport.Load(World.ReportPath(name)));
-            }
-        }
-        finally
-        {
-            if (!mount.HasExited)
-            {
-                mount.Kill(entireProcessTree: true);
-            }
+            again = World.RunCli(againArguments);
         }
 
-        string output = Path.Combine(World.Scratch, name);
-        var result = new WineRunner.Result(string.Join(' ', mountArguments), mount.ExitCode, false, File.ReadAllText(output + ".out"), File.ReadAllText(output + ".err"), clock.Elapsed);
-        return (result, again, unmount, FakeReport.Load(World.ReportPath(name)));
+        var unmount = World.RunCli(unmountArguments.Length == 1 ? ["unmount", unmountArguments[0]] : unmountArguments);
+        var exit = mount.TryWaitForExit(ServeTimeout);
+        if (exit is null)
+        {
+            Assert.Fail("the mount did not exit after unmount:\n" + FakeReport.Load(World.ReportPath(name)));
+        }
+
+        return (new WineResult(exit!), again, unmount, FakeReport.Load(World.ReportPath(name)));
     }
 }

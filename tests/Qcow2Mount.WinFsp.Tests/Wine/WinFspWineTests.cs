@@ -1,5 +1,6 @@
 using System.Globalization;
 using Qcow2Mount.TestSupport;
+using Qcow2Mount.TestSupport.Wine;
 
 namespace Qcow2Mount.WinFsp.Tests.Wine;
 
@@ -141,13 +142,13 @@ public sealed class WinFspWineTests
         try
         {
             World.DeleteWinFspKey();
-            World.SetInstallDir(World.InstallDir, "/reg:64");
+            World.SetInstallDir(World.InstallDir, WineRegistryView.Registry64);
             var (result, _) = World.RunDriver("ro", [image], [], "key64");
             Assert.That(result.StandardError.Trim(), Is.EqualTo("qcow2mount: WinFsp is not installed (get it from https://winfsp.dev)"), result.ToString());
         }
         finally
         {
-            World.DeleteWinFspKey("/reg:64");
+            World.DeleteWinFspKey(WineRegistryView.Registry64);
             World.SetInstallDir(World.InstallDir);
         }
     }
@@ -165,7 +166,7 @@ public sealed class WinFspWineTests
             {
                 Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
                 Assert.That(result.StandardError.Trim(), Is.EqualTo(
-                    $"qcow2mount: WinFsp is not installed: cannot load {WineRunner.WindowsPath(empty)}\\bin\\winfsp-x64.dll (get it from https://winfsp.dev)"));
+                    $"qcow2mount: WinFsp is not installed: cannot load {WinePrefix.WindowsPath(empty)}\\bin\\winfsp-x64.dll (get it from https://winfsp.dev)"));
             });
         }
         finally
@@ -174,7 +175,7 @@ public sealed class WinFspWineTests
         }
     }
 
-    private List<string> RunReadWriteWithSwap(int a, int b, string name, out WineRunner.Result result)
+    private List<string> RunReadWriteWithSwap(int a, int b, string name, out WineResult result)
     {
         var (image, second) = MakeImages(name);
         byte[] expected = RawOf(image);
@@ -196,7 +197,7 @@ public sealed class WinFspWineTests
         "list 0 128",
         "open 1 \\disk.raw " + ReadAccess + " 40",
         "open 2 \\missing.raw " + ReadAccess + " 0",
-        $"readall 1 {Size} 65536 {WineRunner.WindowsPath(dump)}",
+        $"readall 1 {Size} 65536 {WinePrefix.WindowsPath(dump)}",
         $"parallel 1 {Size} 65536 4",
         $"read 1 {Size} 4096",
         $"read 1 {Size - 100} 4096",
@@ -218,12 +219,12 @@ public sealed class WinFspWineTests
     ];
 
     /// <summary>Everything the read-write scenario must show; an empty list means the shim behaved.</summary>
-    private static List<string> ReadWriteProblems(WineRunner.Result result, FakeReport report, byte[] expected, string dump)
+    private static List<string> ReadWriteProblems(WineResult result, FakeReport report, byte[] expected, string dump)
     {
         var problems = new List<string>();
         if (result.ExitCode != 0)
         {
-            problems.Add($"driver exit {result.ExitCode}{(result.TimedOut ? " (timed out)" : string.Empty)}: {result.StandardError.Trim()}");
+            problems.Add($"driver exit {result.ExitCode}: {result.StandardError.Trim()}");
         }
 
         string hash = Fnv1a(expected).ToString("X16", CultureInfo.InvariantCulture);

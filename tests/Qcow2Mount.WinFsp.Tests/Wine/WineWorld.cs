@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Qcow2Mount.TestSupport;
+using Qcow2Mount.TestSupport.Wine;
 
 namespace Qcow2Mount.WinFsp.Tests.Wine;
 
@@ -17,13 +18,13 @@ internal sealed class WineWorld : IDisposable
 
     public WineWorld()
     {
-        WineRunner.EnsureTools();
+        RequiredTools.Require("wine", "wineserver", "x86_64-w64-mingw32-gcc");
         var clock = Stopwatch.StartNew();
         InstallDir = Directory.CreateDirectory(Path.Combine(_scratch.Path, "WinFsp")).FullName;
         Directory.CreateDirectory(Path.Combine(InstallDir, "bin"));
         var publish = Task.Run(PublishDriver);
         var publishCli = Task.Run(PublishCli);
-        var prefix = Task.Run(() => new WineRunner(Path.Combine(_scratch.Path, "prefix")));
+        var prefix = Task.Run(() => WinePrefix.Create(Path.Combine(_scratch.Path, "prefix")));
         BuildFakeDll(Path.Combine(InstallDir, "bin", DllName));
         HoldFile = Path.Combine(_scratch.Path, "hold_file.exe");
         BuildHoldFile(HoldFile);
@@ -47,7 +48,7 @@ internal sealed class WineWorld : IDisposable
     /// <summary>hold_file.exe FILE SECONDS: keeps FILE open without sharing (Linux path).</summary>
     public string HoldFile { get; }
 
-    public WineRunner Wine { get; }
+    public WinePrefix Wine { get; }
 
     public TimeSpan SetupTime { get; }
 
@@ -71,17 +72,17 @@ internal sealed class WineWorld : IDisposable
         }
     }
 
-    /// <summary>Writes InstallDir (with WinFsp's trailing backslash) under HKLM\SOFTWARE\WinFsp in the 32-bit view.</summary>
-    public void SetInstallDir(string linuxDirectory, string view = "/reg:32") =>
-        Wine.Reg(false, "add", @"HKLM\SOFTWARE\WinFsp", "/v", "InstallDir", "/t", "REG_SZ", "/d", WineRunner.WindowsPath(linuxDirectory) + "\\", view, "/f");
+    /// <summary>Writes InstallDir (with WinFsp's trailing backslash) under HKLM\SOFTWARE\WinFsp, by default in the 32-bit view.</summary>
+    public void SetInstallDir(string linuxDirectory, WineRegistryView view = WineRegistryView.Registry32) =>
+        Wine.SetValue(@"HKLM\SOFTWARE\WinFsp", "InstallDir", "REG_SZ", WinePrefix.WindowsPath(linuxDirectory) + "\\", view);
 
-    public void DeleteWinFspKey(string view = "/reg:32") => Wine.Reg(true, "delete", @"HKLM\SOFTWARE\WinFsp", view, "/f");
+    public void DeleteWinFspKey(WineRegistryView view = WineRegistryView.Registry32) => Wine.DeleteKey(@"HKLM\SOFTWARE\WinFsp", view);
 
     /// <summary>
     /// Runs the driver (<c>rw|ro IMAGE...</c>) with <paramref name="script"/> for the fake dispatcher and returns the
     /// process result and the fake's report. <paramref name="swap"/> makes the fake swap two interface slots.
     /// </summary>
-    public (WineRunner.Result Result, FakeReport Report) RunDriver(string mode, IReadOnlyList<string> images, IReadOnlyList<string> script, string name, (int A, int B)? swap = null)
+    public (WineResult Result, FakeReport Report) RunDriver(string mode, IReadOnlyList<string> images, IReadOnlyList<string> script, string name, (int A, int B)? swap = null)
     {
         var environment = FakeEnvironment(name, script, hold: false);
         if (swap is var (a, b))
@@ -89,20 +90,20 @@ internal sealed class WineWorld : IDisposable
             environment["FAKE_WINFSP_SWAP"] = $"{a},{b}";
         }
 
-        var result = Wine.Run(Driver, [mode, .. images.Select(WineRunner.WindowsPath)], environment: environment);
+        var result = Wine.Run(Driver, [mode, .. images.Select(WinePrefix.WindowsPath)], environment: environment);
         return (result, FakeReport.Load(ReportPath(name)));
     }
 
     /// <summary>The fake's environment: <paramref name="script"/> for its dispatcher, its report in Scratch/NAME.report, and HOLD (the volume stays until unmounted).</summary>
-    public Dictionary<string, string> FakeEnvironment(string name, IReadOnlyList<string> script, bool hold)
+    public Dictionary<string, string?> FakeEnvironment(string name, IReadOnlyList<string> script, bool hold)
     {
         string scriptPath = Path.Combine(Scratch, name + ".script");
         File.WriteAllLines(scriptPath, script);
         File.Delete(ReportPath(name));
-        return new Dictionary<string, string>
+        return new Dictionary<string, string?>
         {
-            ["FAKE_WINFSP_SCRIPT"] = WineRunner.WindowsPath(scriptPath),
-            ["FAKE_WINFSP_REPORT"] = WineRunner.WindowsPath(ReportPath(name)),
+            ["FAKE_WINFSP_SCRIPT"] = WinePrefix.WindowsPath(scriptPath),
+            ["FAKE_WINFSP_REPORT"] = WinePrefix.WindowsPath(ReportPath(name)),
             ["FAKE_WINFSP_HOLD"] = hold ? "1" : "0",
         };
     }
@@ -110,32 +111,12 @@ internal sealed class WineWorld : IDisposable
     public string ReportPath(string name) => Path.Combine(Scratch, name + ".report");
 
     /// <summary><c>qcow2mount.exe ARGS</c> under Wine, waiting for it (at most <paramref name="timeout"/>, default 2 min).</summary>
-    public WineRunner.Result RunCli(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? timeout = null) =>
+    public WineResult RunCli(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null) =>
         Wine.Run(Cli, arguments, timeout, environment);
 
-    /// <summary>
-    /// <c>qcow2mount.exe ARGS</c> under Wine in the background (a mount that serves until unmounted), its output in
-    /// Scratch/NAME.out and .err (files: a pipe would be held open by Wine's daemons). The caller waits for it and
-    /// kills it if it hangs.
-    /// </summary>
-    public Process StartCli(string name, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> environment)
-    {
-        var start = new ProcessStartInfo("sh") { UseShellExecute = false, RedirectStandardInput = true };
-        foreach (string argument in (string[])["-c", "exec wine \"$@\" </dev/null >\"$0.out\" 2>\"$0.err\"", Path.Combine(Scratch, name), Cli, .. arguments])
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment["WINEPREFIX"] = Wine.Prefix;
-        start.Environment["WINEDEBUG"] = "-all";
-        start.Environment["WINEDLLOVERRIDES"] = "winemenubuilder.exe=d;winedbg.exe=d";
-        foreach (var pair in environment)
-        {
-            start.Environment[pair.Key] = pair.Value;
-        }
-
-        return Process.Start(start) ?? throw new InvalidOperationException("sh did not start");
-    }
+    /// <summary><c>qcow2mount.exe ARGS</c> under Wine in the background (a mount that serves until unmounted); disposing it ends it.</summary>
+    public BackgroundProcess StartCli(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?> environment) =>
+        Wine.Start(Cli, arguments, environment);
 
     public void Dispose()
     {
@@ -145,18 +126,10 @@ internal sealed class WineWorld : IDisposable
 
     /// <summary>Compiles the fake with warnings as errors; its _Static_asserts check the structure sizes at compile time.</summary>
     private static void BuildFakeDll(string output) =>
-        WineRunner.Exec(
-            "x86_64-w64-mingw32-gcc",
-            ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-static-libgcc", "-o", output, FakeSource, "-ladvapi32"],
-            null,
-            TimeSpan.FromMinutes(2)).ThrowUnlessExit(0);
+        ProcessRunner.Run("x86_64-w64-mingw32-gcc", ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-static-libgcc", "-o", output, FakeSource, "-ladvapi32"]);
 
     private static void BuildHoldFile(string output) =>
-        WineRunner.Exec(
-            "x86_64-w64-mingw32-gcc",
-            ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-municode", "-o", output, Path.Combine(TestProjectDirectory, "FakeWinFsp", "hold_file.c")],
-            null,
-            TimeSpan.FromMinutes(2)).ThrowUnlessExit(0);
+        ProcessRunner.Run("x86_64-w64-mingw32-gcc", ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-municode", "-o", output, Path.Combine(TestProjectDirectory, "FakeWinFsp", "hold_file.c")]);
 
     private static string PublishCli() =>
         Path.Combine(Publish(Path.Combine(RepositoryRoot, "src", "Qcow2Mount.Cli", "Qcow2Mount.Cli.csproj"), "winfsp-cli"), "qcow2mount.exe");
@@ -175,13 +148,18 @@ internal sealed class WineWorld : IDisposable
         string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
             ? host
             : RequiredTools.FindOnPath("dotnet") ?? "dotnet";
-        var environment = new Dictionary<string, string> { ["MSBUILDDISABLENODEREUSE"] = "1", ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" };
-        WineRunner.Exec(
+        var environment = new Dictionary<string, string?> { ["MSBUILDDISABLENODEREUSE"] = "1", ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" };
+        var result = ProcessRunner.Capture(
             dotnet,
             ["publish", project, "-c", "Release", "-r", "win-x64", "--self-contained", "-p:PublishAot=false", "-nodeReuse:false",
                 "--artifacts-path", Path.Combine(root, "artifacts"), "-o", output],
             environment,
-            TimeSpan.FromMinutes(8)).ThrowUnlessExit(0);
+            TimeSpan.FromMinutes(8));
+        if (result.ExitCode != 0)
+        {
+            throw new ExternalCommandException($"publish failed: {result}");
+        }
+
         return output;
     }
 }
