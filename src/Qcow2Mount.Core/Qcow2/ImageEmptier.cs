@@ -61,14 +61,24 @@ internal sealed class ImageEmptier
             }
 
             _file.Flush();
-            foreach (var (index, table) in hooked)
+            // The freed clusters mostly end up past the cut: their holes are punched afterwards, in runs, if still inside.
+            _allocator.HoldHoles();
+            try
             {
-                ForEachEntry(index, table, (entry, _) => _allocator.Release(entry));
-                _allocator.ScheduleFree(_geo.ClusterOf(table));
+                foreach (var (index, table) in hooked)
+                {
+                    ForEachEntry(index, table, (entry, _) => _allocator.Release(entry));
+                    _allocator.ScheduleFree(_geo.ClusterOf(table));
+                }
+
+                _order.FlushAll();
+                TruncateAfterLastUsedCluster();
+            }
+            finally
+            {
+                _allocator.PunchHeldHoles();
             }
 
-            _order.FlushAll();
-            TruncateAfterLastUsedCluster();
             _file.FlushIfUnsynced();
             _header.ClearDirtyBit();
             _header.MakeReadOnly();
