@@ -33,8 +33,9 @@ public sealed class CommitCommandTests : ChainCommandTestBase
         });
     }
 
-    [Test]
-    public void Commit_DeeperBaseOfThreeLevels_IntermediateDataIncludedBaseGrownTopKept()
+    [TestCase("stored")]
+    [TestCase("absolute")]
+    public void Commit_DeeperBaseOfThreeLevels_IntermediateDataIncludedBaseGrownTopKept(string named)
     {
         QemuImage("base.qcow2", "cluster_size=65536", "1M", "write -P 0x01 0 1M");
         Overlay("mid.qcow2", "base.qcow2", "qcow2", size: "2M", ioCommands: ["write -P 0x02 64k 64k", "write -P 0x02 1088k 64k"]);
@@ -42,8 +43,9 @@ public sealed class CommitCommandTests : ChainCommandTestBase
         MakeTwins("base.qcow2", "mid.qcow2", "top.qcow2");
         string topBefore = Checksum.Sha256OfFile(PathOf("top.qcow2"));
 
-        var ours = CliHarness.Run("commit", "-b", "base.qcow2", PathOf("top.qcow2"));
-        QemuTools.Ok("qemu-img", "commit", "-b", "base.qcow2", Twin("top.qcow2"));
+        // BASE as the chain stores it (a name relative to mid.qcow2) or as a path of its own.
+        var ours = CliHarness.Run("commit", "-b", named == "stored" ? "base.qcow2" : PathOf("base.qcow2"), PathOf("top.qcow2"));
+        QemuTools.Ok("qemu-img", "commit", "-b", named == "stored" ? "base.qcow2" : Twin("base.qcow2"), Twin("top.qcow2"));
 
         Assert.Multiple(() =>
         {
@@ -53,6 +55,32 @@ public sealed class CommitCommandTests : ChainCommandTestBase
             Assert.That(Shape(PathOf("base.qcow2")), Is.EqualTo(Shape(Twin("base.qcow2"))), "past the end of mid the top reads zeros: zero clusters in BASE, as QEMU");
             Assert.That(Checksum.Sha256OfFile(PathOf("top.qcow2")), Is.EqualTo(topBefore), "-b implies -d: the top stays as it was");
             AssertClean(PathOf("base.qcow2"), PathOf("mid.qcow2"), PathOf("top.qcow2"));
+        });
+    }
+
+    /// <summary>Emptying an overlay with an internal snapshot drops only the live disk's references: the snapshot stays readable.</summary>
+    [Test]
+    public void Commit_OverlayWithInternalSnapshot_SnapshotKeptOverlayEmptied()
+    {
+        QemuImage("base.qcow2", "cluster_size=65536", "4M");
+        Overlay("top.qcow2", "base.qcow2", "qcow2", ioCommands: ["write -P 1 0 1M", "write -c -P 3 2M 64k"]);
+        QemuTools.CreateSnapshot(PathOf("top.qcow2"), "s1");
+        QemuTools.Ok("qemu-io", "-f", "qcow2", "-c", "write -P 2 512k 1M", PathOf("top.qcow2"));
+        MakeTwins("base.qcow2", "top.qcow2");
+
+        var ours = CliHarness.Run("commit", PathOf("top.qcow2"));
+        QemuTools.Ok("qemu-img", "commit", Twin("top.qcow2"));
+        QemuTools.ConvertToRaw(PathOf("top.qcow2"), PathOf("s1.raw"), snapshotName: "s1");
+        QemuTools.ConvertToRaw(Twin("top.qcow2"), Twin("s1.raw"), snapshotName: "s1");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ours.Code, Is.Zero, ours.Stderr);
+            AssertSameContent(PathOf("base.qcow2"), Twin("base.qcow2"));
+            AssertSameContent(PathOf("top.qcow2"), Twin("top.qcow2"));
+            Assert.That(File.ReadAllBytes(PathOf("s1.raw")), Is.EqualTo(File.ReadAllBytes(Twin("s1.raw"))), "the snapshot reads as in qemu-img's twin");
+            Assert.That(Shape(PathOf("top.qcow2")), Does.Not.Contain("depth=0"));
+            AssertClean(PathOf("base.qcow2"), PathOf("top.qcow2"));
         });
     }
 

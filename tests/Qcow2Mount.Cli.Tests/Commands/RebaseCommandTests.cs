@@ -85,6 +85,29 @@ public sealed class RebaseCommandTests : ChainCommandTestBase
         });
     }
 
+    /// <summary>top → mid → base rebased onto base: what mid provided is copied into top (mid can then go).</summary>
+    [Test]
+    public void Rebase_OntoTheBaseOfItsOwnChain_MiddleLayersDataCopied()
+    {
+        QemuImage("base.qcow2", "cluster_size=65536", "2M", "write -P 1 0 2M");
+        Overlay("mid.qcow2", "base.qcow2", "qcow2", ioCommands: ["write -P 2 64k 128k", "write -z 1M 64k"]);
+        Overlay("top.qcow2", "mid.qcow2", "qcow2", ioCommands: ["write -P 3 128k 64k"]);
+        MakeTwins("base.qcow2", "mid.qcow2", "top.qcow2");
+        QemuTools.ConvertToRaw(PathOf("top.qcow2"), PathOf("before.raw"));
+
+        var ours = CliHarness.Run("rebase", "-b", "base.qcow2", "-F", "qcow2", PathOf("top.qcow2"));
+        QemuTools.Ok("qemu-img", "rebase", "-b", "base.qcow2", "-F", "qcow2", Twin("top.qcow2"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ours, Is.EqualTo((0, "", "")));
+            Assert.That(QemuTools.Compare(PathOf("top.qcow2"), PathOf("before.raw")), Is.True);
+            AssertSameContent(PathOf("top.qcow2"), Twin("top.qcow2"));
+            Assert.That(Shape(PathOf("top.qcow2")), Is.EqualTo(Shape(Twin("top.qcow2"))));
+            AssertClean(PathOf("top.qcow2"), PathOf("mid.qcow2"), PathOf("base.qcow2"));
+        });
+    }
+
     [Test]
     public void Rebase_Unsafe_OnlyTheHeaderChangesAsQemuImgWritesIt()
     {
@@ -157,6 +180,8 @@ public sealed class RebaseCommandTests : ChainCommandTestBase
         yield return new TestCaseData("no backing", new[] { "@top.qcow2" }).SetArgDisplayNames("neither -b nor -u");
         yield return new TestCaseData("raw", new[] { "-f", "raw", "-b", "", "@top.qcow2" }).SetArgDisplayNames("raw image");
         yield return new TestCaseData("itself", new[] { "-b", "top.qcow2", "-F", "qcow2", "@top.qcow2" }).SetArgDisplayNames("onto itself");
+        yield return new TestCaseData("old missing", new[] { "-b", "new.qcow2", "-F", "qcow2", "@top.qcow2" }).SetArgDisplayNames("old backing file missing");
+        yield return new TestCaseData("new directory", new[] { "-b", "dir", "-F", "qcow2", "@top.qcow2" }).SetArgDisplayNames("new backing file is a directory");
         yield return new TestCaseData("cache", new[] { "-t", "bogus", "-b", "", "@top.qcow2" }).SetArgDisplayNames("bad cache mode");
         yield return new TestCaseData("source cache", new[] { "-T", "bogus", "-b", "", "@top.qcow2" }).SetArgDisplayNames("bad source cache mode");
     }
@@ -168,7 +193,16 @@ public sealed class RebaseCommandTests : ChainCommandTestBase
         QemuImage("new.qcow2", "cluster_size=65536", "1M");
         Overlay("top.qcow2", "old.qcow2", "qcow2", ioCommands: ["write -P 2 64k 64k"]);
         MakeTwins("old.qcow2", "new.qcow2", "top.qcow2");
-        var before = new[] { "old.qcow2", "new.qcow2", "top.qcow2" }.Select(n => Checksum.Sha256OfFile(PathOf(n))).ToList();
+        Directory.CreateDirectory(PathOf("dir"));
+        Directory.CreateDirectory(Twin("dir"));
+        if (what == "old missing")
+        {
+            File.Move(PathOf("old.qcow2"), PathOf("gone.qcow2"));
+            File.Move(Twin("old.qcow2"), Twin("gone.qcow2"));
+        }
+
+        string[] files = ["gone.qcow2", "old.qcow2", "new.qcow2", "top.qcow2"];
+        var before = files.Where(n => File.Exists(PathOf(n))).Select(n => Checksum.Sha256OfFile(PathOf(n))).ToList();
 
         // "@name" is a file of the test directory (of twin/ for qemu-img); anything else is passed as it is.
         var ours = CliHarness.Run(["rebase", .. arguments.Select(a => a.StartsWith('@') ? PathOf(a[1..]) : a)]);
@@ -181,7 +215,7 @@ public sealed class RebaseCommandTests : ChainCommandTestBase
             Assert.That(ours.Stderr, Does.StartWith("qcow2mount: ").And.EndWith("\n").And.Not.Contain("   at "));
             Assert.That(ours.Stderr.Count(c => c == '\n'), Is.EqualTo(1), ours.Stderr);
             Assert.That(ours.Stdout, Is.Empty);
-            Assert.That(new[] { "old.qcow2", "new.qcow2", "top.qcow2" }.Select(n => Checksum.Sha256OfFile(PathOf(n))), Is.EqualTo(before));
+            Assert.That(files.Where(n => File.Exists(PathOf(n))).Select(n => Checksum.Sha256OfFile(PathOf(n))), Is.EqualTo(before));
         });
     }
 
