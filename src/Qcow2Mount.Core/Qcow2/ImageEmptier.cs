@@ -72,7 +72,7 @@ internal sealed class ImageEmptier
                 }
 
                 _order.FlushAll();
-                TruncateAfterLastUsedCluster();
+                _allocator.TruncateAfterLastUsedCluster();
             }
             finally
             {
@@ -98,22 +98,6 @@ internal sealed class ImageEmptier
             {
                 action(entry, guest);
             }
-        }
-    }
-
-    /// <summary>Cuts the file after the last cluster with a non-zero refcount (QEMU's empty overlay is that short too).</summary>
-    private void TruncateAfterLastUsedCluster()
-    {
-        var last = _geo.ClusterEnd(_file.Length).Previous;
-        while (last.Index > 0 && _allocator.GetRefcount(last) == 0)
-        {
-            last = last.Previous;
-        }
-
-        long length = _geo.StartOf(last.Next).Value;
-        if (length < _file.Length)
-        {
-            _file.SetLength(length);
         }
     }
 }

@@ -119,6 +119,25 @@ internal sealed class ClusterAllocator
         }
     }
 
+    /// <summary>
+    /// Cuts the file after the last cluster with a non-zero refcount (freed clusters at the end go away): a shrink, an
+    /// emptied image. The caller holds every guest range and has applied the frees.
+    /// </summary>
+    public void TruncateAfterLastUsedCluster()
+    {
+        var last = _geo.ClusterEnd(_file.Length).Previous;
+        while (last.Index > 0 && GetRefcount(last) == 0)
+        {
+            last = last.Previous;
+        }
+
+        long length = _geo.StartOf(last.Next).Value;
+        if (length < _file.Length)
+        {
+            _file.SetLength(length);
+        }
+    }
+
     /// <summary>Remembers that <paramref name="cluster"/> lost a reference; the refcount drops at the next flush.</summary>
     public void ScheduleFree(HostCluster cluster) => _refcounts.ScheduleFree(cluster);
 
