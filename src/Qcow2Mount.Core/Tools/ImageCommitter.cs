@@ -72,6 +72,7 @@ public static class ImageCommitter
 
             var top = OpenOver(path, writable: empty, below);
             opened.Add(top);
+            MappingWalk.Check(top, options.Cancellation);
             Copy(top, baseDisk, baseIndex, options);
             baseDisk.Flush();
             if (empty)

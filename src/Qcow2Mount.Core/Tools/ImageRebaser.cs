@@ -52,6 +52,12 @@ public static class ImageRebaser
         if (!options.Unsafe)
         {
             using var newBacking = newName is null ? null : OpenNewBacking(path, name, newFormat!);
+            MappingWalk.Check(image, options.Cancellation);
+            if (newBacking is not null)
+            {
+                MappingWalk.Check(newBacking, options.Cancellation);
+            }
+
             Copy(image, newBacking, options);
             image.Flush();
         }

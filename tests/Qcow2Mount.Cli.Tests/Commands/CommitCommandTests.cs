@@ -238,6 +238,37 @@ public sealed class CommitCommandTests : ChainCommandTestBase
         });
     }
 
+    /// <summary>
+    /// Regression: an intermediate layer whose L2 entry points past the end of its file failed the commit only when the
+    /// copy reached it, after BASE had already taken the top's first megabyte. Every mapping is now walked first.
+    /// </summary>
+    [Test]
+    public void Commit_IntermediateWithL2EntryPastItsEnd_OneLineExitOneBaseUnchanged()
+    {
+        QemuImage("base.qcow2", "cluster_size=65536", "4M");
+        Overlay("mid.qcow2", "base.qcow2", "qcow2", ioCommands: ["write -P 0x22 2M 64k"]);
+        Overlay("top.qcow2", "mid.qcow2", "qcow2", ioCommands: ["write -P 0x33 0 1M"]);
+        // qemu-img's layout: L2 table at 0x40000; guest cluster 32 (2 MiB) → entry 32. Point it 1 GiB into the file.
+        using (var f = File.OpenHandle(PathOf("mid.qcow2"), FileMode.Open, FileAccess.ReadWrite))
+        {
+            var entry = new byte[8];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(entry, 0x8000000000000000UL | (1UL << 30));
+            RandomAccess.Write(f, entry, 0x40000 + (32 * 8));
+        }
+
+        var files = new[] { "base.qcow2", "mid.qcow2", "top.qcow2" };
+        var before = files.Select(n => Checksum.Sha256OfFile(PathOf(n))).ToList();
+        var ours = CliHarness.Run("commit", "-b", "base.qcow2", PathOf("top.qcow2"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ours.Code, Is.EqualTo(1));
+            Assert.That(ours.Stderr, Does.StartWith("qcow2mount: ").And.EndWith("\n").And.Not.Contain("   at "));
+            Assert.That(ours.Stderr.Count(c => c == '\n'), Is.EqualTo(1));
+            Assert.That(files.Select(n => Checksum.Sha256OfFile(PathOf(n))), Is.EqualTo(before), "no file changed");
+        });
+    }
+
     [TestCase("top.qcow2")]
     [TestCase("base.qcow2")]
     public void Commit_ImageHeldByQemuIo_InUseErrorNothingChanged(string held)

@@ -246,6 +246,36 @@ public sealed class RebaseCommandTests : ChainCommandTestBase
         });
     }
 
+    /// <summary>
+    /// Regression: a backing file whose L2 entry points past the end of its file failed the rebase only when the copy
+    /// reached it, after the image had taken the first megabyte. Every mapping is now walked first.
+    /// </summary>
+    [Test]
+    public void Rebase_OldBackingWithL2EntryPastItsEnd_OneLineExitOneImageUnchanged()
+    {
+        QemuImage("old.qcow2", "cluster_size=65536", "4M", "write -P 0x11 0 1M", "write -P 0x22 2M 64k");
+        Overlay("top.qcow2", "old.qcow2", "qcow2");
+        // qemu-img's layout: L2 table at 0x40000; guest cluster 32 (2 MiB) → entry 32. Point it 1 GiB into the file.
+        using (var f = File.OpenHandle(PathOf("old.qcow2"), FileMode.Open, FileAccess.ReadWrite))
+        {
+            var entry = new byte[8];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(entry, 0x8000000000000000UL | (1UL << 30));
+            RandomAccess.Write(f, entry, 0x40000 + (32 * 8));
+        }
+
+        var files = new[] { "old.qcow2", "top.qcow2" };
+        var before = files.Select(n => Checksum.Sha256OfFile(PathOf(n))).ToList();
+        var ours = CliHarness.Run("rebase", "-b", "", PathOf("top.qcow2"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(ours.Code, Is.EqualTo(1));
+            Assert.That(ours.Stderr, Does.StartWith("qcow2mount: ").And.EndWith("\n").And.Not.Contain("   at "));
+            Assert.That(ours.Stderr.Count(c => c == '\n'), Is.EqualTo(1));
+            Assert.That(files.Select(n => Checksum.Sha256OfFile(PathOf(n))), Is.EqualTo(before), "no file changed");
+        });
+    }
+
     [TestCase("-U", null)]
     [TestCase("-c", null)]
     [TestCase("-o", "compression_type=zlib")]
