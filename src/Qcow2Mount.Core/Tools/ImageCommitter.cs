@@ -26,13 +26,16 @@ public static class ImageCommitter
             throw new BackingChainException("Image does not have a backing file");
         }
 
-        // The whole chain once, read-only with its locks: a missing, hostile or busy file fails here, before any change.
+        // The whole chain once, read-only with its locks, every mapping walked: a missing, hostile or busy file (or a
+        // hostile L2 entry anywhere) fails here, before any change (BASE may have to grow first).
         using (var check = Qcow2Image.Open(path, new ImageOpenOptions { ReadOnly = true, CacheCleanIntervalSeconds = 0 }))
         {
             if (check.Header.BackingFile is null)
             {
                 throw new BackingChainException("Image does not have a backing file");
             }
+
+            MappingWalk.Check(check, options.Cancellation);
         }
 
         var chain = ChainFiles(path);
@@ -72,7 +75,6 @@ public static class ImageCommitter
 
             var top = OpenOver(path, writable: empty, below);
             opened.Add(top);
-            MappingWalk.Check(top, options.Cancellation);
             Copy(top, baseDisk, baseIndex, options);
             baseDisk.Flush();
             if (empty)

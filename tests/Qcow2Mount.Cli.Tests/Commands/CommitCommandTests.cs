@@ -240,14 +240,15 @@ public sealed class CommitCommandTests : ChainCommandTestBase
 
     /// <summary>
     /// Regression: an intermediate layer whose L2 entry points past the end of its file failed the commit only when the
-    /// copy reached it, after BASE had already taken the top's first megabyte. Every mapping is now walked first.
+    /// copy reached it, after BASE had grown to the top's size and taken the top's first megabyte. Every mapping is now
+    /// walked first, before BASE grows.
     /// </summary>
     [Test]
     public void Commit_IntermediateWithL2EntryPastItsEnd_OneLineExitOneBaseUnchanged()
     {
-        QemuImage("base.qcow2", "cluster_size=65536", "4M");
-        Overlay("mid.qcow2", "base.qcow2", "qcow2", ioCommands: ["write -P 0x22 2M 64k"]);
-        Overlay("top.qcow2", "mid.qcow2", "qcow2", ioCommands: ["write -P 0x33 0 1M"]);
+        QemuImage("base.qcow2", "cluster_size=65536", "1M");
+        Overlay("mid.qcow2", "base.qcow2", "qcow2", size: "4M", ioCommands: ["write -P 0x22 2M 64k"]);
+        Overlay("top.qcow2", "mid.qcow2", "qcow2", size: "4M", ioCommands: ["write -P 0x33 0 1M"]);
         // qemu-img's layout: L2 table at 0x40000; guest cluster 32 (2 MiB) → entry 32. Point it 1 GiB into the file.
         using (var f = File.OpenHandle(PathOf("mid.qcow2"), FileMode.Open, FileAccess.ReadWrite))
         {
