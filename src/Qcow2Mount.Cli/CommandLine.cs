@@ -19,6 +19,8 @@ internal static class CommandLine
         new ConvertCommand(),
         new ResizeCommand(),
         new SnapshotCommand(),
+        new CommitCommand(),
+        new RebaseCommand(),
         new BenchCommand(),
         new CompareCommand(),
         new MeasureCommand(),

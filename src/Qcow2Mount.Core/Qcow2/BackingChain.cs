@@ -188,7 +188,7 @@ internal static class BackingChain
     /// </summary>
     public static string ResolveDataFile(string name) => Path.GetFullPath(name);
 
-    private static string RealPath(string path)
+    internal static string RealPath(string path)
     {
         var info = new FileInfo(Path.GetFullPath(path));
         var target = info.LinkTarget is null ? null : info.ResolveLinkTarget(returnFinalTarget: true);

@@ -251,6 +251,43 @@ public sealed class Qcow2Image : IVirtualDisk
         return new Snapshots.SnapshotManager(_metaLock, _ranges, _header, _tables, _allocator, _order, _file, _geo);
     }
 
+    /// <summary>
+    /// Makes every guest cluster unallocated, as qemu-img commit empties its overlay (see <see cref="ImageEmptier"/>).
+    /// The caller reopens the image afterwards.
+    /// </summary>
+    internal void MakeEmpty()
+    {
+        EnsureWritable();
+        new ImageEmptier(_metaLock, _ranges, _header, _tables, _allocator, _order, _file, _geo).Empty();
+    }
+
+    /// <summary>
+    /// The header with <paramref name="name"/> as its backing file name and <paramref name="format"/> as its backing
+    /// format (both null: no backing file), as <see cref="SetBackingFile"/> would write it; throws
+    /// <see cref="ImageFormatException"/> when the name does not fit in cluster 0. Nothing is written.
+    /// </summary>
+    internal Qcow2Header WithBackingFile(string? name, string? format)
+    {
+        var next = _header.Current.WithStringExtension(HeaderExtension.BackingFormat, name is null ? null : format) with { BackingFile = name };
+        next.Serialize(new byte[_geo.ClusterSize]);
+        return next;
+    }
+
+    /// <summary>
+    /// Rewrites the backing file name and format in the header (qemu-img rebase), after everything written so far is
+    /// stable: data copied for a rebase is on disk before the header names the new backing file.
+    /// </summary>
+    internal void SetBackingFile(string? name, string? format)
+    {
+        EnsureWritable();
+        var next = WithBackingFile(name, format);
+        lock (_metaLock)
+        {
+            FlushAndSignal();
+            _header.Commit(next);
+        }
+    }
+
     /// <summary>The size of the open backing disk; null when none is open.</summary>
     internal long? BackingLength => _backing?.Length;
 

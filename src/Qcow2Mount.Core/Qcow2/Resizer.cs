@@ -94,7 +94,7 @@ internal sealed class Resizer
             _order.FlushAll();
             if (shrink)
             {
-                TruncateAfterLastUsedCluster();
+                _allocator.TruncateAfterLastUsedCluster();
                 _file.FlushIfUnsynced();
             }
 
@@ -191,21 +191,5 @@ internal sealed class Resizer
 
         _file.Flush();
         _header.Commit(_header.Current with { Size = newSize });
-    }
-
-    /// <summary>Cuts the file after the last cluster with a non-zero refcount (freed clusters at the end go away).</summary>
-    private void TruncateAfterLastUsedCluster()
-    {
-        var last = _geo.ClusterEnd(_file.Length).Previous;
-        while (last.Index > 0 && _allocator.GetRefcount(last) == 0)
-        {
-            last = last.Previous;
-        }
-
-        long length = _geo.StartOf(last.Next).Value;
-        if (length < _file.Length)
-        {
-            _file.SetLength(length);
-        }
     }
 }
