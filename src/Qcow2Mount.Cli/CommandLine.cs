@@ -19,6 +19,7 @@ internal static class CommandLine
         new ConvertCommand(),
         new ResizeCommand(),
         new SnapshotCommand(),
+        new BitmapCommand(),
         new BenchCommand(),
         new CompareCommand(),
         new MeasureCommand(),
