@@ -329,8 +329,9 @@ public sealed class Qcow2Image : IVirtualDisk
             return;
         }
 
+        // Autoclear bit 0 stays only over bitmaps kept up to date (set without the extension it names nothing: cleared).
         bool maintained = PersistentBitmaps.CanMaintain(bitmaps);
-        _header.ClearUnmaintainedAutoclearBits(maintained);
+        _header.ClearUnmaintainedAutoclearBits(maintained && bitmaps.Count > 0);
         if (maintained)
         {
             lock (_metaLock)
