@@ -119,6 +119,9 @@ public sealed class Qcow2Image : IVirtualDisk
 
     internal ClusterGeometry Geometry => _geo;
 
+    /// <summary>The persistent bitmaps maintained by this writer, or null (tests read the memory bound here).</summary>
+    internal PersistentBitmaps? Bitmaps => _bitmaps;
+
     /// <summary>The qcow2 file itself (for tools that read structures the engine does not use, such as bitmaps).</summary>
     internal IBlockDevice Qcow2File => _file;
 
@@ -455,12 +458,16 @@ public sealed class Qcow2Image : IVirtualDisk
             return;
         }
 
-        bitmaps.Mark(offset, length);
-        if (bitmaps.IsOverBudget)
+        long span = bitmaps.MarkSpan;
+        for (long done = 0; done < length; done += span)
         {
-            lock (_metaLock)
+            bitmaps.Mark(offset + done, Math.Min(span, length - done));
+            if (bitmaps.IsOverBudget)
             {
-                bitmaps.Spill();
+                lock (_metaLock)
+                {
+                    bitmaps.Spill();
+                }
             }
         }
     }

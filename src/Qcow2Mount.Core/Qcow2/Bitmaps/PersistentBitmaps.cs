@@ -18,7 +18,7 @@ namespace Qcow2Mount.Core.Qcow2.Bitmaps;
 /// are disabled or already in_use at open are kept as they are (a resize rewrites the tables of consistent ones).
 /// Crash-safe order: new data clusters, tables and directory and their refcounts stable → header → old clusters freed;
 /// the on-disk bitmap never claims consistency without the granules written since it was marked in_use.
-/// Memory: at most <see cref="MaxDirtyBytes"/> of dirty chunks; past that they are stored into data clusters early
+/// Memory: at most <see cref="Budget"/> (16 MiB) of dirty chunks plus 16 per bitmap (one <see cref="MarkSpan"/>); past that they are stored into data clusters early
 /// (under the in_use flag), so a 64 TiB disk costs no more than a small one.
 /// Metadata lock held for everything but <see cref="Mark"/>, which has its own lock.
 /// </summary>
@@ -58,8 +58,17 @@ internal sealed class PersistentBitmaps
     /// <summary>Names and states of the bitmaps as they will be stored.</summary>
     public IEnumerable<BitmapDirectoryEntry> Entries => _bitmaps.Select(b => b.Entry);
 
-    /// <summary>True while dirty chunks take more than <see cref="MaxDirtyBytes"/>: the owner calls <see cref="Spill"/>.</summary>
-    public bool IsOverBudget => Interlocked.Read(ref _dirtyBytes) > MaxDirtyBytes;
+    /// <summary>Bytes of dirty chunks kept in memory before <see cref="Spill"/> (<see cref="MaxDirtyBytes"/>; tests lower it).</summary>
+    public long Budget { get; set; } = MaxDirtyBytes;
+
+    /// <summary>True while dirty chunks take more than <see cref="Budget"/>: the owner calls <see cref="Spill"/>.</summary>
+    public bool IsOverBudget => Interlocked.Read(ref _dirtyBytes) > Budget;
+
+    /// <summary>
+    /// The longest guest range one <see cref="Mark"/> call may be given: it creates at most 16 chunks per bitmap, so
+    /// even a discard of the whole disk stays within the budget when the caller spills between calls.
+    /// </summary>
+    public long MarkSpan => _bitmaps.Count == 0 ? long.MaxValue : _bitmaps.Min(b => b.Entry.Granularity) * _geo.ClusterSize * 8 * 16;
 
     /// <summary>Bytes of dirty chunks held now (tests and the memory bound).</summary>
     public long DirtyBytes => Interlocked.Read(ref _dirtyBytes);
