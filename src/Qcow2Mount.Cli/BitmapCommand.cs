@@ -5,11 +5,11 @@ using Qcow2Mount.Core.Tools;
 
 namespace Qcow2Mount.Cli;
 
-/// <summary><c>qcow2mount bitmap</c>: add, remove, clear, enable or disable a persistent dirty bitmap, like qemu-img bitmap.</summary>
+/// <summary><c>qcow2mount bitmap</c>: add, remove, clear, enable, disable or merge persistent dirty bitmaps, like qemu-img bitmap.</summary>
 internal sealed class BitmapCommand : ICommand
 {
     public const string Help = """
-        usage: qcow2mount bitmap (--add | --remove | --clear | --enable | --disable)... [-g GRANULARITY] [-f qcow2|raw] IMAGE BITMAP
+        usage: qcow2mount bitmap (--add | --remove | --clear | --enable | --disable | --merge SOURCE)... [-g GRANULARITY] [-f qcow2|raw] IMAGE BITMAP
 
         Changes the persistent dirty bitmaps of a qcow2 image (incremental backups), like qemu-img bitmap. Several
         operations are applied in the order given; one that fails stops the rest (the ones before it are kept).
@@ -20,6 +20,7 @@ internal sealed class BitmapCommand : ICommand
           --clear          make BITMAP empty
           --enable         make BITMAP record writes
           --disable        stop BITMAP recording writes (its contents are kept)
+          --merge SOURCE   make every granule dirty in bitmap SOURCE (of the same image) dirty in BITMAP
           -g GRANULARITY   bytes per bit of a new bitmap: a power of 2 from 512 to 2G (k, M, G suffixes);
                            default: the cluster size, within 4k–64k (only with --add)
           -f FMT           image format: qcow2 or raw (default: probe; a raw image has no bitmaps)
@@ -28,7 +29,7 @@ internal sealed class BitmapCommand : ICommand
         Bitmaps are kept up to date by every read-write use (mounts included) and stored on a clean close; a process
         killed while the image is open leaves them "in-use" (inconsistent), as QEMU does.
         An image that is mounted read-write or open in QEMU cannot be changed (the image lock).
-        Not supported: --merge (with -b, -F), --object, --image-opts.
+        Not supported: --merge from another image (-b, -F), --object, --image-opts.
 
         Exit status: 0 success, 1 any error (qemu-img's codes).
         """;
@@ -36,7 +37,7 @@ internal sealed class BitmapCommand : ICommand
     private static readonly Dictionary<string, BitmapStep> Steps = new()
     {
         ["--add"] = BitmapStep.Add, ["--remove"] = BitmapStep.Remove, ["--clear"] = BitmapStep.Clear,
-        ["--enable"] = BitmapStep.Enable, ["--disable"] = BitmapStep.Disable,
+        ["--enable"] = BitmapStep.Enable, ["--disable"] = BitmapStep.Disable, ["--merge"] = BitmapStep.Merge,
     };
 
     private static readonly Dictionary<string, bool> Spec = new()
@@ -47,7 +48,7 @@ internal sealed class BitmapCommand : ICommand
 
     public string Name => "bitmap";
 
-    public string Summary => "add, remove, clear, enable or disable persistent dirty bitmaps (like qemu-img bitmap)";
+    public string Summary => "add, remove, clear, enable, disable or merge persistent dirty bitmaps (like qemu-img bitmap)";
 
     public int Run(string[] args)
     {
@@ -57,14 +58,14 @@ internal sealed class BitmapCommand : ICommand
             return 0;
         }
 
-        var steps = a.InOrder.Where(o => Steps.ContainsKey(o.Name)).Select(o => Steps[o.Name]).ToList();
+        var steps = a.InOrder.Where(o => Steps.ContainsKey(o.Name)).Select(o => (Steps[o.Name], o.Value)).ToList();
         bool merge = a.Has("--merge");
-        if (steps.Count == 0 && !merge)
+        if (steps.Count == 0)
         {
             return Fail("Need at least one of --add, --remove, --clear, --enable, --disable, or --merge");
         }
 
-        if (a.Has("-g") && !steps.Contains(BitmapStep.Add))
+        if (a.Has("-g") && !steps.Exists(s => s.Item1 == BitmapStep.Add))
         {
             return Fail("granularity only supported with --add");
         }
@@ -95,9 +96,9 @@ internal sealed class BitmapCommand : ICommand
             return Fail("Expecting filename and bitmap name");
         }
 
-        if (merge)
+        if (a.Has("-b"))
         {
-            return Fail("--merge is not supported (qemu-img bitmap --merge can do it)");
+            return Fail("--merge -b (a bitmap of another image) is not supported: merge from a bitmap of the same image");
         }
 
         string image = a.Positionals[0];
@@ -108,7 +109,7 @@ internal sealed class BitmapCommand : ICommand
             string format = DiskImage.ResolveFormat(image, a.Last("-f"));
             if (format != "qcow2")
             {
-                return Fail($"Operation {steps[0].ToString().ToLowerInvariant()} on bitmap {bitmap} failed: Can't store persistent bitmaps to {image}: Operation not supported");
+                return Fail($"Operation {steps[0].Item1.ToString().ToLowerInvariant()} on bitmap {bitmap} failed: Can't store persistent bitmaps to {image}: Operation not supported");
             }
 
             ImageBitmaps.Apply(image, bitmap, steps, granularity);

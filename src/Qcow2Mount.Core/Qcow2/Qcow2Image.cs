@@ -344,6 +344,15 @@ public sealed class Qcow2Image : IVirtualDisk
         }
     }
 
+    /// <summary>Applying a snapshot would change the disk behind its bitmaps' back: refused while it has any, as QEMU does.</summary>
+    internal void RefuseSnapshotApplyWithBitmaps()
+    {
+        if (_bitmaps is { HasBitmaps: true })
+        {
+            throw new UnsupportedFeatureException("Device has active dirty bitmaps");
+        }
+    }
+
     /// <summary>qemu-img bitmap: <paramref name="edit"/> changes the bitmaps (under the metadata lock); they are stored at close.</summary>
     internal void EditBitmaps(Action<PersistentBitmaps> edit)
     {
@@ -453,7 +462,7 @@ public sealed class Qcow2Image : IVirtualDisk
     /// </summary>
     private void MarkBitmaps(long offset, long length)
     {
-        if (_bitmaps is not { } bitmaps)
+        if (_bitmaps is not { IsTracking: true } bitmaps)
         {
             return;
         }

@@ -4,7 +4,7 @@ using Qcow2Mount.Core.Qcow2.Bitmaps;
 
 namespace Qcow2Mount.Core.Tools;
 
-/// <summary>One step of qemu-img bitmap on a bitmap: add, remove, clear, enable, disable.</summary>
+/// <summary>One step of qemu-img bitmap on a bitmap: add, remove, clear, enable, disable, merge (another bitmap into it).</summary>
 public enum BitmapStep
 {
     Add,
@@ -12,6 +12,7 @@ public enum BitmapStep
     Clear,
     Enable,
     Disable,
+    Merge,
 }
 
 /// <summary>
@@ -21,15 +22,18 @@ public enum BitmapStep
 /// </summary>
 public static class ImageBitmaps
 {
-    /// <summary>Applies <paramref name="steps"/> to bitmap <paramref name="name"/>; <paramref name="granularity"/> (bytes, 0 = default) is for Add.</summary>
-    public static void Apply(string path, string name, IReadOnlyList<BitmapStep> steps, long granularity)
+    /// <summary>
+    /// Applies <paramref name="steps"/> to bitmap <paramref name="name"/>; <paramref name="granularity"/> (bytes, 0 =
+    /// default) is for Add, a step's source the bitmap Merge reads (in the same image).
+    /// </summary>
+    public static void Apply(string path, string name, IReadOnlyList<(BitmapStep Step, string? Source)> steps, long granularity)
     {
         using var image = Qcow2Image.Open(path, new ImageOpenOptions { FollowBacking = false, CacheCleanIntervalSeconds = 0 });
-        foreach (var step in steps)
+        foreach (var (step, source) in steps)
         {
             try
             {
-                image.EditBitmaps(b => Run(b, image, step, name, granularity));
+                image.EditBitmaps(b => Run(b, image, step, source, name, granularity));
             }
             catch (BitmapOperationException e)
             {
@@ -38,7 +42,7 @@ public static class ImageBitmaps
         }
     }
 
-    private static void Run(PersistentBitmaps bitmaps, Qcow2Image image, BitmapStep step, string name, long granularity)
+    private static void Run(PersistentBitmaps bitmaps, Qcow2Image image, BitmapStep step, string? source, string name, long granularity)
     {
         switch (step)
         {
@@ -56,6 +60,9 @@ public static class ImageBitmaps
                 break;
             case BitmapStep.Disable:
                 bitmaps.SetEnabled(name, enabled: false);
+                break;
+            case BitmapStep.Merge:
+                bitmaps.Merge(source!, name);
                 break;
         }
     }

@@ -31,6 +31,7 @@ public sealed partial class BitmapCommandTests
         yield return Case("usage errors", ["", "a"], ["-g 64k --remove", "a"], ["--add -b x", "a"], ["--add -F raw", "a"]);
         yield return Case("name at and past the limit", ["--add", new string('n', 1023)], ["--add", new string('n', 1024)]);
         yield return Case("format raw", ["--add -f raw", "a"]);
+        yield return Case("merge: missing source, missing target, into itself, add then merge", ["--add", "a"], ["--merge nope", "a"], ["--merge a", "nope"], ["--merge a", "a"], ["--add --merge a", "b"]);
     }
 
     [TestCaseSource(nameof(Sequences))]
@@ -97,6 +98,41 @@ public sealed partial class BitmapCommandTests
         {
             Assert.That(QemuDirtyBitmap.DirtyRanges(image, "b"), Is.Empty);
             Assert.That(QemuTools.Check(image).IsClean, Is.True, "the data clusters are freed");
+        });
+    }
+
+    [Test]
+    public void Merge_DifferentGranularities_QemuSeesWhatQemuImgMergeGives()
+    {
+        using var dir = new TempDir("bitmap-merge");
+        string ours = dir.File("ours.qcow2");
+        string theirs = dir.File("theirs.qcow2");
+        foreach (string image in new[] { ours, theirs })
+        {
+            QemuTools.Create(image, 64 << 20);
+            QemuTools.Ok("qemu-img", "bitmap", "--add", "-g", "4k", image, "fine");
+            QemuTools.QemuIo(image, "write 0 4k", "write 1M 12k", "write 40M 1M");
+            QemuTools.Ok("qemu-img", "bitmap", "--disable", image, "fine");
+            QemuTools.Ok("qemu-img", "bitmap", "--add", "-g", "128k", image, "coarse");
+            QemuTools.QemuIo(image, "write 8M 4k", "write 63M 1M");
+            QemuTools.Ok("qemu-img", "bitmap", "--add", "--disable", "-g", "512", image, "empty");
+        }
+
+        foreach (var (source, target) in new[] { ("fine", "coarse"), ("coarse", "fine"), ("fine", "empty") })
+        {
+            QemuTools.Ok("qemu-img", "bitmap", "--merge", source, theirs, target);
+            Assert.That(CliHarness.Run("bitmap", "--merge", source, ours, target).Code, Is.Zero);
+        }
+
+        Assert.Multiple(() =>
+        {
+            foreach (string name in new[] { "fine", "coarse", "empty" })
+            {
+                Assert.That(QemuDirtyBitmap.DirtyRanges(ours, name), Is.EqualTo(QemuDirtyBitmap.DirtyRanges(theirs, name)), name);
+            }
+
+            Assert.That(BitmapsJson(ours), Is.EqualTo(BitmapsJson(theirs)));
+            Assert.That(QemuTools.Check(ours).IsClean, Is.True, QemuTools.Check(ours).ToString());
         });
     }
 
@@ -172,6 +208,39 @@ public sealed partial class BitmapCommandTests
             Assert.That(File.ReadAllBytes(image), Is.EqualTo(before));
             Assert.That(info.Stdout, Is.EqualTo(QemuTools.Run("qemu-img", "info", image).Stdout));
             Assert.That(JsonNode.DeepEquals(JsonNode.Parse(json.Stdout), JsonNode.Parse(QemuTools.Run("qemu-img", "info", "--output=json", image).Stdout)), Is.True, json.Stdout);
+        });
+    }
+
+    [Test]
+    public void SnapshotCreateDeleteApply_ImageWithBitmaps_AsQemuImg()
+    {
+        using var dir = new TempDir("bitmap-snapshot");
+        string ours = dir.File("ours.qcow2");
+        string theirs = dir.File("theirs.qcow2");
+        var codes = new List<(int Ours, int Theirs, string OursErr, string TheirsErr)>();
+        foreach (string image in new[] { ours, theirs })
+        {
+            QemuTools.Create(image, 64 << 20);
+            QemuTools.QemuIo(image, "write 0 64k");
+            QemuTools.CreateSnapshot(image, "s");
+            QemuTools.Ok("qemu-img", "bitmap", "--add", "-g", "4k", image, "b");
+            QemuTools.QemuIo(image, "write 1M 8k");
+        }
+
+        foreach (string[] step in new[] { new[] { "-c", "t" }, ["-d", "t"], ["-a", "s"] })
+        {
+            var q = QemuTools.Run("qemu-img", ["snapshot", .. step, theirs]);
+            var o = CliHarness.Run(["snapshot", .. step, ours]);
+            codes.Add((o.Code, q.Code, o.Stderr, q.Stderr));
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(codes.Select(c => c.Ours), Is.EqualTo(codes.Select(c => c.Theirs)).And.EqualTo(new[] { 0, 0, 1 }));
+            Assert.That(codes[2].OursErr.Replace("qcow2mount: ", "", StringComparison.Ordinal), Is.EqualTo(codes[2].TheirsErr.Replace("qemu-img: ", "", StringComparison.Ordinal)), "Could not apply snapshot 's': Device has active dirty bitmaps");
+            Assert.That(BitmapsJson(ours), Is.EqualTo(BitmapsJson(theirs)));
+            Assert.That(QemuDirtyBitmap.DirtyRanges(ours, "b"), Is.EqualTo(new[] { (1L << 20, 8192L) }), "the bitmap is kept through -c and -d");
+            Assert.That(QemuTools.Check(ours).IsClean, Is.True, QemuTools.Check(ours).ToString());
         });
     }
 

@@ -53,6 +53,9 @@ internal sealed class DirtyGranules
         return created;
     }
 
+    /// <summary>The chunk of table entry <paramref name="index"/> (kept), or null.</summary>
+    public byte[]? Peek(long index) => _chunks.TryGetValue(index, out var chunk) ? chunk : null;
+
     /// <summary>Removes and returns the chunk of table entry <paramref name="index"/>, or null.</summary>
     public byte[]? Take(long index) => _chunks.Remove(index, out var chunk) ? chunk : null;
 

@@ -43,6 +43,9 @@ internal sealed class PersistentBitmaps
 
     private long _dirtyBytes;
 
+    /// <summary>Some bitmap records writes (see <see cref="IsTracking"/>).</summary>
+    private volatile bool _tracking;
+
     /// <summary>The directory or a table differs from the disk: a store is needed.</summary>
     private bool _changed;
 
@@ -57,6 +60,12 @@ internal sealed class PersistentBitmaps
 
     /// <summary>Names and states of the bitmaps as they will be stored.</summary>
     public IEnumerable<BitmapDirectoryEntry> Entries => _bitmaps.Select(b => b.Entry);
+
+    /// <summary>True when some bitmap records writes: without one, a write costs nothing here.</summary>
+    public bool IsTracking => _tracking;
+
+    /// <summary>The image has persistent bitmaps (consistent or not).</summary>
+    public bool HasBitmaps => _bitmaps.Count > 0;
 
     /// <summary>Bytes of dirty chunks kept in memory before <see cref="Spill"/> (<see cref="MaxDirtyBytes"/>; tests lower it).</summary>
     public long Budget { get; set; } = MaxDirtyBytes;
@@ -110,6 +119,7 @@ internal sealed class PersistentBitmaps
             bitmaps.CommitDirectory();
         }
 
+        bitmaps.UpdateTracking();
         return bitmaps;
     }
 
@@ -201,6 +211,7 @@ internal sealed class PersistentBitmaps
             }
 
             _sessionClusters.Clear();
+            UpdateTracking();
         }
     }
 
@@ -253,6 +264,7 @@ internal sealed class PersistentBitmaps
         };
         _bitmaps.Add(new Bitmap(entry, h.Size) { Table = new ulong[geo.TableSize], TableChanged = true, Dirty = new DirtyGranules(geo) });
         _changed = true;
+        UpdateTracking();
     }
 
     /// <summary>qemu-img bitmap --remove: the bitmap goes, its clusters are freed once the header no longer names them.</summary>
@@ -274,6 +286,7 @@ internal sealed class PersistentBitmaps
 
         ReleaseTable(b);
         _changed = true;
+        UpdateTracking();
     }
 
     /// <summary>qemu-img bitmap --clear: every bit 0.</summary>
@@ -308,7 +321,73 @@ internal sealed class PersistentBitmaps
         }
 
         _changed = true;
+        UpdateTracking();
     }
+
+    /// <summary>
+    /// qemu-img bitmap --merge: every granule dirty in <paramref name="source"/> becomes dirty in <paramref name="target"/>
+    /// (granularities may differ: a source granule marks the target granules it overlaps). Chunk by chunk, within the budget.
+    /// </summary>
+    public void Merge(string source, string target)
+    {
+        var t = Consistent(target);
+        var s = Consistent(source);
+        if (ReferenceEquals(s, t))
+        {
+            return;
+        }
+
+        long size = _header.Current.Size;
+        var sourceGeo = new BitmapGeometry(size, s.Entry.GranularityBits, _geo.ClusterSize);
+        for (long index = 0; index < s.Table!.Length; index++)
+        {
+            lock (_markLock)
+            {
+                var bits = ReadChunk(s.Table[index]);
+                if (s.Dirty?.Peek(index) is { } marked)
+                {
+                    for (int i = 0; i < bits.Length; i++)
+                    {
+                        bits[i] |= marked[i];
+                    }
+                }
+
+                t.Dirty ??= new DirtyGranules(new BitmapGeometry(size, t.Entry.GranularityBits, _geo.ClusterSize));
+                long valid = sourceGeo.BitsInCluster(index);
+                long firstBit = index * sourceGeo.BitsPerCluster;
+                for (long b = 0; b < valid;)
+                {
+                    if (!IsSet(bits, b))
+                    {
+                        b++;
+                        continue;
+                    }
+
+                    long end = b;
+                    while (end < valid && IsSet(bits, end))
+                    {
+                        end++;
+                    }
+
+                    long guest = (firstBit + b) << sourceGeo.GranularityBits;
+                    long length = Math.Min(size, (firstBit + end) << sourceGeo.GranularityBits) - guest;
+                    int created = t.Dirty.Mark(guest, length);
+                    Interlocked.Add(ref _dirtyBytes, (long)created * _geo.ClusterSize);
+                    b = end;
+                }
+            }
+
+            if (IsOverBudget)
+            {
+                Spill();
+            }
+        }
+
+        _changed = true;
+        UpdateTracking();
+    }
+
+    private static bool IsSet(byte[] bits, long bit) => (bits[bit >> 3] & (1 << (int)(bit & 7))) != 0;
 
     private static ulong[] ReadTable(SyncTrackingBlockDevice file, Qcow2Header h, BitmapDirectoryEntry e, long fileLength)
     {
@@ -323,6 +402,8 @@ internal sealed class PersistentBitmaps
 
         return table;
     }
+
+    private void UpdateTracking() => _tracking = _bitmaps.Exists(b => b.Dirty is not null && b.Entry.IsAuto);
 
     private Bitmap? Find(string name) => _bitmaps.Find(b => b.Entry.Name == name);
 
@@ -400,15 +481,7 @@ internal sealed class PersistentBitmaps
     {
         ulong old = b.Table![index];
         long oldData = new BitmapTableEntry(old).Data.Value;
-        var bits = new byte[_geo.ClusterSize];
-        if (oldData != 0)
-        {
-            _file.Read(oldData, bits);
-        }
-        else if ((old & 1) != 0)
-        {
-            bits.AsSpan().Fill(0xFF);
-        }
+        var bits = ReadChunk(old);
 
         if (dirty is not null)
         {
@@ -452,6 +525,23 @@ internal sealed class PersistentBitmaps
             b.Table[index] = next;
             b.TableChanged = true;
         }
+    }
+
+    /// <summary>The bits table entry <paramref name="entry"/> stands for: its data cluster, all zeros (0) or all ones (1).</summary>
+    private byte[] ReadChunk(ulong entry)
+    {
+        var bits = new byte[_geo.ClusterSize];
+        long data = new BitmapTableEntry(entry).Data.Value;
+        if (data != 0)
+        {
+            _file.Read(data, bits);
+        }
+        else if ((entry & 1) != 0)
+        {
+            bits.AsSpan().Fill(0xFF);
+        }
+
+        return bits;
     }
 
     private static void ClearFrom(Span<byte> bits, long firstBit)
