@@ -137,6 +137,31 @@ public sealed partial class BitmapCommandTests
     }
 
     [Test]
+    public void Remove_InUseBitmapWithData_AsQemuImgNoLeak()
+    {
+        using var dir = new TempDir("bitmap-remove-inuse");
+        string ours = dir.File("ours.qcow2");
+        string theirs = dir.File("theirs.qcow2");
+        foreach (string image in new[] { ours, theirs })
+        {
+            QemuTools.Create(image, 64 << 20);
+            QemuTools.Ok("qemu-img", "bitmap", "--add", "-g", "4k", image, "a");
+            QemuTools.QemuIo(image, "write 0 1M", "write 30M 8k");
+            QemuTools.Ok("qemu-img", "bitmap", "--add", image, "b");
+            SetFirstBitmapFlags(image, BitmapDirectoryEntry.FlagInUse | BitmapDirectoryEntry.FlagAuto);
+        }
+
+        var q = QemuTools.Run("qemu-img", "bitmap", "--remove", theirs, "a");
+        var o = CliHarness.Run("bitmap", "--remove", ours, "a");
+        Assert.Multiple(() =>
+        {
+            Assert.That(o.Code, Is.EqualTo(q.Code).And.Zero, o.Stderr);
+            Assert.That(BitmapsJson(ours), Is.EqualTo(BitmapsJson(theirs)));
+            Assert.That(QemuTools.Check(ours).IsClean, Is.True, "its table and data clusters are freed: " + QemuTools.Check(ours));
+        });
+    }
+
+    [Test]
     public void Add_ImageHeldByQemuIo_Exit1WithTheLockMessage()
     {
         using var dir = new TempDir("bitmap-lock");

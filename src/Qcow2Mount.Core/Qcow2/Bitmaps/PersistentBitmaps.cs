@@ -276,12 +276,11 @@ internal sealed class PersistentBitmaps
             _bitmaps.Remove(b);
         }
 
-        if (b.Table is { } table)
+        // An in-use bitmap's table was never loaded: read it now, or its data clusters would leak.
+        var table = b.Table ?? ReadTable(_file, _header.Current, b.Entry, _file.Length);
+        for (long i = 0; i < table.Length; i++)
         {
-            for (long i = 0; i < table.Length; i++)
-            {
-                ReleaseData(table[i]);
-            }
+            ReleaseData(table[i]);
         }
 
         ReleaseTable(b);
