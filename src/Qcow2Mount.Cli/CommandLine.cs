@@ -21,6 +21,7 @@ internal static class CommandLine
         new SnapshotCommand(),
         new CommitCommand(),
         new RebaseCommand(),
+        new BitmapCommand(),
         new BenchCommand(),
         new CompareCommand(),
         new MeasureCommand(),

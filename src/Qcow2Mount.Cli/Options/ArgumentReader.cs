@@ -16,6 +16,9 @@ internal sealed class ArgumentReader
 
     public IReadOnlyList<string> Positionals => _positionals;
 
+    /// <summary>Every option as given, in command-line order (verbs whose options are steps, such as bitmap).</summary>
+    public IReadOnlyList<(string Name, string? Value)> InOrder => _options;
+
     /// <summary>Parses <paramref name="args"/>; <paramref name="spec"/> maps each option spelling (<c>-f</c>, <c>--output</c>) to whether it takes a value.</summary>
     public static ArgumentReader Parse(string verb, IReadOnlyList<string> args, IReadOnlyDictionary<string, bool> spec)
     {

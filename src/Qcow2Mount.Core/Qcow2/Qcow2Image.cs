@@ -1,5 +1,6 @@
 using Qcow2Mount.Core.Errors;
 using Qcow2Mount.Core.Qcow2.Allocation;
+using Qcow2Mount.Core.Qcow2.Bitmaps;
 using Qcow2Mount.Core.Qcow2.Format;
 using Qcow2Mount.Core.Qcow2.Metadata;
 using Qcow2Mount.Core.Storage;
@@ -47,6 +48,9 @@ public sealed class Qcow2Image : IVirtualDisk
     private readonly CompressedWriter _compressed;
     private readonly CacheCleaner? _cacheCleaner;
     private readonly long _snapshotSize;
+
+    /// <summary>The persistent bitmaps this writer maintains (null: read-only, or bitmaps it cannot maintain).</summary>
+    private PersistentBitmaps? _bitmaps;
     private bool _disposed;
 
     internal Qcow2Image(IBlockDevice file, Qcow2Header header, ImageLayout layout, ImageOpenOptions options, IVirtualDisk? backing, IBlockDevice? dataFile, IDisposable? backingOwner)
@@ -115,6 +119,9 @@ public sealed class Qcow2Image : IVirtualDisk
 
     internal ClusterGeometry Geometry => _geo;
 
+    /// <summary>The persistent bitmaps maintained by this writer, or null (tests read the memory bound here).</summary>
+    internal PersistentBitmaps? Bitmaps => _bitmaps;
+
     /// <summary>The qcow2 file itself (for tools that read structures the engine does not use, such as bitmaps).</summary>
     internal IBlockDevice Qcow2File => _file;
 
@@ -167,6 +174,8 @@ public sealed class Qcow2Image : IVirtualDisk
         {
             return;
         }
+
+        MarkBitmaps(offset, data.Length);
 
         var start = new GuestOffset(offset);
         long rangeEnd = _geo.NextClusterStart(start + (data.Length - 1)).Value;
@@ -241,6 +250,7 @@ public sealed class Qcow2Image : IVirtualDisk
     internal void Resize(long newSize)
     {
         EnsureWritable();
+        _bitmaps?.RefuseResizeIfInconsistent();
         new Resizer(_metaLock, _ranges, _header, _tables, _allocator, _zero, _order, _file, _data, _geo, _header.Current.HasExternalDataFile).Resize(newSize);
     }
 
@@ -308,9 +318,16 @@ public sealed class Qcow2Image : IVirtualDisk
 
         try
         {
-            if (!IsReadOnly)
+            lock (_metaLock)
             {
-                lock (_metaLock)
+                // Bitmaps first (QEMU's order): a resize or snapshot operation has closed the header for writing
+                // already, but its bitmaps still go back consistent; a corrupt image keeps them in_use.
+                if (_bitmaps is not null && !_header.Current.IsCorrupt)
+                {
+                    StoreBitmaps();
+                }
+
+                if (!IsReadOnly)
                 {
                     FlushAndSignal();
                     _header.ClearDirtyBit();
@@ -339,11 +356,62 @@ public sealed class Qcow2Image : IVirtualDisk
         }
     }
 
-    /// <summary>The last step of opening for writing: a corrupt image is refused, unmaintained autoclear bits cleared.</summary>
+    /// <summary>
+    /// The last step of opening: the bitmap directory validated (any open, as QEMU does); for writing, a corrupt image
+    /// is refused, unmaintained autoclear bits cleared and the persistent bitmaps loaded and marked in use.
+    /// </summary>
     internal void PrepareForWriting()
     {
+        var bitmaps = BitmapDirectory.Read(_file, _header.Current);
         _header.RefuseWritingIfCorrupt(Name);
-        _header.ClearUnmaintainedAutoclearBits();
+        if (IsReadOnly)
+        {
+            return;
+        }
+
+        // Autoclear bit 0 stays only over bitmaps kept up to date (set without the extension it names nothing: cleared).
+        bool maintained = PersistentBitmaps.CanMaintain(bitmaps);
+        _header.ClearUnmaintainedAutoclearBits(maintained && bitmaps.Count > 0);
+        if (maintained)
+        {
+            lock (_metaLock)
+            {
+                _bitmaps = PersistentBitmaps.Open(_file, _header, _allocator, _order, bitmaps);
+            }
+        }
+    }
+
+    /// <summary>Applying a snapshot would change the disk behind its bitmaps' back: refused while it has any, as QEMU does.</summary>
+    internal void RefuseSnapshotApplyWithBitmaps()
+    {
+        if (_bitmaps is { HasBitmaps: true })
+        {
+            throw new UnsupportedFeatureException("Device has active dirty bitmaps");
+        }
+    }
+
+    /// <summary>qemu-img bitmap: <paramref name="edit"/> changes the bitmaps (under the metadata lock); they are stored at close.</summary>
+    internal void EditBitmaps(Action<PersistentBitmaps> edit)
+    {
+        EnsureWritable();
+        lock (_metaLock)
+        {
+            edit(_bitmaps ?? throw new UnsupportedFeatureException($"{Name}: a bitmap has extra data this program does not know; its bitmaps cannot be changed"));
+        }
+    }
+
+    /// <summary>The clean close of the bitmaps (see <see cref="PersistentBitmaps.Store"/>); corruption met there is signalled like a write's.</summary>
+    private void StoreBitmaps()
+    {
+        try
+        {
+            _bitmaps!.Store();
+        }
+        catch (ImageCorruptException)
+        {
+            SignalCorruption();
+            throw;
+        }
     }
 
     internal void CloseFiles()
@@ -363,6 +431,7 @@ public sealed class Qcow2Image : IVirtualDisk
     {
         EnsureWritable();
         CheckRange(offset, length);
+        MarkBitmaps(offset, length);
         var start = new GuestOffset(offset);
         try
         {
@@ -421,6 +490,31 @@ public sealed class Qcow2Image : IVirtualDisk
         if (_allocator.DeferredFreeCount > MaxDeferredFrees)
         {
             Flush();
+        }
+    }
+
+    /// <summary>
+    /// Marks a changed guest range in the persistent bitmaps before it is changed (a failed request may have changed
+    /// part of it); dirty chunks past the memory budget are stored early. No lock held by the caller.
+    /// </summary>
+    private void MarkBitmaps(long offset, long length)
+    {
+        if (_bitmaps is not { IsTracking: true } bitmaps)
+        {
+            return;
+        }
+
+        long span = bitmaps.MarkSpan;
+        for (long done = 0; done < length; done += span)
+        {
+            bitmaps.Mark(offset + done, Math.Min(span, length - done));
+            if (bitmaps.IsOverBudget)
+            {
+                lock (_metaLock)
+                {
+                    bitmaps.Spill();
+                }
+            }
         }
     }
 

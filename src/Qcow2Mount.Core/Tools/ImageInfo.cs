@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Qcow2Mount.Core.Qcow2;
+using Qcow2Mount.Core.Qcow2.Bitmaps;
 using Qcow2Mount.Core.Qcow2.Format;
 using Qcow2Mount.Core.Storage;
 
@@ -130,54 +131,25 @@ public sealed record ImageInfo
     /// <summary>qemu's path_combine: a relative name is appended to the directory part of the referring name, as text.</summary>
     public static string CombinePath(string referrer, string name) => Platform.HostPathRules.Current.Combine(referrer, name);
 
-    /// <summary>The bitmap directory, when the bitmaps extension is present and consistent (autoclear bit 0).</summary>
-    private static List<BitmapInfo> ReadBitmaps(IBlockDevice file, Qcow2Header h)
+    /// <summary>The bitmap directory (validated when the image opened), when the bitmaps extension is present and consistent (autoclear bit 0).</summary>
+    private static List<BitmapInfo> ReadBitmaps(IBlockDevice file, Qcow2Header h) =>
+        BitmapDirectory.Read(file, h).Select(e => new BitmapInfo(e.Name, e.Granularity, Flags(e))).ToList();
+
+    /// <summary>qemu-img's flag names, in its order.</summary>
+    private static List<string> Flags(BitmapDirectoryEntry e)
     {
-        var list = new List<BitmapInfo>();
-        if ((h.AutoclearFeatures & FeatureBits.AutoclearBitmaps) == 0 || h.FindExtension(HeaderExtension.Bitmaps) is not { } ext)
+        var names = new List<string>();
+        if (e.IsInUse)
         {
-            return list;
+            names.Add("in-use");
         }
 
-        uint count = BinaryPrimitives.ReadUInt32BigEndian(ext.Data);
-        long size = (long)BinaryPrimitives.ReadUInt64BigEndian(ext.Data.AsSpan(8));
-        long offset = (long)BinaryPrimitives.ReadUInt64BigEndian(ext.Data.AsSpan(16));
-        if (size <= 0 || size > (64L << 20))
+        if (e.IsAuto)
         {
-            return list;
+            names.Add("auto");
         }
 
-        var dir = new byte[size];
-        file.Read(offset, dir);
-        int pos = 0;
-        for (uint i = 0; i < count && pos + 24 <= dir.Length; i++)
-        {
-            uint flags = BinaryPrimitives.ReadUInt32BigEndian(dir.AsSpan(pos + 12));
-            int granularityBits = dir[pos + 17];
-            int nameSize = BinaryPrimitives.ReadUInt16BigEndian(dir.AsSpan(pos + 18));
-            int extra = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(dir.AsSpan(pos + 20)), int.MaxValue / 2);
-            int nameAt = pos + 24 + extra;
-            if (nameAt + nameSize > dir.Length || granularityBits > 62)
-            {
-                break;
-            }
-
-            var names = new List<string>();
-            if ((flags & 1) != 0)
-            {
-                names.Add("in-use");
-            }
-
-            if ((flags & 2) != 0)
-            {
-                names.Add("auto");
-            }
-
-            list.Add(new BitmapInfo(System.Text.Encoding.UTF8.GetString(dir, nameAt, nameSize), 1L << granularityBits, names));
-            pos = (nameAt + nameSize + 7) & ~7;
-        }
-
-        return list;
+        return names;
     }
 
     /// <summary>A snapshot table entry as qemu-img shows it (VM state size from extra data when present, icount -1 = none).</summary>

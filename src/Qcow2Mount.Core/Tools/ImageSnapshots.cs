@@ -30,6 +30,7 @@ public static class ImageSnapshots
     public static void Apply(string path, string idOrName)
     {
         using var image = OpenForChange(path);
+        image.RefuseSnapshotApplyWithBitmaps();
         image.SnapshotManager().Apply(idOrName);
     }
 

@@ -17,7 +17,7 @@ public static class FeatureBits
     public const ulong AutoclearBitmaps = 1UL << 0;
     public const ulong AutoclearDataFileRaw = 1UL << 1;
 
-    /// <summary>Autoclear bits this program keeps on a read-write open (bitmaps is cleared: we do not update bitmaps).</summary>
+    /// <summary>Autoclear bits this program always keeps on a read-write open (bitmaps is kept only while the bitmaps can be maintained: <see cref="Bitmaps.PersistentBitmaps"/>).</summary>
     public const ulong AutoclearKeptOnWrite = AutoclearDataFileRaw;
 
     /// <summary>Name of a feature bit as QEMU's feature-name table spells it, for messages.</summary>

@@ -84,10 +84,14 @@ internal sealed class HeaderStore
         }
     }
 
-    /// <summary>Spec: a writer clears the autoclear bits it does not maintain before changing the image (bitmaps included).</summary>
-    public void ClearUnmaintainedAutoclearBits()
+    /// <summary>
+    /// Spec: a writer clears the autoclear bits it does not maintain before changing the image; the bitmaps bit is
+    /// kept when <paramref name="bitmapsMaintained"/> (the persistent bitmaps are kept up to date).
+    /// </summary>
+    public void ClearUnmaintainedAutoclearBits(bool bitmapsMaintained)
     {
-        ulong autoclear = Current.AutoclearFeatures & FeatureBits.AutoclearKeptOnWrite;
+        ulong kept = FeatureBits.AutoclearKeptOnWrite | (bitmapsMaintained ? FeatureBits.AutoclearBitmaps : 0);
+        ulong autoclear = Current.AutoclearFeatures & kept;
         if (!_readOnly && autoclear != Current.AutoclearFeatures)
         {
             Commit(Current with { AutoclearFeatures = autoclear });
