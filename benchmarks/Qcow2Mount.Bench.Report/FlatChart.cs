@@ -43,6 +43,7 @@ internal static class FlatChart
             var plot = multiplot.GetPlot(i);
             var here = rows.Where(r => r.Metric == metric).ToList();
             string[] sizes = here.Select(r => SizeOf(r.Case)).Distinct().OrderBy(Bytes).ToArray();
+            double top = 0;
             foreach (var (impl, label, color) in Series)
             {
                 var xs = new List<double>();
@@ -54,6 +55,7 @@ internal static class FlatChart
                     {
                         xs.Add(s);
                         ys.Add(v);
+                        top = Math.Max(top, v);
                     }
                 }
 
@@ -67,7 +69,7 @@ internal static class FlatChart
             }
 
             plot.Axes.Bottom.SetTicks(Enumerable.Range(0, sizes.Length).Select(s => (double)s).ToArray(), sizes);
-            plot.Axes.Margins(bottom: 0);
+            plot.Axes.SetLimitsY(0, top > 0 ? top * 1.25 : 1); // from zero: flat must look flat
             plot.Title(title, size: 13);
             plot.XLabel("virtual size (sparse)");
             plot.ShowLegend(Alignment.UpperLeft);
