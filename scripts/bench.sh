@@ -26,6 +26,9 @@ usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ou
                    8 convert  qcow2mount convert vs qemu-img convert
                    9 uring    FUSE transports: /dev/fuse vs io_uring (kernel 6.14+), FUSE limit and ours,
                               workloads 3 and 4's jobs (switches enable_uring per run)
+                  10 flat     mount, RSS, first read and unmount from 1 GiB to 64 TiB (sparse), ours with
+                              1/16/100 images in one mount, check and convert of 64 MiB of data at every size
+                  11 compress convert -c -O qcow2 (zlib, zstd) of half random, a quarter text, a quarter zeros
   --ours PATH    the qcow2mount binary (default: $QCOW2MOUNT, artifacts/publish/qcow2mount,
                  then the Release/Debug build output); "none" measures QEMU and the ceiling only
   --limit PATH   the FUSE limit, benchmarks/Qcow2Mount.FuseLimit (default: built with dotnet
@@ -79,7 +82,7 @@ if ((SMOKE)); then
     : "${ROUNDS:=1}" "${RUNTIME:=1}" "${DISK:=256M}" "${ONLY:=1,3}"
     BACKINGS=(qcow2) CLUSTERS=(64k 2M) QDS=(16)
 else
-    : "${ROUNDS:=3}" "${RUNTIME:=10}" "${DISK:=4G}" "${ONLY:=1,2,3,4,5,6,7,8,9}"
+    : "${ROUNDS:=3}" "${RUNTIME:=10}" "${DISK:=4G}" "${ONLY:=1,2,3,4,5,6,7,8,9,10,11}"
     BACKINGS=(raw qcow2) CLUSTERS=(64k 128k 512k 2M) QDS=(1 16)
 fi
 [[ -n $CLUSTERS_ARG ]] && IFS=, read -ra CLUSTERS <<<"$CLUSTERS_ARG"
@@ -96,6 +99,7 @@ for it in "${items[@]}"; do
         1 | cow) SELECTED+=(w1) ;; 1e | engine) SELECTED+=(w1e) ;; 2 | fresh) SELECTED+=(w2) ;; 3 | alloc) SELECTED+=(w3) ;;
         4 | seq) SELECTED+=(w4) ;; 5 | size) SELECTED+=(w1 w5) ;; 6 | mount) SELECTED+=(w6) ;;
         7 | rss) SELECTED+=(w7) ;; 8 | convert) SELECTED+=(w8) ;; 9 | uring) SELECTED+=(w9) ;;
+        10 | flat) SELECTED+=(w10) ;; 11 | compress) SELECTED+=(w11) ;;
         *) die "unknown workload '$it' (see --help)" ;;
     esac
 done
@@ -193,7 +197,7 @@ NOTES=$RUN/notes
 
 HOST=$(hostname -s 2>/dev/null || hostname)
 STEM=$(date +%Y-%m-%d)-$HOST
-if ((SMOKE)); then STEM+=-smoke; elif [[ $ONLY != 1,2,3,4,5,6,7,8,9 ]]; then STEM+=-w${ONLY//,/-}; fi
+if ((SMOKE)); then STEM+=-smoke; elif [[ $ONLY != 1,2,3,4,5,6,7,8,9,10,11 ]]; then STEM+=-w${ONLY//,/-}; fi
 RESULTS=$ROOT/benchmarks/results
 mkdir -p "$RESULTS"
 TSV=$RESULTS/$STEM.tsv MD=$RESULTS/$STEM.md PNG=$RESULTS/$STEM.png
@@ -282,7 +286,7 @@ if want 1 || want 1e || want 3 || want 4 || want 6 || want 8; then
 fi
 ((SMOKE)) || hold_memory
 read_into_cache "$CACHE/base-$DISK.raw" "$CACHE/base-$DISK.qcow2"
-for w in w1 w1e w2 w3 w4 w6 w7 w8 w9; do
+for w in w1 w1e w2 w3 w4 w6 w7 w8 w9 w10 w11; do
     if want "${w#w}"; then
         log "== $w"
         t=$(date +%s)
@@ -347,7 +351,7 @@ EOF
     echo "Raw numbers (every round): \`$(basename "$TSV")\`."
 } >"$MD"
 
-if ((CHART)) && want 1; then
+if ((CHART)) && { want 1 || want 10; }; then
     if command -v dotnet >/dev/null; then
         # SkiaSharp (under ScottPlot) finds its fonts through fontconfig's files.
         chart_packages=("$(package_of /usr/lib/x86_64-linux-gnu/libfontconfig.so.1)" "$(package_of /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf)")
@@ -357,6 +361,7 @@ if ((CHART)) && want 1; then
         dotnet run -c Release --project "$ROOT/benchmarks/Qcow2Mount.Bench.Report" -- "$TSV" "$PNG" >"$RUN/chart.log" 2>&1 ||
             { log "chart failed (see below); the table is complete without it"; tail -20 "$RUN/chart.log" >&2; }
         [[ -f $PNG ]] && printf '\n![IOPS per cluster size](%s)\n' "$(basename "$PNG")" >>"$MD"
+        [[ -f ${PNG%.png}-flat.png ]] && printf '\n![Workload 10 against the virtual size](%s)\n' "$(basename "${PNG%.png}-flat.png")" >>"$MD"
     else
         log "chart skipped: dotnet is not installed"
     fi

@@ -1,6 +1,7 @@
 using Qcow2Mount.Bench.Report;
 
-// Draws the chart of scripts/bench.sh: IOPS per cluster size, extended L2 on/off, ours vs QEMU.
+// Draws the charts of scripts/bench.sh: IOPS per cluster size, extended L2 on/off, ours vs QEMU (CHART.png), and
+// workload 10's metrics against the virtual size (CHART-flat.png, when the results have workload 10).
 if (args.Length != 2)
 {
     Console.Error.WriteLine("usage: Qcow2Mount.Bench.Report RESULTS.tsv CHART.png");
@@ -9,11 +10,22 @@ if (args.Length != 2)
 
 var results = ResultTable.Load(args[0]);
 int panels = IopsChart.Save(results, args[1]);
-if (panels == 0)
+string flatPath = Path.ChangeExtension(args[1], null) + "-flat.png";
+int flatPanels = FlatChart.Save(results, flatPath);
+if (flatPanels > 0)
 {
-    Console.Error.WriteLine("no workload 1 or 2 rows to chart");
+    Console.WriteLine($"wrote {flatPath} ({flatPanels} panels)");
+}
+
+if (panels == 0 && flatPanels == 0)
+{
+    Console.Error.WriteLine("no workload 1, 2 or 10 rows to chart");
     return 1;
 }
 
-Console.WriteLine($"wrote {args[1]} ({panels} panels)");
+if (panels > 0)
+{
+    Console.WriteLine($"wrote {args[1]} ({panels} panels)");
+}
+
 return 0;

@@ -352,3 +352,156 @@ w8() {
     done
     rm -f "$out"
 }
+
+# Workload 10 (issue 18, "flat as images grow"): the same measurements on sparse qcow2 images
+# (64 KiB clusters) from 1 GiB to 64 TiB: mount time, VmRSS after the mount and after the first
+# 4 KiB read, that read's latency (O_DIRECT, so it reaches the server), unmount time; ours with 1,
+# 16 and 100 images in one mount (QEMU's daemon exports one image per export: not compared); and
+# check and convert (to qcow2: ext4 cannot hold a 64 TiB raw file) of images of every size that
+# hold the same 64 MiB of data, whose time should follow the data, not the virtual size.
+W10_SIZES=(1G 64G 1T 64T)
+W10_COUNTS=(1 16 100)
+w10() {
+    local round size impl img t0 t1
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for size in "${W10_SIZES[@]}"; do
+            local tpl=$RUN/tpl-flat-$size.qcow2
+            [[ -f $tpl ]] || make_overlay "$tpl" "$size" 64k off
+            for impl in $(impls "$round"); do
+                img=$(fresh_copy "$tpl" disk.qcow2)
+                if serve "$impl" "$img"; then
+                    local case="size=$size" mounted read_us after
+                    mounted=$(vm_kib "$SERVE_PID" VmRSS)
+                    t0=$(now_ms)
+                    dd if="$SERVE_FILE" of=/dev/null bs=4k count=1 iflag=direct status=none || note "w10 $impl $case: the first read failed"
+                    t1=$(now_ms)
+                    read_us=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
+                    after=$(vm_kib "$SERVE_PID" VmRSS)
+                    if unserve; then
+                        record w10 "$case" "$impl" "$round" mount_ms "$SERVE_MS"
+                        record w10 "$case" "$impl" "$round" first_read_us "$read_us"
+                        record w10 "$case" "$impl" "$round" rss_mounted_MiB "$(awk -v k="$mounted" 'BEGIN { printf "%.1f", k / 1024 }')"
+                        record w10 "$case" "$impl" "$round" rss_after_read_MiB "$(awk -v k="$after" 'BEGIN { printf "%.1f", k / 1024 }')"
+                        record w10 "$case" "$impl" "$round" unmount_ms "$UNSERVE_MS"
+                        log "  [w10 r$round] $case $impl: mount $SERVE_MS ms, first read $read_us us, RSS $mounted/$after KiB, unmount $UNSERVE_MS ms"
+                    else
+                        note "w10 $impl $case: $SERVE_ERR"
+                    fi
+                else
+                    note "w10 $impl $case: $SERVE_ERR"
+                fi
+                rm -f "$img"
+            done
+        done
+        [[ -n $OURS ]] && flat_counts "$round"
+        flat_tools "$round"
+    done
+}
+
+# flat_counts ROUND: ours with 1, 16 and 100 sparse 1 TiB images in one mount.
+flat_counts() {
+    local round=$1 n i mnt=$RUN/mnt-many pid t0 t1 rss
+    local tpl=$RUN/tpl-flat-1T.qcow2
+    [[ -f $tpl ]] || make_overlay "$tpl" 1T 64k off
+    for n in "${W10_COUNTS[@]}"; do
+        local imgs=() case="images=$n, 1 TiB each"
+        rm -rf "$RUN/many" && mkdir -p "$RUN/many" "$mnt"
+        for ((i = 0; i < n; i++)); do
+            cp --sparse=always "$tpl" "$RUN/many/d$i.qcow2"
+            imgs+=("$RUN/many/d$i.qcow2")
+        done
+        sync
+        t0=$(now_ms)
+        if ! "$OURS" "${imgs[@]}" "$mnt" >"$RUN/ours.log" 2>&1; then
+            note "w10 ours $case: mount failed: $(head -c 200 "$RUN/ours.log")"
+            continue
+        fi
+        t1=$(now_ms)
+        ACTIVE_MNTS+=("$mnt")
+        pid=$(fuse_server_pid "$mnt")
+        rss=$(vm_kib "$pid" VmRSS)
+        record w10 "$case" ours "$round" mount_ms "$(elapsed_ms "$t0" "$t1")"
+        record w10 "$case" ours "$round" rss_mounted_MiB "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')"
+        for ((i = 0; i < n; i++)); do
+            dd if="$mnt/d$i.raw" of=/dev/null bs=4k count=1 iflag=direct status=none || note "w10 ours $case: read of d$i.raw failed"
+        done
+        rss=$(vm_kib "$pid" VmRSS)
+        record w10 "$case" ours "$round" rss_after_read_MiB "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')"
+        t0=$(now_ms)
+        "$OURS" unmount "$mnt" >>"$RUN/ours.log" 2>&1 || note "w10 ours $case: unmount failed"
+        while alive "$pid"; do nap; done
+        t1=$(now_ms)
+        record w10 "$case" ours "$round" unmount_ms "$(elapsed_ms "$t0" "$t1")"
+        log "  [w10 r$round] $case: RSS $rss KiB after a read of each"
+        ACTIVE_MNTS=()
+        rm -rf "$RUN/many"
+    done
+}
+
+# flat_tools ROUND: check and convert -O qcow2 of images of every size holding the same 64 MiB.
+flat_tools() {
+    local round=$1 size impl t0 t1 tpl out=$RUN/flat-out.qcow2
+    for size in "${W10_SIZES[@]}"; do
+        tpl=$RUN/tpl-flat-data-$size.qcow2
+        if [[ ! -f $tpl ]]; then
+            make_overlay "$tpl" "$size" 64k off
+            qemu-io -f qcow2 -c "write -P 7 0 32M" -c "write -P 9 $(($(bytes "$size") - (32 << 20))) 32M" "$tpl" >/dev/null ||
+                { note "w10: qemu-io could not fill $tpl"; continue; }
+        fi
+        for impl in $(impls "$round"); do
+            local tool=(qemu-img)
+            [[ $impl == ours ]] && tool=("$OURS")
+            t0=$(now_ms)
+            "${tool[@]}" check -f qcow2 "$tpl" >"$RUN/tool.log" 2>&1 || note "w10 $impl check size=$size: $(head -c 200 "$RUN/tool.log")"
+            t1=$(now_ms)
+            record w10 "size=$size, 64 MiB data" "$impl" "$round" check_ms "$(elapsed_ms "$t0" "$t1")"
+            rm -f "$out"
+            t0=$(now_ms)
+            "${tool[@]}" convert -f qcow2 -O qcow2 "$tpl" "$out" >"$RUN/tool.log" 2>&1 || note "w10 $impl convert size=$size: $(head -c 200 "$RUN/tool.log")"
+            t1=$(now_ms)
+            record w10 "size=$size, 64 MiB data" "$impl" "$round" convert_ms "$(elapsed_ms "$t0" "$t1")"
+            rm -f "$out"
+        done
+    done
+}
+
+# Workload 11 (issue 18): compressed conversion, `convert -c -O qcow2` against `qemu-img convert -c
+# -m 8 -W`, zlib and zstd, of a disk of realistic data: per 4 MiB, 2 MiB of random bytes, 1 MiB of
+# text-like bytes (words of a made-up vocabulary, 64 MiB of it reused) and 1 MiB of zeros. Both write
+# 64 KiB clusters with standard L2 tables (QEMU's default layout; ours defaults to 128 KiB extended L2).
+w11() {
+    local src=$CACHE/mixed-$DISK.qcow2 out=$RUN/compressed.qcow2 round impl type t0 t1
+    if [[ ! -f $src ]]; then
+        log "making $src (half random, a quarter text-like, a quarter zeros)"
+        python3 "$ROOT/scripts/bench/mixed_data.py" "$RUN/mixed.raw" "$((DISK_BYTES >> 20))" &&
+            qemu-img convert -f raw -O qcow2 "$RUN/mixed.raw" "$src.tmp" && mv "$src.tmp" "$src" || { note "w11: could not make $src"; rm -f "$RUN/mixed.raw"; return 0; }
+        rm -f "$RUN/mixed.raw"
+    fi
+    cat "$src" >/dev/null
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for type in zlib zstd; do
+            local case="compression_type=$type" opts="cluster_size=65536,compression_type=$type"
+            for impl in $(impls "$round"); do
+                rm -f "$out"
+                sync
+                t0=$(now_ms)
+                case $impl in
+                    qemu) qemu-img convert -c -m 8 -W -f qcow2 -O qcow2 -o "$opts" "$src" "$out" ;;
+                    ours) "$OURS" convert -c -f qcow2 -O qcow2 -o "$opts,extended_l2=off" "$src" "$out" ;;
+                esac >"$RUN/convert.log" 2>&1
+                local rc=$?
+                t1=$(now_ms)
+                if ((rc != 0)); then
+                    note "w11 $impl $case: convert exited with $rc: $(head -c 200 "$RUN/convert.log")"
+                    continue
+                fi
+                record w11 "$case" "$impl" "$round" seconds "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1000 }')"
+                record w11 "$case" "$impl" "$round" size_MiB "$(stat -c %s "$out" | awk '{ printf "%.1f", $1 / 1048576 }')"
+                record w11 "$case" "$impl" "$round" load_avg "$(cut -d' ' -f1 /proc/loadavg)"
+                qemu-img compare -q "$src" "$out" || note "w11 $impl $case: the output differs from the source"
+                log "  [w11 r$round] $case $impl: $(elapsed_ms "$t0" "$t1") ms"
+            done
+        done
+    done
+    rm -f "$out"
+}

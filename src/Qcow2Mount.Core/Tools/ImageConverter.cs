@@ -153,12 +153,12 @@ public static class ImageConverter
         bool compress = options.Compress;
         long size = src.Length;
         int chunkSize = Math.Max(ChunkSize, granule); // a multiple of the granule: both are powers of two
-        long copied = 0;
+        var chunks = ChunksWithData(src, chunkSize);
         double reported = 0;
         var progressGate = new object();
-        ChunkPipeline.Run((size + chunkSize - 1) / chunkSize, Workers, orderedWrites: !compress,
+        ChunkPipeline.Run(chunks.Count, Workers, orderedWrites: !compress,
             () => new Chunk(chunkSize),
-            (i, chunk) => ReadChunk(src, i * chunkSize, (int)Math.Min(chunkSize, size - (i * chunkSize)), granule, chunk),
+            (i, chunk) => ReadChunk(src, chunks[(int)i], (int)Math.Min(chunkSize, size - chunks[(int)i]), granule, chunk),
             (_, chunk) =>
             {
                 foreach (var (from, length) in chunk.Extents)
@@ -173,7 +173,7 @@ public static class ImageConverter
 
                 if (progress is not null)
                 {
-                    double fraction = (double)Interlocked.Add(ref copied, chunk.Length) / size;
+                    double fraction = (double)(chunk.Start + chunk.Length) / size;
                     lock (progressGate)
                     {
                         if (fraction > reported)
@@ -184,6 +184,40 @@ public static class ImageConverter
                     }
                 }
             });
+        if (progress is not null && reported < 1 && size > 0)
+        {
+            progress(1);
+        }
+    }
+
+    /// <summary>
+    /// The starts of the chunks that hold anything the source does not report as zero, found with block status over
+    /// long runs: the copy's work follows the allocated data, not the virtual size (a sparse 64 TiB image is 33 million
+    /// chunks, and handing each one through the pipeline took over ten minutes for 32 MiB of data).
+    /// </summary>
+    private static List<long> ChunksWithData(IVirtualDisk src, int chunkSize)
+    {
+        var starts = new List<long>();
+        long size = src.Length, pos = 0;
+        while (pos < size)
+        {
+            var status = src.GetBlockStatus(pos, size - pos);
+            long n = Math.Max(1, status.Length);
+            if ((status.Flags & BlockStatusFlags.Zero) == 0 || (status.Flags & BlockStatusFlags.Data) != 0)
+            {
+                for (long c = pos / chunkSize * chunkSize; c < pos + n; c += chunkSize)
+                {
+                    if (starts.Count == 0 || starts[^1] != c)
+                    {
+                        starts.Add(c);
+                    }
+                }
+            }
+
+            pos += n;
+        }
+
+        return starts;
     }
 
     /// <summary>Reads [start, start + length) of the source; ranges it reports as zero are skipped unread.</summary>

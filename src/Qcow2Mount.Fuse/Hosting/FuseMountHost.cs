@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Qcow2Mount.Core.Hosting;
 using Qcow2Mount.Core.Vfs;
+using Qcow2Mount.Fuse.Interop;
 
 namespace Qcow2Mount.Fuse.Hosting;
 
@@ -149,25 +150,61 @@ internal sealed class FuseMountHost : IMountHost
     public void Unmount(string mountPoint, bool lazy, TimeSpan timeout)
     {
         int? server = MountPidFile.ReadLive(mountPoint);
-        if (Unmounter.Unmount(mountPoint, lazy) is { } error)
-        {
-            throw new MountFailedException(error);
-        }
 
-        if (server is null || lazy)
+        // Opened before the unmount, so the descriptor names the server and never a process that reuses its pid later.
+        int exited = server is int pid && !lazy ? Libc.PidfdOpen(pid) : -1;
+        try
         {
-            return;
-        }
+            if (Unmounter.Unmount(mountPoint, lazy) is { } error)
+            {
+                throw new MountFailedException(error);
+            }
 
-        var clock = Stopwatch.StartNew();
-        while (MountPidFile.IsRunning(server.Value))
-        {
-            if (clock.Elapsed > timeout)
+            if (server is null || lazy)
+            {
+                return;
+            }
+
+            if (!WaitForExit(server.Value, exited, timeout))
             {
                 throw new MountFailedException($"{mountPoint}: unmounted, but server {server} has not exited after {timeout.TotalSeconds} s");
             }
-
-            Thread.Sleep(20);
         }
+        finally
+        {
+            if (exited >= 0)
+            {
+                Libc.Close(exited);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits for the server's exit: on its pidfd, woken the moment it exits (polling /proc every 20 ms added 10 ms to
+    /// an unmount on average, a third of it); without a pidfd (a kernel before 5.3), by polling its state every 2 ms.
+    /// </summary>
+    private static unsafe bool WaitForExit(int pid, int pidfd, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (MountPidFile.IsRunning(pid))
+        {
+            var left = timeout - clock.Elapsed;
+            if (left <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            if (pidfd >= 0)
+            {
+                var poll = new PollFd { Fd = pidfd, Events = Libc.POLLIN };
+                _ = Libc.Poll(&poll, 1, (int)Math.Min(left.TotalMilliseconds + 1, int.MaxValue));
+            }
+            else
+            {
+                Thread.Sleep(2);
+            }
+        }
+
+        return true;
     }
 }

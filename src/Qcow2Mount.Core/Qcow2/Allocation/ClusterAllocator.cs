@@ -199,8 +199,12 @@ internal sealed class ClusterAllocator
         }
     }
 
+    /// <summary>Clusters freed so far: a writer that remembers a partly used host cluster may use its rest only while this is unchanged.</summary>
+    public long FreedCount { get; private set; }
+
     private void OnFreed(HostCluster cluster)
     {
+        FreedCount++;
         var offset = _geo.StartOf(cluster);
         if (_metadata.Remove(cluster))
         {

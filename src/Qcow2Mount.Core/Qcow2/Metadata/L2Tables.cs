@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using Qcow2Mount.Core.Errors;
 using Qcow2Mount.Core.Qcow2.Allocation;
@@ -193,21 +194,30 @@ internal sealed class L2Tables
         _header.BeforeMetadataChange();
         var table = _allocator.AllocateL2Table(offset);
         int sliceSize = _cache.EntrySize;
-        var content = new byte[_geo.ClusterSize];
-        if (!old.IsNone)
+        byte[] rented = ArrayPool<byte>.Shared.Rent(_geo.ClusterSize);
+        try
         {
+            var content = rented.AsSpan(0, _geo.ClusterSize);
+            content.Clear();
+            if (!old.IsNone)
+            {
+                for (int s = 0; s < _geo.ClusterSize; s += sliceSize)
+                {
+                    _cache.Get(old.Value + s).CopyTo(content[s..]);
+                }
+            }
+
+            _file.Write(table.Value, content);
+            _order.MakeDataAndRefcountsStable();
+            _file.Flush();
             for (int s = 0; s < _geo.ClusterSize; s += sliceSize)
             {
-                _cache.Get(old.Value + s).CopyTo(content, s);
+                _cache.PutCleanCopy(table.Value + s, content.Slice(s, sliceSize));
             }
         }
-
-        _file.Write(table.Value, content);
-        _order.MakeDataAndRefcountsStable();
-        _file.Flush();
-        for (int s = 0; s < _geo.ClusterSize; s += sliceSize)
+        finally
         {
-            _cache.PutClean(table.Value + s, content.AsSpan(s, sliceSize).ToArray());
+            ArrayPool<byte>.Shared.Return(rented);
         }
 
         SetL1(l1Index, L1Entry.For(table, copied: true));

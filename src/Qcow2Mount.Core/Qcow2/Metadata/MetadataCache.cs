@@ -7,6 +7,11 @@ namespace Qcow2Mount.Core.Qcow2.Metadata;
 /// Not thread-safe: the image's metadata lock guards it. Ordering rule enforced here: before a dirty entry of
 /// this cache is written, <see cref="WriteBackPrerequisite"/> runs (for the L2 cache: make data and refcount
 /// blocks stable first), so a crash never leaves an entry on disk that points at something not yet recorded.
+/// Memory: a full cache recycles the array and list node of the entry it evicts for the entry that replaces it, so a
+/// workload that misses all the time (random writes over a big image) allocates nothing once the cache is full; a
+/// churned 64 KiB array per miss grew the server's garbage-collected heap to three times the cache. An array handed out
+/// by <see cref="Get"/> is therefore valid until <see cref="Capacity"/> − 1 further misses, i.e. for the caller's
+/// current step under the metadata lock, never longer.
 /// </summary>
 internal sealed class MetadataCache
 {
@@ -62,11 +67,21 @@ internal sealed class MetadataCache
             return node.Value.Data;
         }
 
-        var data = new byte[EntrySize];
-        _file.Read(offset, data);
-        Misses++;
-        Validate?.Invoke(offset, data);
-        Insert(offset, data, dirty: false);
+        var recycled = MakeRoom();
+        var data = recycled?.Value.Data ?? new byte[EntrySize];
+        try
+        {
+            _file.Read(offset, data);
+            Misses++;
+            Validate?.Invoke(offset, data);
+        }
+        catch
+        {
+            data.AsSpan().Clear(); // never leave another table's bytes in an array someone may still see
+            throw;
+        }
+
+        Insert(offset, recycled, data, dirty: false);
         return data;
     }
 
@@ -74,9 +89,11 @@ internal sealed class MetadataCache
     public byte[] GetNew(long offset, ReadOnlySpan<byte> initial = default)
     {
         Drop(offset);
-        var data = new byte[EntrySize];
+        var recycled = MakeRoom();
+        var data = recycled?.Value.Data ?? new byte[EntrySize];
+        data.AsSpan().Clear();
         initial.CopyTo(data);
-        Insert(offset, data, dirty: true);
+        Insert(offset, recycled, data, dirty: true);
         return data;
     }
 
@@ -84,7 +101,17 @@ internal sealed class MetadataCache
     public void PutClean(long offset, byte[] data)
     {
         Drop(offset);
-        Insert(offset, data, dirty: false);
+        Insert(offset, MakeRoom(), data, dirty: false);
+    }
+
+    /// <summary>Puts a copy of <paramref name="content"/> (<see cref="EntrySize"/> bytes just written to disk) as a clean entry, in a recycled array when the cache is full.</summary>
+    public void PutCleanCopy(long offset, ReadOnlySpan<byte> content)
+    {
+        Drop(offset);
+        var recycled = MakeRoom();
+        var data = recycled?.Value.Data ?? new byte[EntrySize];
+        content.CopyTo(data);
+        Insert(offset, recycled, data, dirty: false);
     }
 
     public bool Contains(long offset) => _entries.ContainsKey(offset);
@@ -154,14 +181,39 @@ internal sealed class MetadataCache
         return dropped;
     }
 
-    private void Insert(long offset, byte[] data, bool dirty)
+    /// <summary>Evicts until there is room for one entry; returns the last evicted node (its array and node to reuse), or null.</summary>
+    private LinkedListNode<Entry>? MakeRoom()
+    {
+        LinkedListNode<Entry>? victim = null;
+        while (_entries.Count >= _capacity)
+        {
+            victim = Evict();
+        }
+
+        return victim;
+    }
+
+    private void Insert(long offset, LinkedListNode<Entry>? recycled, byte[] data, bool dirty)
     {
         while (_entries.Count >= _capacity)
         {
-            Evict();
+            recycled = Evict();
         }
 
-        var node = _lru.AddFirst(new Entry(offset, data) { Dirty = dirty, LastUsed = Environment.TickCount64 });
+        LinkedListNode<Entry> node;
+        if (recycled is not null && recycled.Value.Data.Length == data.Length)
+        {
+            recycled.Value.Reset(offset, data);
+            node = recycled;
+            _lru.AddFirst(node);
+        }
+        else
+        {
+            node = _lru.AddFirst(new Entry(offset, data));
+        }
+
+        node.Value.Dirty = dirty;
+        node.Value.LastUsed = Environment.TickCount64;
         _entries.Add(offset, node);
         PeakCount = Math.Max(PeakCount, _entries.Count);
         if (dirty)
@@ -170,7 +222,7 @@ internal sealed class MetadataCache
         }
     }
 
-    private void Evict()
+    private LinkedListNode<Entry> Evict()
     {
         var victim = _lru.Last!;
         if (victim.Value.Dirty)
@@ -183,6 +235,7 @@ internal sealed class MetadataCache
 
         _entries.Remove(victim.Value.Offset);
         _lru.Remove(victim);
+        return victim;
     }
 
     private void Touch(LinkedListNode<Entry> node)
@@ -196,9 +249,15 @@ internal sealed class MetadataCache
 
     private sealed class Entry(long offset, byte[] data)
     {
-        public long Offset { get; } = offset;
+        public long Offset { get; private set; } = offset;
 
-        public byte[] Data { get; } = data;
+        public byte[] Data { get; private set; } = data;
+
+        public void Reset(long offset, byte[] data)
+        {
+            Offset = offset;
+            Data = data;
+        }
 
         public bool Dirty { get; set; }
 
