@@ -8,8 +8,6 @@ namespace Qcow2Mount.Cli.Tests.Commands;
 /// </summary>
 public abstract class ChainCommandTestBase : CommandTestBase
 {
-    protected static string Cli => Path.Combine(TestContext.CurrentContext.TestDirectory, "qcow2mount.dll");
-
     protected string Twin(string name) => Path.Combine(Dir, "twin", name);
 
     /// <summary>A qcow2 overlay named <paramref name="name"/> over <paramref name="backing"/> (a relative name, as users write it).</summary>
@@ -62,26 +60,4 @@ public abstract class ChainCommandTestBase : CommandTestBase
     /// <summary>qemu-img's error line without its "qemu-img: " prefix (the twin's paths replaced by ours).</summary>
     protected string QemuError(string stderr) =>
         stderr.StartsWith("qemu-img: ", StringComparison.Ordinal) ? stderr["qemu-img: ".Length..].Split('\n')[0].Replace(Path.Combine(Dir, "twin"), Dir, StringComparison.Ordinal) : stderr;
-
-    /// <summary>
-    /// Runs the verb as a real process in the background, waits until <paramref name="started"/> says the copy is
-    /// under way, sends SIGINT as Ctrl+C does and returns the exit status with stdout and stderr.
-    /// </summary>
-    protected (string Status, string Stdout, string Stderr) Interrupt(string[] arguments, string started)
-    {
-        string args = string.Join(" ", arguments.Select(a => $"'{a}'"));
-        string script = $$"""
-            env --default-signal=INT dotnet '{{Cli}}' {{args}} >'{{PathOf("out")}}' 2>'{{PathOf("err")}}' &
-            pid=$!
-            for i in $(seq 3000); do
-              if {{started}}; then break; fi
-              sleep 0.01
-            done
-            kill -INT $pid
-            wait $pid
-            echo "status $?"
-            """;
-        var run = ProcessRunner.Run("bash", ["-c", script]);
-        return (run.StandardOutput + run.StandardError, File.ReadAllText(PathOf("out")), File.ReadAllText(PathOf("err")));
-    }
 }

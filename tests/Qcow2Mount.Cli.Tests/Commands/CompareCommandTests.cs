@@ -145,27 +145,14 @@ public sealed class CompareCommandTests : CommandTestBase
         // A shell starts the compare in the background (with SIGINT at its default: a background job of a
         // non-interactive shell would inherit it ignored), waits until it has both images open (its handler is in
         // place before it opens them), sends SIGINT as Ctrl+C does, and reports the exit status.
-        string script = $$"""
-            env --default-signal=INT dotnet '{{Cli}}' compare '{{a}}' '{{b}}' >'{{PathOf("out")}}' 2>'{{PathOf("err")}}' &
-            pid=$!
-            for i in $(seq 3000); do
-              if [ "$(ls -l /proc/$pid/fd 2>/dev/null | grep -c -e '{{a}}' -e '{{b}}')" -ge 2 ]; then break; fi
-              sleep 0.01
-            done
-            kill -INT $pid
-            wait $pid
-            echo "status $?"
-            """;
-        var run = ProcessRunner.Run("bash", ["-c", script]);
+        var (status, stdout, stderr) = Interrupt(["compare", a, b], $"[ \"$(ls -l /proc/$pid/fd 2>/dev/null | grep -c -e '{a}' -e '{b}')\" -ge 2 ]");
         Assert.Multiple(() =>
         {
-            Assert.That(run.StandardOutput, Is.EqualTo("status 130\n"), run.StandardError);
-            Assert.That(File.ReadAllText(PathOf("err")), Is.EqualTo("qcow2mount: compare: interrupted\n"), "the handler ran (not a default signal death)");
-            Assert.That(File.ReadAllText(PathOf("out")), Is.Empty, "no verdict for an interrupted compare");
+            Assert.That(status, Is.EqualTo("status 130\n"));
+            Assert.That(stderr, Is.EqualTo("qcow2mount: compare: interrupted\n"), "the handler ran (not a default signal death)");
+            Assert.That(stdout, Is.Empty, "no verdict for an interrupted compare");
         });
     }
-
-    private static string Cli => Path.Combine(TestContext.CurrentContext.TestDirectory, "qcow2mount.dll");
 
     private static void Patch(string path, long offset, byte[] bytes)
     {
