@@ -42,6 +42,12 @@ hold_memory() {
     [[ -w $PAGE_REPORTING_ORDER ]] || return 0
     local saved
     saved=$(<"$PAGE_REPORTING_ORDER") || return 0
+    # Already off: another run holds it (or the machine's owner switched it off for a session of runs); touching
+    # the free memory again beside that run would only take memory from it.
+    if ((saved >= 11)); then
+        note "free page reporting (virtio-balloon) already off (page_reporting_order $saved): left as it is"
+        return 0
+    fi
     # Reporting takes free blocks of this order and above; the buddy allocator has none above 10.
     echo 11 >"$PAGE_REPORTING_ORDER" 2>/dev/null || { note "could not switch free page reporting off"; return 0; }
     SAVED_REPORTING_ORDER=$saved
