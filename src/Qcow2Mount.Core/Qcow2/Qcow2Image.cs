@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Qcow2Mount.Core.Errors;
 using Qcow2Mount.Core.Qcow2.Allocation;
 using Qcow2Mount.Core.Qcow2.Bitmaps;
@@ -321,10 +322,20 @@ public sealed class Qcow2Image : IVirtualDisk
             lock (_metaLock)
             {
                 // Bitmaps first (QEMU's order): a resize or snapshot operation has closed the header for writing
-                // already, but its bitmaps still go back consistent; a corrupt image keeps them in_use.
+                // already, but its bitmaps still go back consistent; a corrupt image keeps them in_use. A failure
+                // there (a full disk) must not cost the guest's data: the flush still runs, the bitmaps stay in_use
+                // as after a crash, and the failure is reported after it.
+                ExceptionDispatchInfo? bitmapFailure = null;
                 if (_bitmaps is not null && !_header.Current.IsCorrupt)
                 {
-                    StoreBitmaps();
+                    try
+                    {
+                        StoreBitmaps();
+                    }
+                    catch (Exception e) when (e is IOException or ImageCorruptException)
+                    {
+                        bitmapFailure = ExceptionDispatchInfo.Capture(e);
+                    }
                 }
 
                 if (!IsReadOnly)
@@ -332,6 +343,8 @@ public sealed class Qcow2Image : IVirtualDisk
                     FlushAndSignal();
                     _header.ClearDirtyBit();
                 }
+
+                bitmapFailure?.Throw();
             }
         }
         finally

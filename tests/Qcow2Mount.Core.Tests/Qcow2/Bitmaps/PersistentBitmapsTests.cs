@@ -1,4 +1,5 @@
 using Qcow2Mount.Core.Qcow2;
+using Qcow2Mount.Core.Storage;
 using Qcow2Mount.TestSupport;
 
 namespace Qcow2Mount.Core.Tests.Qcow2.Bitmaps;
@@ -75,6 +76,40 @@ public sealed class PersistentBitmapsTests
             Assert.That(QemuDirtyBitmap.DirtyRanges(image, "b"), Is.EqualTo(new[] { (0L, 64L << 30) }));
             Assert.That(QemuTools.Check(image).IsClean, Is.True, QemuTools.Check(image).ToString());
             Assert.That(new FileInfo(image).Length, Is.LessThan(12L << 20), "all-ones table entries: no 16 MiB of bitmap data (8 MiB are the L2 tables the discard allocates)");
+        });
+    }
+
+    [Test]
+    public void Close_StoringBitmapsFails_GuestDataStillFlushedAndFailureReported()
+    {
+        // A full disk while the bitmaps are stored at close: the guest's writes (dirty L2 tables in the cache) must
+        // still reach the file, the bitmap stays in_use as after a crash, and the close reports the failure.
+        using var dir = new TempDir("bitmap-store-fails");
+        string image = dir.File("x.qcow2");
+        QemuTools.Create(image, 64L << 20);
+        QemuTools.Ok("qemu-img", "bitmap", "--add", image, "b");
+        var file = new GatedBlockDevice(FileBlockDevice.Open(image, readOnly: false));
+        var disk = Qcow2Image.Open(file, new ImageOpenOptions());
+        var data = new byte[65536];
+        Array.Fill(data, (byte)0x5a);
+        disk.Write(1 << 20, data);
+        disk.Write(40 << 20, data);
+        bool armed = true;
+        file.BeforeWrite = (_, _) =>
+        {
+            if (armed)
+            {
+                armed = false;
+                throw new IOException("No space left on device");
+            }
+        };
+
+        Assert.Throws<IOException>(disk.Dispose);
+        Assert.Multiple(() =>
+        {
+            Assert.That(QemuTools.ReadGuest(image, 1 << 20, 65536), Is.EqualTo(data), "the first write reads back in QEMU");
+            Assert.That(QemuTools.ReadGuest(image, 40 << 20, 65536), Is.EqualTo(data), "the second write reads back in QEMU");
+            Assert.That(QemuTools.Check(image).Corruptions, Is.Zero, QemuTools.Check(image).ToString());
         });
     }
 }
