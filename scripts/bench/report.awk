@@ -106,19 +106,25 @@ function transports(w,    j, n, c, m) {
     print ""
 }
 
-# The on/off table: each case with extl2=on next to its extl2=off twin (IOPS medians).
-function onoff(w,    j, c, twin, key, ro, rq, ko, kq) {
-    print "ext L2 on/off (IOPS ratio of medians; above 1 = extended L2 is faster):"
-    print ""
-    print "| case | ours on/off | qemu on/off |"
-    print "|---|---|---|"
+# The on/off table: each case with extl2=on next to its extl2=off twin (IOPS medians); left out when a
+# run measured only one of the two (--extl2 on or off).
+function onoff(w,    j, c, twin, key, ro, rq, rows) {
+    rows = ""
     for (j = 1; j <= nc[w]; j++) {
         c = cs[w, j]
         if (c !~ /extl2=on/) continue
         twin = c; sub(/extl2=on/, "extl2=off", twin)
         key = c; sub(/ extl2=on/, "", key)
-        print "| " key " | " ratio(w, c, twin, "ours") " | " ratio(w, c, twin, "qemu") " |"
+        ro = ratio(w, c, twin, "ours"); rq = ratio(w, c, twin, "qemu")
+        if (ro == "n/a" && rq == "n/a") continue
+        rows = rows "| " key " | " ro " | " rq " |\n"
     }
+    if (rows == "") return
+    print "ext L2 on/off (IOPS ratio of medians; above 1 = extended L2 is faster):"
+    print ""
+    print "| case | ours on/off | qemu on/off |"
+    print "|---|---|---|"
+    printf "%s", rows
     print ""
 }
 function ratio(w, a, b, i,    ka, kb, x, y) {
