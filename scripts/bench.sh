@@ -8,7 +8,7 @@ usage() {
     cat <<'EOF'
 usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ours PATH]
                         [--limit PATH] [--fuse-uring Y|N] [--disk SIZE] [--workdir DIR] [--no-chart]
-                        [--clusters LIST] [--backings LIST] [--qds LIST]
+                        [--clusters LIST] [--backings LIST] [--qds LIST] [--extl2 LIST]
 
   --smoke        one round, 1 s per job, small images, workloads 1 and 3 only (< 2 minutes)
   --rounds N     rounds of paired runs (default 3; smoke 1)
@@ -42,6 +42,7 @@ usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ou
   --clusters L   comma list of cluster sizes for workloads 1 and 2 (default 64k,128k,512k,2M)
   --backings L   comma list of backing formats for workload 1 (default raw,qcow2)
   --qds L        comma list of queue depths for workloads 1 and 2 (default 1,16)
+  --extl2 L      comma list of extended_l2 settings for workloads 1, 1e and 2 (default on,off)
 
 Needs root (FUSE mounts), fio, jq, qemu-img, qemu-storage-daemon, fusermount3; installs missing
 ones with apt-get. Numbers are printed, never asserted: exits 0 even when ours is missing.
@@ -55,7 +56,7 @@ source "$HERE/bench/lib.sh"
 # shellcheck source=bench/workloads.sh
 source "$HERE/bench/workloads.sh"
 
-SMOKE=0 ROUNDS='' RUNTIME='' ONLY='' OURS_ARG='' LIMIT_ARG='' FUSE_URING='' DISK='' WORK='' CHART=1 CLUSTERS_ARG='' BACKINGS_ARG='' QDS_ARG=''
+SMOKE=0 ROUNDS='' RUNTIME='' ONLY='' OURS_ARG='' LIMIT_ARG='' FUSE_URING='' DISK='' WORK='' CHART=1 CLUSTERS_ARG='' BACKINGS_ARG='' QDS_ARG='' EXTL2_ARG=''
 while (($#)); do
     case $1 in
         --smoke) SMOKE=1 ;;
@@ -71,6 +72,7 @@ while (($#)); do
         --clusters) CLUSTERS_ARG=${2:?}; shift ;;
         --backings) BACKINGS_ARG=${2:?}; shift ;;
         --qds) QDS_ARG=${2:?}; shift ;;
+        --extl2) EXTL2_ARG=${2:?}; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
     esac
@@ -88,6 +90,8 @@ fi
 [[ -n $CLUSTERS_ARG ]] && IFS=, read -ra CLUSTERS <<<"$CLUSTERS_ARG"
 [[ -n $BACKINGS_ARG ]] && IFS=, read -ra BACKINGS <<<"$BACKINGS_ARG"
 [[ -n $QDS_ARG ]] && IFS=, read -ra QDS <<<"$QDS_ARG"
+EXTL2S=(on off)
+[[ -n $EXTL2_ARG ]] && IFS=, read -ra EXTL2S <<<"$EXTL2_ARG"
 DISK_BYTES=$(bytes "$DISK")
 [[ $ROUNDS =~ ^[1-9][0-9]*$ && $RUNTIME =~ ^[1-9][0-9]*$ && $DISK_BYTES =~ ^[1-9][0-9]*$ && $FUSE_URING =~ ^[YN]?$ ]] || { usage >&2; exit 2; }
 
@@ -239,7 +243,7 @@ if candidate=$(find_ours); then
 else
     note "ours: no qcow2mount binary found (build it, or pass --ours PATH); ours is n/a"
 fi
-# The FUSE limit: benchmarks/Qcow2Mount.FuseLimit (our FUSE loop over a null disk), for workloads 3 and 9.
+# The FUSE limit: benchmarks/Qcow2Mount.FuseLimit (our FUSE loop over a null disk), for workloads 1, 3 and 9.
 LIMIT=''
 find_limit() {
     local out=$ROOT/benchmarks/Qcow2Mount.FuseLimit/bin/Release/net10.0/Qcow2Mount.FuseLimit
@@ -256,7 +260,7 @@ find_limit() {
     [[ -x $out ]] || { note "the FUSE limit is not built and dotnet is missing; its column is n/a"; return 1; }
     echo "$out"
 }
-if (want 3 || want 9) && candidate=$(find_limit); then
+if (want 1 || want 3 || want 9) && candidate=$(find_limit); then
     LIMIT=$candidate
     if serve limit 64M && unserve; then
         log "limit: $LIMIT (probe mount ok: ${SERVE_MS} ms)"

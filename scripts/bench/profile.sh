@@ -9,11 +9,13 @@ usage() {
     cat <<'USAGE'
 usage: scripts/bench/profile.sh [--backing raw|qcow2|none] [--cluster SIZE] [--extl2 on|off]
                                 [--rw RW] [--bs SIZE] [--qd N] [--runtime S] [--disk SIZE]
-                                [--ours PATH] [--workdir DIR] [--top N]
+                                [--ours PATH] [--limit PATH|none] [--workdir DIR] [--top N]
 
 Defaults: --backing raw --cluster 512k --extl2 off --rw randwrite --bs 4k --qd 1 --runtime 5
---disk 1G --top 25, ours = artifacts/publish/qcow2mount. Needs root, perf, fio, qemu-img,
-qemu-storage-daemon. The work directory (default /var/tmp/qcow2mount-profile) keeps the base image.
+--disk 1G --top 25, ours = artifacts/publish/qcow2mount, limit = the FUSE limit's Release build
+(benchmarks/Qcow2Mount.FuseLimit: our FUSE loop over a null disk of the same size, profiled after
+ours when it is built; none leaves it out). Needs root, perf, fio, qemu-img, qemu-storage-daemon.
+The work directory (default /var/tmp/qcow2mount-profile) keeps the base image.
 USAGE
 }
 
@@ -21,6 +23,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BACKING=raw CLUSTER=512k EXTL2=off RW=randwrite BS=4k QD=1 RUNTIME=5 DISK=1G TOP=25
 OURS=$ROOT/artifacts/publish/qcow2mount WORK=/var/tmp/qcow2mount-profile
+LIMIT=$ROOT/benchmarks/Qcow2Mount.FuseLimit/bin/Release/net10.0/Qcow2Mount.FuseLimit
 while (($#)); do
     case $1 in
         --backing) BACKING=${2:?} ; shift ;;
@@ -32,6 +35,7 @@ while (($#)); do
         --runtime) RUNTIME=${2:?} ; shift ;;
         --disk) DISK=${2:?} ; shift ;;
         --ours) OURS=${2:?} ; shift ;;
+        --limit) LIMIT=${2:?} ; shift ;;
         --workdir) WORK=${2:?} ; shift ;;
         --top) TOP=${2:?} ; shift ;;
         -h | --help) usage; exit 0 ;;
@@ -48,6 +52,7 @@ for t in perf fio jq qemu-img qemu-storage-daemon fusermount3; do
     command -v "$t" >/dev/null || die "$t is missing (apt-get install linux-perf fio jq qemu-utils qemu-system-common fuse3)"
 done
 [[ -x $OURS ]] || die "$OURS is not there (dotnet pwsh build.ps1 publish)"
+[[ $LIMIT == none || -x $LIMIT ]] || { log "profile: no FUSE limit at $LIMIT (dotnet build -c Release benchmarks/Qcow2Mount.FuseLimit); left out"; LIMIT=none; }
 
 mkdir -p "$WORK" || die "cannot create $WORK"
 CACHE=$WORK RUN=$(mktemp -d "$WORK/run.XXXXXX") NOTES=/dev/null FIO_SEED=20261125
@@ -64,7 +69,11 @@ read_into_cache "${backing[0]:-}"
 profile_one() {
     local impl=$1 img=$RUN/disk.qcow2
     rm -f "$img"
-    make_overlay "$img" "$DISK" "$CLUSTER" "$EXTL2" "${backing[@]}"
+    if [[ $impl == limit ]]; then
+        img=$(bytes "$DISK")
+    else
+        make_overlay "$img" "$DISK" "$CLUSTER" "$EXTL2" "${backing[@]}"
+    fi
     sync
     serve "$impl" "$img" || die "$impl: $SERVE_ERR"
     perf record -q -g -p "$SERVE_PID" -o "$RUN/$impl.perf" -- sleep "$((RUNTIME + 1))" >/dev/null 2>&1 &
@@ -76,7 +85,7 @@ profile_one() {
     run_fio "$SERVE_FILE" "$RW" "$BS" "$QD" "$(bytes "$DISK")" || die "$impl: $SERVE_ERR"
     wait "$perf" "$stat"
     unserve || die "$impl: $SERVE_ERR"
-    echo "$impl: $FIO_IOPS IOPS, $FIO_MIBS MiB/s, p50 $FIO_P50_US us, p99 $FIO_P99_US us"
+    echo "$impl: $FIO_IOPS IOPS, $FIO_MIBS MiB/s, p50 $FIO_P50_US us, p99 $FIO_P99_US us, p99.9 $FIO_P999_US us, max $FIO_MAX_US us"
     per_request "$impl"
     perf report -i "$RUN/$impl.perf" --no-children --sort symbol --stdio 2>/dev/null |
         grep -E '^ +[0-9.]+%' | head -n "$TOP" | sed -E 's/ +$//' >"$RUN/$impl.top"
@@ -109,6 +118,7 @@ per_request() {
 
 echo "profile: $RW bs=$BS qd=$QD ${RUNTIME}s, backing=$BACKING cluster=$CLUSTER extl2=$EXTL2, disk $DISK"
 profile_one ours
+[[ $LIMIT == none ]] || profile_one limit
 profile_one qemu
 echo
 printf '%-70s | %s\n' "ours: top symbols (server threads, self time)" "qemu"

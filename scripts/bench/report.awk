@@ -1,7 +1,7 @@
 # Turns the raw rows of scripts/bench.sh (workload, case, impl, round, metric, value; tab-separated,
 # one header line) into Markdown: per workload one table of medians and paired ratios ours/qemu (and
 # ours/limit where the FUSE limit ran: rows whose impl is a ratio "A/B" hold per-round ratios, shown as
-# their median), plus the extended-L2 on/off ratios for workloads 1 (with FUSE and engine only) and 2,
+# their median; metrics iops or MiBps, p50_us, p99_us, p999_us = p99.9, max_us = the slowest request), plus the extended-L2 on/off ratios for workloads 1 (with FUSE and engine only) and 2,
 # and workload 9's transport table. Variable: ours ("yes" when measured).
 
 BEGIN {
@@ -19,9 +19,9 @@ BEGIN {
     title["w11"] = "11. Compressed conversion: convert -c -O qcow2 (zlib, zstd)"
     help["w10"] = "first_read_us: one 4 KiB O_DIRECT read of the raw file; rss_*: VmRSS; images=N: ours only (one mount, N sparse 1 TiB images); check_ms and convert_ms (to qcow2): images of every size holding the same 64 MiB."
     help["w11"] = "qemu-img convert -c -m 8 -W against qcow2mount convert -c, both 64 KiB clusters with standard L2 tables, on a disk of 2 MiB random, 1 MiB text-like and 1 MiB zero bytes per 4 MiB; load_avg: the 1-minute load when each finished (the two cores are shared)."
-    help["w1"] = "Ceiling: the same job on a fully written raw file, measured once per queue depth and shown on every row with that depth."
+    help["w1"] = "Ceiling: the same job on a fully written raw file, measured once per queue depth and shown on every row with that depth. FUSE limit: our FUSE loop over a null disk of the same size (as in workload 3), run next to ours in every case; ours/limit: median of the per-round ratios (issue 18 target 2: at least 0.90 at QD1, 0.80 at QD16). p999_us and max_us: the 99.9th percentile and the slowest request of the job (target 3: p99 and p99.9 at most QEMU's, no request over 20 ms)."
     help["w1e"] = "`qcow2mount bench` against `qemu-img bench` with the same options (-w -d 1 -o 8k -s 4k -S CLUSTER, one request per cluster of the 4 GiB disk, at most 32768): the engines' cost per allocation without a FUSE round trip per request."
-    help["w2"] = "Ceiling: the same job on a fresh sparse raw file, measured once per queue depth and shown on every row with that depth."
+    help["w2"] = "Ceiling: the same job on a fresh sparse raw file, measured once per queue depth and shown on every row with that depth. p999_us and max_us: the 99.9th percentile and the slowest request of the job (target 3: p99 and p99.9 at most QEMU's, no request over 20 ms)."
     help["w5"] = "meta_B_per_sc = (image end offset − allocated clusters × cluster size) / allocated subclusters; du_B_per_sc = bytes on disk / allocated subclusters; check_problems = corruptions + leaks + check errors."
     help["w6"] = "mount_ms: command start → raw file served; unmount_ms: unmount command (qemu: SIGTERM) → serving process gone."
     help["w7"] = "rss_mounted_MiB: VmHWM right after the mount; rss_peak_MiB: VmHWM after the fio job."
@@ -106,19 +106,25 @@ function transports(w,    j, n, c, m) {
     print ""
 }
 
-# The on/off table: each case with extl2=on next to its extl2=off twin (IOPS medians).
-function onoff(w,    j, c, twin, key, ro, rq, ko, kq) {
-    print "ext L2 on/off (IOPS ratio of medians; above 1 = extended L2 is faster):"
-    print ""
-    print "| case | ours on/off | qemu on/off |"
-    print "|---|---|---|"
+# The on/off table: each case with extl2=on next to its extl2=off twin (IOPS medians); left out when a
+# run measured only one of the two (--extl2 on or off).
+function onoff(w,    j, c, twin, key, ro, rq, rows) {
+    rows = ""
     for (j = 1; j <= nc[w]; j++) {
         c = cs[w, j]
         if (c !~ /extl2=on/) continue
         twin = c; sub(/extl2=on/, "extl2=off", twin)
         key = c; sub(/ extl2=on/, "", key)
-        print "| " key " | " ratio(w, c, twin, "ours") " | " ratio(w, c, twin, "qemu") " |"
+        ro = ratio(w, c, twin, "ours"); rq = ratio(w, c, twin, "qemu")
+        if (ro == "n/a" && rq == "n/a") continue
+        rows = rows "| " key " | " ro " | " rq " |\n"
     }
+    if (rows == "") return
+    print "ext L2 on/off (IOPS ratio of medians; above 1 = extended L2 is faster):"
+    print ""
+    print "| case | ours on/off | qemu on/off |"
+    print "|---|---|---|"
+    printf "%s", rows
     print ""
 }
 function ratio(w, a, b, i,    ka, kb, x, y) {

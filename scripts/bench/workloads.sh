@@ -40,7 +40,7 @@ serve_and_run() {
         IFS='|' read -r case rw bs qd primary <<<"$job"
         if run_fio "$SERVE_FILE" "$rw" "$bs" "$qd" "$size"; then
             record_fio "$w" "$case" "$impl" "$round" "$primary"
-            log "  [$w r$round] $case  $impl: $FIO_IOPS IOPS, $FIO_MIBS MiB/s, p99 $FIO_P99_US us"
+            log "  [$w r$round] $case  $impl: $FIO_IOPS IOPS, $FIO_MIBS MiB/s, p99 $FIO_P99_US us, p99.9 $FIO_P999_US us, max $FIO_MAX_US us"
         else
             note "$w $impl $case: $SERVE_ERR"
         fi
@@ -79,14 +79,16 @@ image_stats() {
 }
 
 # Workloads 1 and 2: 4 KiB random writes into fresh overlays (BACKING raw, qcow2 or none); each
-# written image then gets workload 5's statistics.
+# written image then gets workload 5's statistics. W1 runs the FUSE limit (a null disk of the same
+# size) next to ours in every case, so each case has its own paired ours/limit ratio (issue 18 target 2).
 overlay_writes() {
-    local w=$1 backings=("${@:2}") round b c e q
+    local w=$1 backings=("${@:2}") round b c e q with=()
     local size=$DISK_BYTES
+    [[ $w == w1 ]] && with=(with-limit)
     for ((round = 1; round <= ROUNDS; round++)); do
         for b in "${backings[@]}"; do
             for c in "${CLUSTERS[@]}"; do
-                for e in on off; do
+                for e in "${EXTL2S[@]}"; do
                     local tpl=$RUN/tpl-$b-$c-$e.qcow2
                     if [[ ! -f $tpl ]]; then
                         case $b in
@@ -97,7 +99,11 @@ overlay_writes() {
                     fi
                     for q in "${QDS[@]}"; do
                         local case="backing=$b cluster=$c extl2=$e qd=$q" impl img
-                        for impl in $(impls "$round"); do
+                        for impl in $(impls "$round" "${with[@]}"); do
+                            if [[ $impl == limit ]]; then
+                                serve_and_run "$w" limit "$round" "$size" "$size" "$case|randwrite|4k|$q|iops"
+                                continue
+                            fi
                             img=$(fresh_copy "$tpl" disk.qcow2)
                             serve_and_run "$w" "$impl" "$round" "$img" "$size" "$case|randwrite|4k|$q|iops" &&
                                 image_stats "$case" "$impl" "$round" "$img" "$c" "$e"
@@ -115,7 +121,7 @@ overlay_writes() {
             img=$(fresh_copy "$src" disk.raw)
             if serve ceiling "$img" && run_fio "$SERVE_FILE" randwrite 4k "$q" "$size"; then
                 log "  [$w r$round] ceiling qd=$q: $FIO_IOPS IOPS"
-                for b in "${backings[@]}"; do for c in "${CLUSTERS[@]}"; do for e in on off; do
+                for b in "${backings[@]}"; do for c in "${CLUSTERS[@]}"; do for e in "${EXTL2S[@]}"; do
                     record_fio "$w" "backing=$b cluster=$c extl2=$e qd=$q" ceiling "$round" iops
                 done; done; done
             else
@@ -123,6 +129,11 @@ overlay_writes() {
             fi
             rm -f "$img"
         done
+        [[ -n $LIMIT && -n $OURS && $w == w1 ]] && record_ratio "$w" "$round" ours limit
+        # Give the deleted overlays' blocks back to the host after every round, not only on exit: on a
+        # shared machine a round of workload 1 grew the sparse scratch image by ~10 GiB and the host's
+        # disk ran full under the next round (2026-12-07).
+        fstrim "$SCRATCH" 2>/dev/null || :
     done
 }
 
@@ -152,7 +163,7 @@ engine_writes() {
             n=$((DISK_BYTES / $(bytes "$c")))
             ((n > 32768)) && n=32768
             local args=(bench -w -c "$n" -d 1 -o 8k -s 4k -S "$(bytes "$c")" --pattern=165 -t writeback)
-            for e in on off; do
+            for e in "${EXTL2S[@]}"; do
                 for impl in $(impls "$round"); do
                     rm -f "$img"
                     make_overlay "$img" "$DISK" "$c" "$e" "$raw" raw
