@@ -265,25 +265,134 @@ transport_run() {
     unserve || note "w9 $label: $SERVE_ERR"
 }
 
-# Workload 6: mount and unmount latency of an overlay over a qcow2 backing file (opens the chain).
+# Workload 6: mount and unmount latency of an overlay over a qcow2 backing file (opens the chain), in fair
+# pairs: each server in the foreground (ours -f, qemu-storage-daemon started with &; both stopped by SIGTERM),
+# and each daemonized (ours as users run it, qemu-storage-daemon --daemonize; both commands return once the
+# export serves). A daemonized mount of ours is stopped in turn by `qcow2mount unmount`, `umount DIR` and
+# SIGTERM (qemu: SIGTERM, its only stop, in every row). Ours is the published binary when there is one.
+W6_PID='' W6_MNT='' W6_FILE='' W6_MS='' W6_ERR=''
+w6_nap() { read -rt 0.0005 -u "$NAP_FD" _ || :; } # finer than nap: the latencies are ~10 ms
+
+# w6_mount IMPL MODE IMAGE: mounts (MODE fg|daemon), sets W6_MS (command start → raw file served and, daemonized,
+# the command returned), W6_PID (the serving process), W6_MNT, W6_FILE.
+w6_mount() {
+    local impl=$1 mode=$2 image=$3 t0 t1 launcher='' rc=0 bin=${OURS_MOUNT_BIN:-$OURS}
+    W6_PID='' W6_MS='' W6_ERR=''
+    if [[ $impl == qemu ]]; then
+        W6_MNT=$RUN/mnt-qemu.raw W6_FILE=$RUN/mnt-qemu.raw
+        rm -f "$W6_MNT" && : >"$W6_MNT"
+        local args=(--blockdev "driver=file,node-name=file0,filename=$image"
+            --blockdev driver=qcow2,node-name=fmt0,file=file0
+            --export "type=fuse,id=exp0,node-name=fmt0,mountpoint=$W6_MNT,writable=on")
+        rm -f "$RUN/qsd.pid"
+        t0=$(now_ms)
+        if [[ $mode == fg ]]; then
+            qemu-storage-daemon "${args[@]}" >"$RUN/qemu.log" 2>&1 &
+            launcher=$!
+        else
+            qemu-storage-daemon "${args[@]}" --daemonize --pidfile "$RUN/qsd.pid" >"$RUN/qemu.log" 2>&1 || rc=$?
+        fi
+    else
+        W6_MNT=$RUN/mnt-ours W6_FILE=$RUN/mnt-ours/disk.raw
+        mkdir -p "$W6_MNT"
+        t0=$(now_ms)
+        if [[ $mode == fg ]]; then
+            "$bin" -f "$image" "$W6_MNT" >"$RUN/ours.log" 2>&1 &
+            launcher=$!
+        else
+            "$bin" "$image" "$W6_MNT" >"$RUN/ours.log" 2>&1 || rc=$?
+        fi
+    fi
+    if ((rc != 0)); then
+        W6_ERR="$impl $mode exited with $rc: $(grep -m1 -v '^\s*$' "$RUN/$impl.log" | cut -c1-200)"
+        return 1
+    fi
+    [[ -n $launcher ]] && ACTIVE_PIDS+=("$launcher")
+    ACTIVE_MNTS+=("$W6_MNT")
+    local deadline=$((${EPOCHREALTIME%[.,]*} + SERVE_TIMEOUT_S))
+    until [[ -s $W6_FILE ]] && is_mounted "$W6_MNT"; do
+        if [[ -n $launcher ]] && ! alive "$launcher"; then
+            W6_ERR="$impl $mode exited before serving: $(grep -m1 -v '^\s*$' "$RUN/$impl.log" | cut -c1-200)"
+            force_stop
+            return 1
+        fi
+        if ((${EPOCHREALTIME%[.,]*} > deadline)); then
+            W6_ERR="$impl $mode did not serve $W6_FILE within ${SERVE_TIMEOUT_S}s"
+            force_stop
+            return 1
+        fi
+        w6_nap
+    done
+    t1=$(now_ms)
+    W6_MS=$(elapsed_ms "$t0" "$t1")
+    if [[ -n $launcher ]]; then
+        W6_PID=$launcher
+    elif [[ $impl == qemu ]]; then
+        read -r W6_PID <"$RUN/qsd.pid"
+    else
+        W6_PID=$(fuse_server_pid "$W6_MNT")
+    fi
+    [[ -n $W6_PID ]] || { W6_ERR="$impl $mode: no serving process found"; force_stop; return 1; }
+    ACTIVE_PIDS+=("$W6_PID")
+}
+
+# w6_unmount HOW: stops the server (HOW term|command|umount) and sets W6_MS (stop → serving process gone).
+w6_unmount() {
+    local how=$1 t0 t1 rc=0 bin=${OURS_MOUNT_BIN:-$OURS}
+    W6_MS=''
+    t0=$(now_ms)
+    case $how in
+        term) kill -TERM "$W6_PID" 2>/dev/null || rc=$? ;;
+        command) "$bin" unmount "$W6_MNT" >>"$RUN/ours.log" 2>&1 || rc=$? ;;
+        umount) umount "$W6_MNT" >>"$RUN/ours.log" 2>&1 || rc=$? ;;
+    esac
+    local deadline=$((${EPOCHREALTIME%[.,]*} + SERVE_TIMEOUT_S))
+    while alive "$W6_PID"; do
+        if ((rc != 0 || ${EPOCHREALTIME%[.,]*} > deadline)); then
+            W6_ERR="$how did not stop the server cleanly (rc=$rc)"
+            force_stop
+            return 1
+        fi
+        w6_nap
+    done
+    t1=$(now_ms)
+    W6_MS=$(elapsed_ms "$t0" "$t1")
+    local p
+    for p in "${ACTIVE_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    ACTIVE_PIDS=() ACTIVE_MNTS=()
+    if is_mounted "$W6_MNT"; then
+        W6_ERR="$how left $W6_MNT mounted after the server exited"
+        force_stop
+        return 1
+    fi
+}
+
 w6() {
-    local tpl=$RUN/tpl-mount.qcow2 i impl img n=$((ROUNDS * 3))
-    local OURS=${OURS_MOUNT_BIN:-$OURS} # serve/unserve see this one: the published binary when there is one
+    local tpl=$RUN/tpl-mount.qcow2 i impl img how n=$((ROUNDS * 3)) ms
+    local fg="overlay on qcow2 backing, foreground (ours -f, qsd &)"
+    local bg="overlay on qcow2 backing, daemonized (ours, qsd --daemonize)"
+    local hows=(command umount term)
+    local -A metric=([command]=unmount_ms [umount]=umount_ms [term]=sigterm_ms)
     make_overlay "$tpl" "$DISK" 64k off "$(base_qcow2 "$DISK")" qcow2
     for ((i = 1; i <= n; i++)); do
+        how=${hows[$(((i - 1) % 3))]}
         for impl in $(impls "$i"); do
             img=$(fresh_copy "$tpl" disk.qcow2)
-            if serve "$impl" "$img"; then
-                local mount_ms=$SERVE_MS
-                if unserve; then
-                    record w6 "overlay on qcow2 backing" "$impl" "$i" mount_ms "$mount_ms"
-                    record w6 "overlay on qcow2 backing" "$impl" "$i" unmount_ms "$UNSERVE_MS"
-                    log "  [w6 #$i] $impl: mount $mount_ms ms, unmount $UNSERVE_MS ms"
-                else
-                    note "w6 $impl: $SERVE_ERR"
-                fi
+            if w6_mount "$impl" fg "$img" && ms=$W6_MS && w6_unmount term; then
+                record w6 "$fg" "$impl" "$i" mount_ms "$ms"
+                record w6 "$fg" "$impl" "$i" unmount_ms "$W6_MS"
+                log "  [w6 #$i] $impl foreground: mount $ms ms, SIGTERM $W6_MS ms"
             else
-                note "w6 $impl: $SERVE_ERR"
+                note "w6 $impl foreground: $W6_ERR"
+            fi
+            local stop=$how
+            [[ $impl == qemu ]] && stop=term
+            if w6_mount "$impl" daemon "$img" && ms=$W6_MS && w6_unmount "$stop"; then
+                record w6 "$bg" "$impl" "$i" mount_ms "$ms"
+                record w6 "$bg" "$impl" "$i" "${metric[$how]}" "$W6_MS"
+                log "  [w6 #$i] $impl daemonized: mount $ms ms, $stop $W6_MS ms"
+            else
+                note "w6 $impl daemonized: $W6_ERR"
             fi
             rm -f "$img"
         done

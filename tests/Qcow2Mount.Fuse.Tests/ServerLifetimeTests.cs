@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using Qcow2Mount.Fuse.Tests.Support;
 
@@ -298,6 +299,34 @@ public sealed class ServerLifetimeTests : ScratchFixture
             Assert.That(Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z", StringComparison.Ordinal), Is.False, "server still running");
             Assert.That(Scratch.ServerPid(mnt), Is.Null, "pid file left behind");
             Assert.That(Scratch.MountsUnder(mnt), Is.Empty);
+        });
+        AssertImageHolds(image, data);
+    }
+
+    /// <summary>SIGTERM, the usual stop of a daemon (and workload 6's), to a detached server: a clean unmount like unmount's.</summary>
+    [Test]
+    public void Sigterm_BackgroundServer_UnmountsFlushesAndExits()
+    {
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "8M");
+        string mnt = Scratch.NewDirectory("mnt");
+        string log = Scratch.PathOf("server.log");
+        var data = RandomNumberGenerator.GetBytes(1 << 20);
+        Cli.Mount(image, mnt, "--log", log);
+        int pid = Scratch.ServerPid(mnt) ?? throw new AssertionException("no pid file");
+        WriteUnsynced(Path.Combine(mnt, "disk.raw"), data);
+
+        Assert.That(ProcessRunner.Capture("kill", "-TERM", pid.ToString(CultureInfo.InvariantCulture)).ExitCode, Is.Zero);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (Scratch.ServerPid(mnt) is not null && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            Thread.Sleep(20);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Scratch.ServerPid(mnt), Is.Null, "the server did not exit (its pid file is removed after the images are closed)");
+            Assert.That(Scratch.MountsUnder(mnt), Is.Empty);
+            Assert.That(File.ReadAllText(log), Is.Empty, "a signal stop is not an error: nothing in the log");
         });
         AssertImageHolds(image, data);
     }

@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.IO.Pipes;
 using Qcow2Mount.Core.Hosting;
 using Qcow2Mount.Fuse.Interop;
 
@@ -11,7 +11,7 @@ namespace Qcow2Mount.Fuse.Hosting;
 /// /dev/null and the log file, mounts, and when the kernel's INIT is answered writes <see cref="ReadyLine"/> to its
 /// stdout (a pipe to the parent), then points stdin/stdout/stderr at /dev/null (or the log file) and serves. The
 /// parent forwards the child's stderr until then and exits 0 on the ready line (forwarding the lines before it, which
-/// name the raw files), or with the child's exit code (and its one-line error already forwarded) when the pipe closes
+/// name the raw files), or with the child's exit code (and its one-line error already forwarded) when the pipes close
 /// without it.
 /// </summary>
 internal sealed class BackgroundMounting : IBackgroundMounting
@@ -21,7 +21,12 @@ internal sealed class BackgroundMounting : IBackgroundMounting
     /// <summary>Longest wait for the child to mount (opening a big image with a cold cache can take a while).</summary>
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromMinutes(2);
 
-    /// <summary>Runs in the parent: starts the server and waits until it serves or fails.</summary>
+    /// <summary>
+    /// Runs in the parent: starts the server and waits until it serves or fails. This thread polls both pipes itself
+    /// (asynchronous readers cost two thread-pool threads, whose start the main thread waited for in a sched_yield
+    /// loop). The child's stderr must stay a pipe to us: its Console keeps a duplicate of the descriptor, which would
+    /// hold a caller's stderr pipe open for as long as the mount lives.
+    /// </summary>
     public int Start(IReadOnlyList<string> arguments)
     {
         InheritedDescriptors.MarkCloseOnExec();
@@ -44,50 +49,38 @@ internal sealed class BackgroundMounting : IBackgroundMounting
             start.ArgumentList.Add(arg);
         }
 
-        // stdout lines in order; null marks the end of the pipe (the child exited or detached without the ready line).
-        // Neither is disposed: the output handlers may still run after we return (the child closes its pipes when it
-        // detaches), and this process exits right after.
-        var lines = new BlockingCollection<string?>();
-        var child = Process.Start(start) ?? throw new MountFailedException("cannot start the background server");
-        child.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                Console.Error.WriteLine(e.Data);
-            }
-        };
-        child.OutputDataReceived += (_, e) => lines.Add(e.Data);
-        child.BeginErrorReadLine();
-        child.BeginOutputReadLine();
+        using var child = Process.Start(start) ?? throw new MountFailedException("cannot start the background server");
         child.StandardInput.Close();
-
+        var output = new LinePipe((AnonymousPipeClientStream)child.StandardOutput.BaseStream);
+        var error = new LinePipe((AnonymousPipeClientStream)child.StandardError.BaseStream);
         var deadline = DateTime.UtcNow + ReadyTimeout;
-        while (true)
+        while (!output.Ended || !error.Ended)
         {
-            if (!lines.TryTake(out string? line, Max(deadline - DateTime.UtcNow, TimeSpan.Zero)))
+            if (!LinePipe.WaitReadable(output, error, deadline))
             {
                 child.Kill();
                 throw new MountFailedException($"the background server did not mount within {ReadyTimeout.TotalSeconds} s");
             }
 
-            if (line is null)
+            foreach (string line in error.ReadLines())
             {
-                break;
+                Console.Error.WriteLine(line);
             }
 
-            if (line == ReadyLine)
+            foreach (string line in output.ReadLines())
             {
-                return 0;
-            }
+                if (line == ReadyLine)
+                {
+                    return 0;
+                }
 
-            Console.WriteLine(line);
+                Console.WriteLine(line);
+            }
         }
 
         child.WaitForExit();
         return child.ExitCode == 0 ? 2 : child.ExitCode;
     }
-
-    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     /// <summary>
     /// Runs first in the child: leave the parent's session so its terminal and signals no longer reach us, close the
