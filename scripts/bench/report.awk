@@ -18,7 +18,7 @@ BEGIN {
     title["w10"] = "10. Flat as images grow: sparse 1 GiB to 64 TiB, 1 to 100 images in one mount"
     title["w11"] = "11. Compressed conversion: convert -c -O qcow2 (zlib, zstd)"
     help["w10"] = "first_read_us: one 4 KiB O_DIRECT read of the raw file; rss_*: VmRSS; images=N: ours only (one mount, N sparse 1 TiB images); check_ms and convert_ms (to qcow2): images of every size holding the same 64 MiB."
-    help["w11"] = "qemu-img convert -c -m 8 -W against qcow2mount convert -c, both 64 KiB clusters with standard L2 tables, on a disk of 2 MiB random, 1 MiB text-like and 1 MiB zero bytes per 4 MiB; load_avg: the 1-minute load when each finished (the two cores are shared)."
+    help["w11"] = "qemu-img convert -c -m 8 -W against qcow2mount convert -c, both 64 KiB clusters with standard L2 tables, on a disk of 2 MiB random, 1 MiB text-like and 1 MiB zero bytes per 4 MiB; cpu_s: user + system CPU seconds of the converter (the measure that holds while the two cores are shared; on an idle machine both keep both cores busy); load_avg: the 1-minute load when each finished."
     help["w1"] = "Ceiling: the same job on a fully written raw file, measured once per queue depth and shown on every row with that depth."
     help["w1e"] = "`qcow2mount bench` against `qemu-img bench` with the same options (-w -d 1 -o 8k -s 4k -S CLUSTER, one request per cluster of the 4 GiB disk, at most 32768): the engines' cost per allocation without a FUSE round trip per request."
     help["w2"] = "Ceiling: the same job on a fresh sparse raw file, measured once per queue depth and shown on every row with that depth."

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Compression;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -22,16 +23,21 @@ internal static class CompressedClusters
             throw new ImageCorruptException($"{file.Name}: compressed cluster at {d.HostOffset} (length {d.CompressedLength}) is outside the file", guestOffset, host);
         }
 
-        var input = new byte[d.CompressedLength];
-        file.Read(host, input);
+        byte[] rented = ArrayPool<byte>.Shared.Rent(d.CompressedLength);
         int produced;
         try
         {
-            produced = compressionType == 1 ? ZstdCodec.Current.Decompress(input, cluster) : InflateDeflate(input, cluster);
+            var input = rented.AsSpan(0, d.CompressedLength);
+            file.Read(host, input);
+            produced = compressionType == 1 ? ZstdCodec.Current.Decompress(input, cluster) : InflateDeflate(rented, d.CompressedLength, cluster);
         }
         catch (Exception e) when (e is InvalidDataException or IOException)
         {
             throw new ImageCorruptException($"{file.Name}: compressed cluster at {d.HostOffset} cannot be decompressed: {e.Message}", guestOffset, host);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
         }
 
         if (produced != cluster.Length)
@@ -153,9 +159,9 @@ internal static class CompressedClusters
 
     // The sector-rounded input may hold trailing bytes of the next cluster (deflate) or several frames (zstd,
     // ZstdCodec.Decompress): decode until the cluster is full or the stream ends.
-    private static int InflateDeflate(byte[] input, Span<byte> output)
+    private static int InflateDeflate(byte[] input, int length, Span<byte> output)
     {
-        using var stream = new DeflateStream(new MemoryStream(input), CompressionMode.Decompress);
+        using var stream = new DeflateStream(new MemoryStream(input, 0, length, writable: false), CompressionMode.Decompress);
         return ReadUntilFull(stream, output);
     }
 
