@@ -24,10 +24,10 @@ internal sealed class NativeZstdCodec : ZstdCodec
 
     public override bool GivesUpQuickly => true;
 
-    /// <summary>The codec, or null on a platform other than Linux or where libzstd.so.1 (1.4.0 or later) does not load.</summary>
+    /// <summary>The codec, or null on a platform other than Linux or where libzstd.so.1 (1.4.0 or later) does not load. Once per process.</summary>
     public static NativeZstdCodec? TryLoad()
     {
-        if (!OperatingSystem.IsLinux())
+        if (!OperatingSystem.IsLinux() || !Zstd.TryLoad())
         {
             return null;
         }
@@ -36,7 +36,7 @@ internal sealed class NativeZstdCodec : ZstdCodec
         {
             return Zstd.VersionNumber() >= Zstd.MinimumVersion ? new NativeZstdCodec() : null;
         }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
+        catch (EntryPointNotFoundException)
         {
             return null;
         }
