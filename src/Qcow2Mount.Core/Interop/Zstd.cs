@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace Qcow2Mount.Core.Interop;
 
 /// <summary>
-/// The libzstd functions the zstd codec calls (<see cref="Qcow2.NativeZstdCodec"/>), one per file (<c>Zstd.CompressCCtx.cs</c>,
+/// The libzstd functions the zstd codec calls (<see cref="Platform.NativeZstdCodec"/>), one per file (<c>Zstd.CompressCCtx.cs</c>,
 /// …), with the constants of zstd.h's stable API. Linux only, and only where the system library (Debian: libzstd1)
 /// loads; elsewhere the managed port is used (<see cref="Qcow2.ZstdCodec"/>). The library is opened by its soname
 /// with the system's search only (<see cref="TryLoad"/>: never a libzstd.so.1 lying beside the program, which the
@@ -17,9 +17,6 @@ internal static partial class Zstd
 
     /// <summary>The soname of libzstd 1.x (Debian: libzstd1).</summary>
     internal const string Soname = "libzstd.so.1";
-
-    /// <summary>ZSTD_CLEVEL_DEFAULT: the level QEMU compresses clusters with (it sets no parameter).</summary>
-    internal const int DefaultLevel = 3;
 
     /// <summary>ZSTD_d_windowLogMax (enum ZSTD_dParameter).</summary>
     internal const int ZSTD_d_windowLogMax = 100;

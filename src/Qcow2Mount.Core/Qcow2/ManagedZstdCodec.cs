@@ -18,7 +18,7 @@ internal sealed class ManagedZstdCodec : ZstdCodec
 
     public override int Compress(ReadOnlySpan<byte> source, Span<byte> destination)
     {
-        var compressor = t_compressor ??= new Compressor(Interop.Zstd.DefaultLevel);
+        var compressor = t_compressor ??= new Compressor(DefaultLevel);
         return compressor.Wrap(source, destination);
     }
 

@@ -6,7 +6,7 @@ using ZstdSharp.Unsafe;
 namespace Qcow2Mount.Core.Tests.Qcow2;
 
 /// <summary>
-/// Issue 18 target 7: zstd clusters through the system libzstd (<see cref="NativeZstdCodec"/>) where it loads, the
+/// Issue 18 target 7: zstd clusters through the system libzstd (<see cref="Core.Platform.NativeZstdCodec"/>) where it loads, the
 /// managed port (<see cref="ManagedZstdCodec"/>) elsewhere. Each reads the other's frames, both follow QEMU's reading
 /// rules (several frames, trailing bytes, a window cap), and their frames are the same size within 2 %.
 /// </summary>

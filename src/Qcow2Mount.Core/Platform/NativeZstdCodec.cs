@@ -1,10 +1,11 @@
 using System.Runtime.InteropServices;
 using Qcow2Mount.Core.Interop;
+using Qcow2Mount.Core.Qcow2;
 
-namespace Qcow2Mount.Core.Qcow2;
+namespace Qcow2Mount.Core.Platform;
 
 /// <summary>
-/// zstd through the system libzstd (<see cref="Zstd"/>): ZSTD_compressCCtx at the default level, as QEMU's
+/// zstd through the system libzstd (<see cref="Zstd"/>; chosen by <see cref="HostPlatform.NativeZstd"/>): ZSTD_compressCCtx at the default level, as QEMU's
 /// ZSTD_compressStream2 with default parameters writes it, and streaming decompression across frames, as QEMU reads.
 /// Each thread keeps its own contexts (creating a context per cluster cost more than the cluster).
 /// </summary>
@@ -48,7 +49,7 @@ internal sealed class NativeZstdCodec : ZstdCodec
         fixed (byte* src = source)
         fixed (byte* dst = destination)
         {
-            nuint result = Zstd.CompressCCtx(cctx, dst, (nuint)destination.Length, src, (nuint)source.Length, Zstd.DefaultLevel);
+            nuint result = Zstd.CompressCCtx(cctx, dst, (nuint)destination.Length, src, (nuint)source.Length, DefaultLevel);
             if (Zstd.IsError(result) != 0)
             {
                 throw new InvalidOperationException($"zstd compression failed: {ErrorName(result)}");
