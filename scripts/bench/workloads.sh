@@ -605,10 +605,17 @@ w11() {
                 rm -f "$out"
                 sync
                 t0=$(now_ms)
-                case $impl in
-                    qemu) qemu-img convert -c -m 8 -W -f qcow2 -O qcow2 -o "$opts" "$src" "$out" ;;
-                    ours) "$OURS" convert -c -f qcow2 -O qcow2 -o "$opts,extended_l2=off" "$src" "$out" ;;
-                esac >"$RUN/convert.log" 2>&1
+                # A subshell whose only child is the converter: the second line of `times` is that child's user and
+                # system CPU time ("0m1.234s 0m0.056s").
+                (
+                    case $impl in
+                        qemu) qemu-img convert -c -m 8 -W -f qcow2 -O qcow2 -o "$opts" "$src" "$out" ;;
+                        ours) "$OURS" convert -c -f qcow2 -O qcow2 -o "$opts,extended_l2=off" "$src" "$out" ;;
+                    esac >"$RUN/convert.log" 2>&1
+                    rc=$?
+                    times >"$RUN/convert.cpu"
+                    exit $rc
+                )
                 local rc=$?
                 t1=$(now_ms)
                 if ((rc != 0)); then
@@ -616,6 +623,7 @@ w11() {
                     continue
                 fi
                 record w11 "$case" "$impl" "$round" seconds "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1000 }')"
+                record w11 "$case" "$impl" "$round" cpu_s "$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] } } END { printf "%.2f", t }' "$RUN/convert.cpu")"
                 record w11 "$case" "$impl" "$round" size_MiB "$(stat -c %s "$out" | awk '{ printf "%.1f", $1 / 1048576 }')"
                 record w11 "$case" "$impl" "$round" load_avg "$(cut -d' ' -f1 /proc/loadavg)"
                 qemu-img compare -q "$src" "$out" || note "w11 $impl $case: the output differs from the source"

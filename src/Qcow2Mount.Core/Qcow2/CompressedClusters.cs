@@ -1,9 +1,10 @@
+using System.Buffers;
 using System.IO.Compression;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Qcow2Mount.Core.Errors;
 using Qcow2Mount.Core.Qcow2.Format;
 using Qcow2Mount.Core.Storage;
-using ZstdSharp;
-using ZstdSharp.Unsafe;
 
 namespace Qcow2Mount.Core.Qcow2;
 
@@ -13,9 +14,6 @@ namespace Qcow2Mount.Core.Qcow2;
 /// </summary>
 internal static class CompressedClusters
 {
-    /// <summary>Largest zstd window accepted: 4 MiB, twice the largest cluster.</summary>
-    private const int MaxZstdWindowLog = 22;
-
     public static void Decompress(IBlockDevice file, L2Entry entry, ClusterGeometry geo, byte compressionType, Span<byte> cluster, long guestOffset)
     {
         var d = CompressedDescriptor.Decode(entry, geo.ClusterBits);
@@ -25,16 +23,21 @@ internal static class CompressedClusters
             throw new ImageCorruptException($"{file.Name}: compressed cluster at {d.HostOffset} (length {d.CompressedLength}) is outside the file", guestOffset, host);
         }
 
-        var input = new byte[d.CompressedLength];
-        file.Read(host, input);
+        byte[] rented = ArrayPool<byte>.Shared.Rent(d.CompressedLength);
         int produced;
         try
         {
-            produced = compressionType == 1 ? InflateZstd(input, cluster) : InflateDeflate(input, cluster);
+            var input = rented.AsSpan(0, d.CompressedLength);
+            file.Read(host, input);
+            produced = compressionType == 1 ? ZstdCodec.Current.Decompress(input, cluster) : InflateDeflate(rented, d.CompressedLength, cluster);
         }
-        catch (Exception e) when (e is InvalidDataException or ZstdException or IOException)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
             throw new ImageCorruptException($"{file.Name}: compressed cluster at {d.HostOffset} cannot be decompressed: {e.Message}", guestOffset, host);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
         }
 
         if (produced != cluster.Length)
@@ -43,31 +46,43 @@ internal static class CompressedClusters
         }
     }
 
+    /// <summary>Bytes <see cref="TryCompress"/> may need in its destination for a cluster of <paramref name="clusterSize"/> bytes.</summary>
+    public static int OutputBound(int clusterSize) => ZstdCodec.CompressBound(clusterSize);
+
     /// <summary>
-    /// The compressed form of one cluster (raw deflate without zlib header, or one zstd frame), or null when it would not
-    /// be shorter than <paramref name="limit"/> bytes (the cluster is then stored uncompressed, as QEMU does). Deflate
-    /// uses zlib's default level, as QEMU does. A cluster whose bytes are as evenly spread as random data's
-    /// (<see cref="LooksRandom"/>: random, encrypted or already compressed data, often half of a disk) is given up on
-    /// without compressing it: the attempt cost as much as compressing text and never came under the limit.
+    /// Writes the compressed form of one cluster (raw deflate without zlib header, or one zstd frame) to
+    /// <paramref name="destination"/> (<see cref="OutputBound"/> bytes) and returns its length, or returns -1 when it
+    /// would not be shorter than <paramref name="limit"/> bytes (the cluster is then stored uncompressed, as QEMU does).
+    /// Deflate uses zlib's default level, zstd its default level, as QEMU does. A cluster whose bytes are as evenly
+    /// spread as random data's (<see cref="LooksRandom"/>: random, encrypted or already compressed data, often half of
+    /// a disk) is given up on without compressing it: a deflate attempt cost as much as compressing text and never came
+    /// under the limit. The system libzstd is not asked first: it gives up on such a cluster four times faster than
+    /// the histogram is counted (<see cref="ZstdCodec.GivesUpQuickly"/>).
     /// </summary>
-    public static byte[]? TryCompress(ReadOnlySpan<byte> cluster, byte compressionType, int limit)
+    public static int TryCompress(ReadOnlySpan<byte> cluster, byte compressionType, int limit, Span<byte> destination)
     {
-        if (LooksRandom(cluster))
+        var zstd = compressionType == 1 ? ZstdCodec.Current : null;
+        if (zstd is not { GivesUpQuickly: true } && LooksRandom(cluster))
         {
-            return null;
+            return -1;
         }
 
-        var state = t_state ??= new CompressionState();
-        if (compressionType == 1)
+        int length;
+        if (zstd is not null)
         {
-            var zstd = state.Zstd ??= new Compressor();
-            var buffer = state.Output(Compressor.GetCompressBound(cluster.Length));
-            int written = zstd.Wrap(cluster, buffer);
-            return written < limit ? buffer.AsSpan(0, written).ToArray() : null;
+            length = zstd.Compress(cluster, destination);
+        }
+        else
+        {
+            var output = t_deflateOutput ??= new MemoryStream();
+            length = Deflate(cluster, output, DefaultLevel);
+            if (length < limit)
+            {
+                output.GetBuffer().AsSpan(0, length).CopyTo(destination);
+            }
         }
 
-        int length = Deflate(cluster, state, DefaultLevel);
-        return length < limit ? state.Buffer.GetBuffer().AsSpan(0, length).ToArray() : null;
+        return length < limit ? length : -1;
     }
 
     /// <summary>
@@ -85,15 +100,23 @@ internal static class CompressedClusters
             return false;
         }
 
+        // Four tables so that repeated bytes do not wait on one counter; eight bytes a load, no bounds checks (1.0 to 1.7 GB/s).
         Span<int> counts = stackalloc int[4 * 256];
         counts.Clear();
+        ref int table = ref MemoryMarshal.GetReference(counts);
+        ref byte bytes = ref MemoryMarshal.GetReference(data);
         int i = 0;
-        for (; i + 4 <= data.Length; i += 4)
+        for (; i + 8 <= data.Length; i += 8)
         {
-            counts[data[i]]++;
-            counts[256 + data[i + 1]]++;
-            counts[512 + data[i + 2]]++;
-            counts[768 + data[i + 3]]++;
+            ulong w = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref bytes, i));
+            Unsafe.Add(ref table, (int)(w & 0xFF))++;
+            Unsafe.Add(ref table, 256 + (int)((w >> 8) & 0xFF))++;
+            Unsafe.Add(ref table, 512 + (int)((w >> 16) & 0xFF))++;
+            Unsafe.Add(ref table, 768 + (int)((w >> 24) & 0xFF))++;
+            Unsafe.Add(ref table, (int)((w >> 32) & 0xFF))++;
+            Unsafe.Add(ref table, 256 + (int)((w >> 40) & 0xFF))++;
+            Unsafe.Add(ref table, 512 + (int)((w >> 48) & 0xFF))++;
+            Unsafe.Add(ref table, 768 + (int)(w >> 56))++;
         }
 
         for (; i < data.Length; i++)
@@ -119,12 +142,12 @@ internal static class CompressedClusters
     /// <summary>zlib's Z_DEFAULT_COMPRESSION, QEMU's level for compressed clusters.</summary>
     private const int DefaultLevel = 6;
 
+    /// <summary>A compressing thread's reusable deflate output.</summary>
     [ThreadStatic]
-    private static CompressionState? t_state;
+    private static MemoryStream? t_deflateOutput;
 
-    private static int Deflate(ReadOnlySpan<byte> cluster, CompressionState state, int level)
+    private static int Deflate(ReadOnlySpan<byte> cluster, MemoryStream output, int level)
     {
-        var output = state.Buffer;
         output.SetLength(0);
         using (var deflate = new DeflateStream(output, new ZLibCompressionOptions { CompressionLevel = level }, leaveOpen: true))
         {
@@ -134,32 +157,11 @@ internal static class CompressedClusters
         return (int)output.Length;
     }
 
-    /// <summary>A compressing thread's reusable output buffer and zstd context (a context per cluster cost more than the cluster).</summary>
-    private sealed class CompressionState
+    // The sector-rounded input may hold trailing bytes of the next cluster (deflate) or several frames (zstd,
+    // ZstdCodec.Decompress): decode until the cluster is full or the stream ends.
+    private static int InflateDeflate(byte[] input, int length, Span<byte> output)
     {
-        private byte[] _output = [];
-
-        public MemoryStream Buffer { get; } = new();
-
-        public Compressor? Zstd { get; set; }
-
-        public byte[] Output(int size) => _output.Length >= size ? _output : _output = new byte[size];
-    }
-
-    // The sector-rounded input may hold trailing bytes of the next cluster (deflate) or several frames (zstd):
-    // decode until the cluster is full or the stream ends.
-    private static int InflateDeflate(byte[] input, Span<byte> output)
-    {
-        using var stream = new DeflateStream(new MemoryStream(input), CompressionMode.Decompress);
-        return ReadUntilFull(stream, output);
-    }
-
-    private static int InflateZstd(byte[] input, Span<byte> output)
-    {
-        using var stream = new DecompressionStream(new MemoryStream(input), leaveOpen: false);
-        // A frame may demand a window of up to 2^27 bytes (allocated per read); QEMU compresses one cluster
-        // (at most 2 MiB) per frame with its size known, so a larger window only comes from a hostile image.
-        stream.SetParameter(ZSTD_dParameter.ZSTD_d_windowLogMax, MaxZstdWindowLog);
+        using var stream = new DeflateStream(new MemoryStream(input, 0, length, writable: false), CompressionMode.Decompress);
         return ReadUntilFull(stream, output);
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Qcow2Mount.Core.Errors;
 using Qcow2Mount.Core.Qcow2.Allocation;
 using Qcow2Mount.Core.Qcow2.Format;
@@ -75,52 +76,69 @@ internal sealed class CompressedWriter
         }
 
         int clusters = (data.Length + cs - 1) / cs;
-        var compressed = new byte[]?[clusters];
-        var padded = new byte[cs];
-        for (int i = 0; i < clusters; i++)
+        int bound = CompressedClusters.OutputBound(cs);
+        var lengths = new int[clusters];
+        byte[] output = ArrayPool<byte>.Shared.Rent(checked(clusters * bound));
+        try
         {
-            var cluster = data.Slice(i * cs, Math.Min(cs, data.Length - (i * cs)));
-            if (cluster.Length < cs)
-            {
-                Array.Clear(padded);
-                cluster.CopyTo(padded);
-                cluster = padded;
-            }
-
-            compressed[i] = CompressedClusters.TryCompress(cluster, _compressionType, limit: cs);
-        }
-
-        using var lease = _ranges.Acquire(offset.Value, offset.Value + ((long)clusters * cs), exclusive: true);
-        var normal = new List<int>();
-        lock (_metaLock)
-        {
-            var packing = _allocator.FreedCount == _packingFreed ? _packing : HostOffset.None;
+            var padded = new byte[cs];
             for (int i = 0; i < clusters; i++)
             {
-                var guest = offset + ((long)i * cs);
-                var l2Table = _tables.MakeWritable(guest);
-                var old = _tables.Get(guest);
-                if (compressed[i] is not { } bytes || old.IsCompressed || SubclusterDecoder.HasHostCluster(old, externalData: false))
+                var cluster = data.Slice(i * cs, Math.Min(cs, data.Length - (i * cs)));
+                if (cluster.Length < cs)
                 {
-                    normal.Add(i);
-                    continue;
+                    Array.Clear(padded);
+                    cluster.CopyTo(padded);
+                    cluster = padded;
                 }
 
-                var host = AllocateBytes(bytes.Length, ref packing, guest);
-                _file.Write(host.Value, bytes);
-                _order.NoteDataWritten();
-                _statistics.AddDataWritten(bytes.Length);
-                _tables.Set(l2Table, guest, CompressedDescriptor.Encode(host, bytes.Length, _geo.ClusterBits));
+                lengths[i] = CompressedClusters.TryCompress(cluster, _compressionType, limit: cs, output.AsSpan(i * bound, bound));
             }
 
-            _packing = packing;
-            _packingFreed = _allocator.FreedCount;
-        }
+            using var lease = _ranges.Acquire(offset.Value, offset.Value + ((long)clusters * cs), exclusive: true);
+            var normal = new List<int>();
+            lock (_metaLock)
+            {
+                var packing = _allocator.FreedCount == _packingFreed ? _packing : HostOffset.None;
+                for (int i = 0; i < clusters; i++)
+                {
+                    var guest = offset + ((long)i * cs);
+                    var l2Table = _tables.MakeWritable(guest);
+                    var old = _tables.Get(guest);
+                    if (lengths[i] < 0 || old.IsCompressed || SubclusterDecoder.HasHostCluster(old, externalData: false))
+                    {
+                        normal.Add(i);
+                        continue;
+                    }
 
-        foreach (int i in normal)
+                    var bytes = output.AsSpan(i * bound, lengths[i]);
+                    var host = AllocateBytes(bytes.Length, ref packing, guest);
+                    _file.Write(host.Value, bytes);
+                    _order.NoteDataWritten();
+                    _statistics.AddDataWritten(bytes.Length);
+                    _tables.Set(l2Table, guest, CompressedDescriptor.Encode(host, bytes.Length, _geo.ClusterBits));
+                }
+
+                _packing = packing;
+                _packingFreed = _allocator.FreedCount;
+            }
+
+            // Runs of neighbouring clusters stored normally go out as one write (one allocation, one pwrite).
+            for (int k = 0; k < normal.Count;)
+            {
+                int first = normal[k], last = first;
+                while (++k < normal.Count && normal[k] == last + 1)
+                {
+                    last++;
+                }
+
+                int start = first * cs, end = Math.Min((last + 1) * cs, data.Length);
+                _cow.Write(offset + start, data[start..end]);
+            }
+        }
+        finally
         {
-            int start = i * cs;
-            _cow.Write(offset + start, data.Slice(start, Math.Min(cs, data.Length - start)));
+            ArrayPool<byte>.Shared.Return(output);
         }
     }
 

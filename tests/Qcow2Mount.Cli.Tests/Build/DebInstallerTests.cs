@@ -16,6 +16,15 @@ internal sealed class DebInstallerTests
         Assert.That(fields["Depends"].Split(',', StringSplitOptions.TrimEntries), Is.SupersetOf(FuseRuntime));
     }
 
+    /// <summary>zstd clusters go through the system libzstd.so.1 (ZstdSharp, where it is missing, took 1.4× the CPU for a whole convert -c).</summary>
+    [Test]
+    public void Control_DependsOnLibzstd1()
+    {
+        var fields = ReadControl();
+
+        Assert.That(fields["Depends"].Split(',', StringSplitOptions.TrimEntries), Does.Contain("libzstd1"));
+    }
+
     [Test]
     public void Control_LeavesVersionArchitectureAndSizeToTheBuild()
     {
