@@ -12,9 +12,20 @@ namespace Qcow2Mount.Core.Qcow2.Metadata;
 /// churned 64 KiB array per miss grew the server's garbage-collected heap to three times the cache. An array handed out
 /// by <see cref="Get"/> is therefore valid until <see cref="Capacity"/> − 1 further misses, i.e. for the caller's
 /// current step under the metadata lock, never longer.
+/// Write-back in batches: the prerequisite of a write-back costs syncs, so an eviction that meets a dirty victim pays it
+/// once and writes back the <see cref="EvictionBatch"/> coldest dirty entries with it (LRU order kept, nothing dropped
+/// but the victim); the evictions after it find clean victims. One prerequisite per dirty eviction made random writes
+/// over a big sparse image (workload 7) cost two fsyncs per eviction, under the metadata lock.
 /// </summary>
 internal sealed class MetadataCache
 {
+    /// <summary>
+    /// The share of the cache an eviction writes back at once (1/8): enough that the syncs of the prerequisite are paid
+    /// once per many evictions, small enough that the stall under the metadata lock stays short (64 slices of a 32 MiB
+    /// cache of 64 KiB slices: 4 MiB of page-cache writes) and hot entries, which would be dirtied again, stay dirty.
+    /// </summary>
+    public const int EvictionBatchDivisor = 8;
+
     private readonly IBlockDevice _file;
     private readonly int _capacity;
     private readonly Dictionary<long, LinkedListNode<Entry>> _entries = new();
@@ -27,7 +38,11 @@ internal sealed class MetadataCache
         _file = file;
         EntrySize = entrySize;
         _capacity = (int)Math.Clamp(capacityBytes / entrySize, 2, int.MaxValue);
+        EvictionBatch = Math.Max(1, _capacity / EvictionBatchDivisor);
     }
+
+    /// <summary>Dirty entries written back, coldest first, by an eviction that meets a dirty victim.</summary>
+    public int EvictionBatch { get; }
 
     public string Name { get; }
 
@@ -227,15 +242,33 @@ internal sealed class MetadataCache
         var victim = _lru.Last!;
         if (victim.Value.Dirty)
         {
-            WriteBackPrerequisite?.Invoke();
-            _file.Write(victim.Value.Offset, victim.Value.Data);
-            victim.Value.Dirty = false;
-            _dirtyCount--;
+            WriteBackColdest();
         }
 
         _entries.Remove(victim.Value.Offset);
         _lru.Remove(victim);
         return victim;
+    }
+
+    /// <summary>
+    /// The prerequisite once, then the <see cref="EvictionBatch"/> least recently used dirty entries (the victim first),
+    /// written back and kept as clean entries in their LRU places. Walks the list: no allocation.
+    /// </summary>
+    private void WriteBackColdest()
+    {
+        WriteBackPrerequisite?.Invoke();
+        int left = EvictionBatch;
+        for (var node = _lru.Last; node is not null && left > 0; node = node.Previous)
+        {
+            var e = node.Value;
+            if (e.Dirty)
+            {
+                _file.Write(e.Offset, e.Data);
+                e.Dirty = false;
+                _dirtyCount--;
+                left--;
+            }
+        }
     }
 
     private void Touch(LinkedListNode<Entry> node)

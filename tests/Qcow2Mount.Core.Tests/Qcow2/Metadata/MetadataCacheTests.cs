@@ -55,6 +55,39 @@ public sealed class MetadataCacheTests
     }
 
     [Test]
+    public void Evict_EveryEntryDirty_PrerequisiteOncePerBatchColdestWrittenFirst()
+    {
+        // 16 entries: a dirty eviction writes back 2. Fill with dirty entries, then miss 16 times.
+        var file = new MemoryBlockDevice(new byte[EntrySize * 64]);
+        var cache = new MetadataCache("test", file, EntrySize, 16L * EntrySize);
+        int prerequisites = 0;
+        cache.WriteBackPrerequisite = () => prerequisites++;
+        for (int i = 0; i < 16; i++)
+        {
+            cache.Get(i * EntrySize)[0] = (byte)(i + 1);
+            cache.MarkDirty(i * EntrySize);
+        }
+
+        int before = file.WriteCount;
+        cache.Get(16 * EntrySize); // evicts entry 0, writes back 0 and 1
+        var afterFirst = (Writes: file.WriteCount - before, Dirty: cache.DirtyCount, HasOne: cache.Contains(EntrySize));
+        for (int i = 17; i < 32; i++)
+        {
+            cache.Get(i * EntrySize);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(cache.EvictionBatch, Is.EqualTo(2));
+            Assert.That(afterFirst, Is.EqualTo((2, 14, true)), "one eviction: the two coldest written back, the second kept (clean)");
+            Assert.That(prerequisites, Is.EqualTo(8), "16 dirty evictions in batches of 2");
+            Assert.That(file.WriteCount - before, Is.EqualTo(16), "each dirty entry written once");
+            Assert.That(Enumerable.Range(0, 16).Select(i => file.ToArray()[i * EntrySize]), Is.EqualTo(Enumerable.Range(1, 16).Select(i => (byte)i)));
+            Assert.That(cache.DirtyCount, Is.Zero);
+        });
+    }
+
+    [Test]
     public void WriteDirty_WritesEveryDirtyEntryOnce_AndCleanEntriesNot()
     {
         var (cache, file) = Make(entries: 8);
