@@ -90,6 +90,7 @@ public sealed class WriteBackOrderTests
         }
 
         var (violations, newTables) = CheckOrder(log, File.ReadAllBytes(image));
+        TestContext.Out.WriteLine($"{Tables * Rounds} writes, {newTables} new tables: {syncs} syncs, {log.Count} storage operations");
         return new RunResult(image, syncs, batch, violations, newTables);
     }
 
