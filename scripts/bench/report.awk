@@ -17,6 +17,8 @@ BEGIN {
     title["w9"] = "9. FUSE transports: /dev/fuse against FUSE over io_uring"
     title["w10"] = "10. Flat as images grow: sparse 1 GiB to 64 TiB, 1 to 100 images in one mount"
     title["w11"] = "11. Compressed conversion: convert -c -O qcow2 (zlib, zstd)"
+    title["w12"] = "12. Durability: 4 KiB random writes with fsync=1, and the flush of 1 GiB of dirty L2 tables"
+    help["w12"] = "fsync=1 rows: fio randwrite 4k QD1 with an fsync after every write into a fresh overlay over the raw backing file; p50_us/p99_us: the write alone, fsync_p99_us: the fsync after it (fio's sync latency); FUSE limit: the same over a null disk (its fsync does nothing). Dirty-cache row: one 4 KiB O_DIRECT write into a new cluster of each of 16384 existing L2 tables (write_ms), flush_ms: the writer's close(2), at which FUSE sends FLUSH and each server writes back its 1 GiB of dirty L2 tables and syncs; unmount_ms: unmount command (QEMU: SIGTERM) until the server is gone."
     help["w10"] = "first_read_us: one 4 KiB O_DIRECT read of the raw file; rss_*: VmRSS; images=N: ours only (one mount, N sparse 1 TiB images); check_ms and convert_ms (to qcow2): images of every size holding the same 64 MiB."
     help["w11"] = "qemu-img convert -c -m 8 -W against qcow2mount convert -c, both 64 KiB clusters with standard L2 tables, on a disk of 2 MiB random, 1 MiB text-like and 1 MiB zero bytes per 4 MiB; load_avg: the 1-minute load when each finished (the two cores are shared)."
     help["w1"] = "Ceiling: the same job on a fully written raw file, measured once per queue depth and shown on every row with that depth."
@@ -24,7 +26,7 @@ BEGIN {
     help["w2"] = "Ceiling: the same job on a fresh sparse raw file, measured once per queue depth and shown on every row with that depth."
     help["w5"] = "meta_B_per_sc = (image end offset − allocated clusters × cluster size) / allocated subclusters; du_B_per_sc = bytes on disk / allocated subclusters; check_problems = corruptions + leaks + check errors."
     help["w6"] = "mount_ms: command start → raw file served; unmount_ms: unmount command (qemu: SIGTERM) → serving process gone."
-    help["w7"] = "rss_mounted_MiB: VmHWM right after the mount; rss_peak_MiB: VmHWM after the fio job."
+    help["w7"] = "rss_mounted_MiB: VmHWM right after the mount; rss_peak_MiB: VmHWM after the fio job; iops and p99_us: that job (4 KiB random writes, QD16)."
     help["w3"] = "FUSE limit: our own FUSE loop serving a null disk (benchmarks/Qcow2Mount.FuseLimit, reads return zeros, writes are dropped), the kernel's FUSE round trip plus our protocol code; ours/limit: median of the per-round ratios."
     help["w9"] = "Each server with the kernel's enable_uring off (/dev/fuse reads and writes) and on (FUSE over io_uring), back to back per round. Limit: the FUSE limit of workload 3; ours: workload 3's fully allocated image. Ratios are medians of per-round ratios."
     nimpl = split("ours qemu ceiling", impls, " ")
