@@ -119,7 +119,7 @@ internal sealed class L2Tables
         long slice = table.Value + (inTable / sliceSize * sliceSize);
         int index = inTable % sliceSize;
         entry.Write(_cache.Get(slice), index, _geo.ExtendedL2);
-        _cache.MarkDirty(slice);
+        _cache.MarkDirty(slice, index, _geo.L2EntrySize);
     }
 
     /// <summary>
