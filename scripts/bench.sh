@@ -29,6 +29,9 @@ usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ou
                   10 flat     mount, RSS, first read and unmount from 1 GiB to 64 TiB (sparse), ours with
                               1/16/100 images in one mount, check and convert of 64 MiB of data at every size
                   11 compress convert -c -O qcow2 (zlib, zstd) of half random, a quarter text, a quarter zeros
+                  12 durable  4 KiB random writes with an fsync after each (fio fsync=1, QD1) into an overlay
+                              over a fully written raw file, with the FUSE limit; and the flush of 1 GiB of
+                              dirty L2 tables (8 TiB image, 1 GiB L2 cache) at the writer's close, then unmount
   --ours PATH    the qcow2mount binary (default: $QCOW2MOUNT, artifacts/publish/qcow2mount,
                  then the Release/Debug build output); "none" measures QEMU and the ceiling only
   --limit PATH   the FUSE limit, benchmarks/Qcow2Mount.FuseLimit (default: built with dotnet
@@ -84,7 +87,7 @@ if ((SMOKE)); then
     : "${ROUNDS:=1}" "${RUNTIME:=1}" "${DISK:=256M}" "${ONLY:=1,3}"
     BACKINGS=(qcow2) CLUSTERS=(64k 2M) QDS=(16)
 else
-    : "${ROUNDS:=3}" "${RUNTIME:=10}" "${DISK:=4G}" "${ONLY:=1,2,3,4,5,6,7,8,9,10,11}"
+    : "${ROUNDS:=3}" "${RUNTIME:=10}" "${DISK:=4G}" "${ONLY:=1,2,3,4,5,6,7,8,9,10,11,12}"
     BACKINGS=(raw qcow2) CLUSTERS=(64k 128k 512k 2M) QDS=(1 16)
 fi
 [[ -n $CLUSTERS_ARG ]] && IFS=, read -ra CLUSTERS <<<"$CLUSTERS_ARG"
@@ -103,7 +106,7 @@ for it in "${items[@]}"; do
         1 | cow) SELECTED+=(w1) ;; 1e | engine) SELECTED+=(w1e) ;; 2 | fresh) SELECTED+=(w2) ;; 3 | alloc) SELECTED+=(w3) ;;
         4 | seq) SELECTED+=(w4) ;; 5 | size) SELECTED+=(w1 w5) ;; 6 | mount) SELECTED+=(w6) ;;
         7 | rss) SELECTED+=(w7) ;; 8 | convert) SELECTED+=(w8) ;; 9 | uring) SELECTED+=(w9) ;;
-        10 | flat) SELECTED+=(w10) ;; 11 | compress) SELECTED+=(w11) ;;
+        10 | flat) SELECTED+=(w10) ;; 11 | compress) SELECTED+=(w11) ;; 12 | durable) SELECTED+=(w12) ;;
         *) die "unknown workload '$it' (see --help)" ;;
     esac
 done
@@ -260,7 +263,7 @@ find_limit() {
     [[ -x $out ]] || { note "the FUSE limit is not built and dotnet is missing; its column is n/a"; return 1; }
     echo "$out"
 }
-if (want 1 || want 3 || want 9) && candidate=$(find_limit); then
+if (want 1 || want 3 || want 9 || want 12) && candidate=$(find_limit); then
     LIMIT=$candidate
     if serve limit 64M && unserve; then
         log "limit: $LIMIT (probe mount ok: ${SERVE_MS} ms)"
@@ -290,7 +293,7 @@ if want 1 || want 1e || want 3 || want 4 || want 6 || want 8; then
 fi
 ((SMOKE)) || hold_memory
 read_into_cache "$CACHE/base-$DISK.raw" "$CACHE/base-$DISK.qcow2"
-for w in w1 w1e w2 w3 w4 w6 w7 w8 w9 w10 w11; do
+for w in w1 w1e w2 w3 w4 w6 w7 w8 w9 w10 w11 w12; do
     if want "${w#w}"; then
         log "== $w"
         t=$(date +%s)

@@ -174,7 +174,7 @@ serve() {
             t0=$(now_ms)
             qemu-storage-daemon \
                 --blockdev "driver=file,node-name=file0,filename=$image" \
-                --blockdev driver=qcow2,node-name=fmt0,file=file0 \
+                --blockdev "driver=qcow2,node-name=fmt0,file=file0${QEMU_QCOW2_OPTS:-}" \
                 --export "type=fuse,id=exp0,node-name=fmt0,mountpoint=$SERVE_MNT,writable=on" \
                 >"$RUN/qemu.log" 2>&1 &
             launcher=$!

@@ -399,7 +399,8 @@ w6() {
     done
 }
 
-# Workload 7: peak RSS of the serving process on a sparse 1 TiB image under 4 KiB random writes.
+# Workload 7: peak RSS of the serving process on a sparse 1 TiB image under 4 KiB random writes (and
+# their IOPS and p99: almost every write allocates a cluster, and the 32 MiB L2 cache evicts dirty tables).
 w7() {
     local tpl=$RUN/tpl-1t.qcow2 round impl img case="1 TiB, cluster=64k, randwrite 4k qd=16"
     make_overlay "$tpl" 1T 64k off
@@ -414,6 +415,7 @@ w7() {
                     record w7 "$case" "$impl" "$round" rss_mounted_MiB "$(awk -v k="$idle" 'BEGIN { printf "%.1f", k / 1024 }')"
                     record w7 "$case" "$impl" "$round" rss_peak_MiB "$(awk -v k="$peak" 'BEGIN { printf "%.1f", k / 1024 }')"
                     record w7 "$case" "$impl" "$round" iops "$FIO_IOPS"
+                    record w7 "$case" "$impl" "$round" p99_us "$FIO_P99_US"
                     log "  [w7 r$round] $impl: VmHWM $idle KiB after mount, $peak KiB after fio"
                 else
                     note "w7 $impl: $SERVE_ERR"
@@ -632,4 +634,109 @@ w11() {
         done
     done
     rm -f "$out"
+}
+
+# Workload 12 (issue 18, target 6: "durability costs no more than QEMU's"). (a) 4 KiB random writes
+# with an fsync after each (fio fsync=1, QD1: a journal or a database inside the disk) into a fresh
+# overlay over the fully written raw backing file, ours against QEMU, with the FUSE limit (its fsync
+# does nothing: the FUSE round trips alone). (b) the flush of about 1 GiB of dirty L2 tables.
+W12_CASES=("128k on" "64k off")
+w12() {
+    local round ce c e impl img tpl case
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for ce in "${W12_CASES[@]}"; do
+            read -r c e <<<"$ce"
+            tpl=$RUN/tpl-raw-$c-$e.qcow2
+            [[ -f $tpl ]] || make_overlay "$tpl" "$DISK" "$c" "$e" "$(base_raw "$DISK")" raw
+            case="fsync=1 backing=raw cluster=$c extl2=$e qd=1"
+            for impl in $(impls "$round" with-limit); do
+                if [[ $impl == limit ]]; then img=$DISK_BYTES; else img=$(fresh_copy "$tpl" disk.qcow2); fi
+                if serve "$impl" "$img"; then
+                    if run_fio "$SERVE_FILE" randwrite 4k 1 "$DISK_BYTES" --fsync=1; then
+                        # fio's write latency leaves the fsync out; the fsync's own latency is its "sync" part.
+                        local sync99
+                        sync99=$(jq -r '(.jobs[0].sync.lat_ns.percentile["99.000000"] // 0) / 1000' "$RUN/fio.json")
+                        record_fio w12 "$case" "$impl" "$round" iops
+                        record w12 "$case" "$impl" "$round" fsync_p99_us "$(printf '%.1f' "$sync99")"
+                        log "  [w12 r$round] $case  $impl: $FIO_IOPS IOPS, p99 $FIO_P99_US us, fsync p99 $sync99 us"
+                    else
+                        note "w12 $impl $case: $SERVE_ERR"
+                    fi
+                    unserve || note "w12 $impl: $SERVE_ERR"
+                    [[ $impl == limit ]] || w12_check "$case" "$impl" "$img"
+                else
+                    note "w12 $impl: $SERVE_ERR"
+                fi
+                [[ $impl == limit ]] || rm -f "$img"
+            done
+        done
+        for impl in $(impls "$round"); do w12_dirty_flush "$impl" "$round"; done
+    done
+}
+
+# w12_check CASE IMPL IMAGE: qemu-img check of an image a server wrote (nothing serves it now).
+w12_check() {
+    qemu-img check -q -f qcow2 "$3" >"$RUN/check.log" 2>&1 ||
+        note "w12 $2 $1: qemu-img check: $(grep -m1 -v '^\s*$' "$RUN/check.log" | cut -c1-200)"
+}
+
+# Workload 12b: W12_TABLES (16384) L2 tables of 64 KiB exist in an 8 TiB image (made once, offline,
+# with zero writes); both servers get a 1 GiB L2 cache (ours QCOW2MOUNT_CACHE_SIZE, QEMU l2-cache-size),
+# one 4 KiB O_DIRECT write into a new cluster of every table makes 1 GiB of them dirty, no fsync. FUSE
+# sends FLUSH at every close(2) and both servers flush their caches then, so the writer's close is the
+# flush of the dirty cache (flush_ms); unmount_ms follows (ours: unmount command; QEMU: SIGTERM; until
+# the server is gone). Then qemu-img check.
+W12_TABLES=16384
+w12_dirty_flush() {
+    local impl=$1 round=$2 tpl=$CACHE/tpl-w12-8t.qcow2 img out i case="8 TiB, cluster=64k, $W12_TABLES L2 tables dirty, L2 cache 1 GiB"
+    if [[ ! -f $tpl ]]; then
+        log "making $tpl ($W12_TABLES L2 tables, zero clusters only)"
+        make_overlay "$tpl.tmp" $((W12_TABLES * 512))M 64k off
+        for ((i = 0; i < W12_TABLES; i++)); do echo "write -z $((i * 512))M 64k"; done |
+            qemu-io -t unsafe -f qcow2 "$tpl.tmp" >/dev/null 2>&1 || die "could not make $tpl"
+        mv "$tpl.tmp" "$tpl"
+    fi
+    img=$(fresh_copy "$tpl" disk.qcow2)
+    export QCOW2MOUNT_CACHE_SIZE=1G
+    # shellcheck disable=SC2034 # read by serve (lib.sh)
+    QEMU_QCOW2_OPTS=,l2-cache-size=$((1 << 30))
+    if serve "$impl" "$img"; then
+        unset QCOW2MOUNT_CACHE_SIZE QEMU_QCOW2_OPTS
+        # One write per table, into the cluster after the zero one, then the timed close.
+        if out=$(python3 - "$SERVE_FILE" "$W12_TABLES" 2>&1 <<'PY'
+import mmap, os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 4096)
+buf.write(b"\xa5" * 4096)
+t0 = time.monotonic()
+for i in range(int(sys.argv[2])):
+    os.pwrite(fd, buf, i * (512 << 20) + (64 << 10))
+t1 = time.monotonic()
+os.close(fd)
+t2 = time.monotonic()
+print(f"{(t1 - t0) * 1000:.0f} {(t2 - t1) * 1000:.1f}")
+PY
+        ); then
+            local write_ms flush_ms rss
+            read -r write_ms flush_ms <<<"$out"
+            rss=$(vm_kib "$SERVE_PID" VmHWM)
+            if unserve; then
+                record w12 "$case" "$impl" "$round" write_ms "$write_ms"
+                record w12 "$case" "$impl" "$round" flush_ms "$flush_ms"
+                record w12 "$case" "$impl" "$round" unmount_ms "$UNSERVE_MS"
+                record w12 "$case" "$impl" "$round" rss_peak_MiB "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')"
+                log "  [w12 r$round] dirty cache $impl: writes $write_ms ms, flush at close $flush_ms ms, unmount $UNSERVE_MS ms, VmHWM $rss KiB"
+            else
+                note "w12 $impl: $SERVE_ERR"
+            fi
+        else
+            note "w12 $impl dirty cache: the writer failed: $(head -c 200 <<<"$out")"
+            unserve || note "w12 $impl: $SERVE_ERR"
+        fi
+        w12_check "$case" "$impl" "$img"
+    else
+        unset QCOW2MOUNT_CACHE_SIZE QEMU_QCOW2_OPTS
+        note "w12 $impl: $SERVE_ERR"
+    fi
+    rm -f "$img"
 }

@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Qcow2Mount.Core.Platform;
 
 /// <summary>
-/// The host file system's space operations on image files: holes (punch, zero, sparse), what a file occupies, and
+/// The host file system's space operations on image files: holes (punch, zero, sparse), data syncs, what a file occupies, and
 /// where its data and holes are. Best effort throughout: where the host cannot answer, the answer is the plain one
 /// (no hole, everything data, allocated = length) and the caller's result stays correct, only less sparse.
 /// </summary>
@@ -20,6 +20,12 @@ internal interface IFileSpace
 
     /// <summary>Marks a new file sparse where the host needs that before holes can exist (NTFS); a no-op elsewhere.</summary>
     void MarkSparse(SafeFileHandle file);
+
+    /// <summary>
+    /// Puts the file's written data on stable storage, with what is needed to read it back (its length, its block map)
+    /// but not its timestamps (fdatasync); throws <see cref="IOException"/> when the host reports a failure.
+    /// </summary>
+    void SyncData(SafeFileHandle file, string name);
 
     /// <summary>Bytes <paramref name="path"/> occupies on disk, or null when the host cannot say.</summary>
     long? AllocatedBytes(string path);

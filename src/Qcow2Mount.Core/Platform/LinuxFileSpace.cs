@@ -4,10 +4,10 @@ using Qcow2Mount.Core.Interop;
 
 namespace Qcow2Mount.Core.Platform;
 
-/// <summary>Linux: fallocate(2) for holes and zeroing, st_blocks for the allocated size, lseek SEEK_DATA/SEEK_HOLE for extents.</summary>
+/// <summary>Linux: fallocate(2) for holes and zeroing, fdatasync(2), st_blocks for the allocated size, lseek SEEK_DATA/SEEK_HOLE for extents.</summary>
 internal sealed class LinuxFileSpace : IFileSpace
 {
-    private const int ENXIO = 6;
+    private const int EINTR = 4, ENXIO = 6;
 
     public bool PunchHole(SafeFileHandle file, long offset, long length) =>
         Libc.Fallocate(file, Libc.FALLOC_FL_PUNCH_HOLE | Libc.FALLOC_FL_KEEP_SIZE, offset, length) == 0;
@@ -15,6 +15,23 @@ internal sealed class LinuxFileSpace : IFileSpace
     // EOPNOTSUPP on file systems without it (tmpfs before 6.x, NFS, …). Without KEEP_SIZE the file grows to the end.
     public bool ZeroRange(SafeFileHandle file, long offset, long length) =>
         Libc.Fallocate(file, Libc.FALLOC_FL_ZERO_RANGE, offset, length) == 0;
+
+    /// <summary>
+    /// fdatasync(2), as QEMU syncs its image files: fsync also commits the file system journal for a changed mtime,
+    /// which every write makes. A size change or a new extent is still synced ("needed to allow a subsequent data
+    /// retrieval", fdatasync(2)). EINTR (FUSE, NFS) is retried; any other error is the sync's failure.
+    /// </summary>
+    public void SyncData(SafeFileHandle file, string name)
+    {
+        while (Libc.FDataSync(file) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != EINTR)
+            {
+                throw new IOException($"{name}: fdatasync failed: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+            }
+        }
+    }
 
     /// <summary>Every Linux file system that has holes makes them without being asked.</summary>
     public void MarkSparse(SafeFileHandle file)

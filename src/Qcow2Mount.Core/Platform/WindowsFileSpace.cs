@@ -33,6 +33,9 @@ internal sealed class WindowsFileSpace : IFileSpace
         return true;
     }
 
+    /// <summary>FlushFileBuffers (Windows has no data-only flush for ordinary handles).</summary>
+    public void SyncData(SafeFileHandle file, string name) => RandomAccess.FlushToDisk(file);
+
     public unsafe void MarkSparse(SafeFileHandle file) =>
         _ = Kernel32.DeviceIoControl(file, Kernel32.FSCTL_SET_SPARSE, null, 0, null, 0, out _, 0);
 

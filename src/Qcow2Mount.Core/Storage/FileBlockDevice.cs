@@ -104,7 +104,7 @@ public sealed partial class FileBlockDevice : IBlockDevice
     {
         if (!IsReadOnly)
         {
-            RandomAccess.FlushToDisk(_handle);
+            HostPlatform.Space.SyncData(_handle, Name);
         }
     }
 

@@ -1,3 +1,5 @@
+using System.IO.Pipes;
+using Microsoft.Win32.SafeHandles;
 using Qcow2Mount.Core.Platform;
 using Qcow2Mount.TestSupport;
 
@@ -37,6 +39,30 @@ internal sealed class LinuxFileSpaceTests
         }
 
         Assert.That(space.AllocatedBytes(path), Is.EqualTo(before - 2 * MiB));
+    }
+
+    [Test]
+    public void SyncData_WrittenFile_ReturnsAndKeepsTheBytes()
+    {
+        string path = DataFile(MiB);
+        byte[] expected = File.ReadAllBytes(path);
+        using (var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            RandomAccess.Write(file, expected.AsSpan(0, 4096), MiB); // grows the file: fdatasync must sync the size
+            new LinuxFileSpace().SyncData(file, path);
+        }
+
+        Assert.That(new FileInfo(path).Length, Is.EqualTo(MiB + 4096));
+    }
+
+    [Test]
+    public void SyncData_Pipe_ThrowsIOExceptionNamingFileAndCall()
+    {
+        // fdatasync(2) on a pipe fails with EINVAL: the failure of a sync must reach the caller (a guest's fsync gets EIO).
+        using var pipe = new AnonymousPipeServerStream(PipeDirection.Out);
+        using var handle = new SafeFileHandle(pipe.SafePipeHandle.DangerousGetHandle(), ownsHandle: false);
+        var error = Assert.Throws<IOException>(() => new LinuxFileSpace().SyncData(handle, "the-pipe"));
+        Assert.That(error!.Message, Does.StartWith("the-pipe: fdatasync failed: "));
     }
 
     [Test]

@@ -309,7 +309,7 @@ internal sealed class RefcountManager
         }
 
         RefcountBlock.Set(data, index, _geo.RefcountOrder, value);
-        Blocks.MarkDirty(block.Value);
+        Blocks.MarkDirty(block.Value, (int)(((long)index << _geo.RefcountOrder) >> 3), Math.Max(1, (1 << _geo.RefcountOrder) >> 3));
         if (value == 0)
         {
             if (cluster < _freeCluster)

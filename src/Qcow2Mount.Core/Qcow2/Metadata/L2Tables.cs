@@ -119,7 +119,7 @@ internal sealed class L2Tables
         long slice = table.Value + (inTable / sliceSize * sliceSize);
         int index = inTable % sliceSize;
         entry.Write(_cache.Get(slice), index, _geo.ExtendedL2);
-        _cache.MarkDirty(slice);
+        _cache.MarkDirty(slice, index, _geo.L2EntrySize);
     }
 
     /// <summary>
@@ -208,8 +208,7 @@ internal sealed class L2Tables
             }
 
             _file.Write(table.Value, content);
-            _order.MakeDataAndRefcountsStable();
-            _file.Flush();
+            _order.MakeDataAndRefcountsStable(withEarlierWrites: true); // one sync for the table, the data and the refcounts
             for (int s = 0; s < _geo.ClusterSize; s += sliceSize)
             {
                 _cache.PutCleanCopy(table.Value + s, content.Slice(s, sliceSize));

@@ -12,9 +12,28 @@ namespace Qcow2Mount.Core.Qcow2.Metadata;
 /// churned 64 KiB array per miss grew the server's garbage-collected heap to three times the cache. An array handed out
 /// by <see cref="Get"/> is therefore valid until <see cref="Capacity"/> − 1 further misses, i.e. for the caller's
 /// current step under the metadata lock, never longer.
+/// Write-back in batches: the prerequisite of a write-back costs syncs, so an eviction that meets a dirty victim pays it
+/// once and writes back the <see cref="EvictionBatch"/> coldest dirty entries with it (LRU order kept, nothing dropped
+/// but the victim); the evictions after it find clean victims. One prerequisite per dirty eviction made random writes
+/// over a big sparse image (workload 7) cost two fsyncs per eviction, under the metadata lock.
+/// Only the changed part is written back: an entry keeps the byte range changed since it was last written (two ints,
+/// widened by <see cref="MarkDirty(long, int, int)"/>), and a write-back writes that range rounded out to 4 KiB pages
+/// (the whole entry when it is smaller). One 16-byte L2 entry changed in a 64 KiB table cost a 64 KiB write (and its
+/// sync) on every guest fsync and every eviction; now it is one page. Safe because the rest of the entry equals the
+/// file: an entry is clean when read or put, and a new one (<see cref="GetNew"/>) is dirty whole.
 /// </summary>
 internal sealed class MetadataCache
 {
+    /// <summary>
+    /// The share of the cache an eviction writes back at once (1/8): enough that the syncs of the prerequisite are paid
+    /// once per many evictions, small enough that the stall under the metadata lock stays short (64 slices of a 32 MiB
+    /// cache of 64 KiB slices: 4 MiB of page-cache writes) and hot entries, which would be dirtied again, stay dirty.
+    /// </summary>
+    public const int EvictionBatchDivisor = 8;
+
+    /// <summary>The unit a partial write-back is rounded to: the host page, which a power cut keeps or loses whole.</summary>
+    public const int WriteBackUnit = 4096;
+
     private readonly IBlockDevice _file;
     private readonly int _capacity;
     private readonly Dictionary<long, LinkedListNode<Entry>> _entries = new();
@@ -27,7 +46,11 @@ internal sealed class MetadataCache
         _file = file;
         EntrySize = entrySize;
         _capacity = (int)Math.Clamp(capacityBytes / entrySize, 2, int.MaxValue);
+        EvictionBatch = Math.Max(1, _capacity / EvictionBatchDivisor);
     }
+
+    /// <summary>Dirty entries written back, coldest first, by an eviction that meets a dirty victim.</summary>
+    public int EvictionBatch { get; }
 
     public string Name { get; }
 
@@ -116,13 +139,24 @@ internal sealed class MetadataCache
 
     public bool Contains(long offset) => _entries.ContainsKey(offset);
 
-    public void MarkDirty(long offset)
+    /// <summary>Marks the whole entry changed.</summary>
+    public void MarkDirty(long offset) => MarkDirty(offset, 0, EntrySize);
+
+    /// <summary>Marks <paramref name="length"/> bytes at <paramref name="start"/> of the entry changed (written back with the rest of its changes).</summary>
+    public void MarkDirty(long offset, int start, int length)
     {
         var e = _entries[offset].Value;
         if (!e.Dirty)
         {
             e.Dirty = true;
             _dirtyCount++;
+            e.DirtyStart = start;
+            e.DirtyEnd = start + length;
+        }
+        else
+        {
+            e.DirtyStart = Math.Min(e.DirtyStart, start);
+            e.DirtyEnd = Math.Max(e.DirtyEnd, start + length);
         }
     }
 
@@ -139,9 +173,7 @@ internal sealed class MetadataCache
         {
             if (e.Dirty)
             {
-                _file.Write(e.Offset, e.Data);
-                e.Dirty = false;
-                _dirtyCount--;
+                WriteBack(e);
             }
         }
     }
@@ -213,6 +245,8 @@ internal sealed class MetadataCache
         }
 
         node.Value.Dirty = dirty;
+        node.Value.DirtyStart = 0;
+        node.Value.DirtyEnd = dirty ? EntrySize : 0;
         node.Value.LastUsed = Environment.TickCount64;
         _entries.Add(offset, node);
         PeakCount = Math.Max(PeakCount, _entries.Count);
@@ -227,15 +261,42 @@ internal sealed class MetadataCache
         var victim = _lru.Last!;
         if (victim.Value.Dirty)
         {
-            WriteBackPrerequisite?.Invoke();
-            _file.Write(victim.Value.Offset, victim.Value.Data);
-            victim.Value.Dirty = false;
-            _dirtyCount--;
+            WriteBackColdest();
         }
 
         _entries.Remove(victim.Value.Offset);
         _lru.Remove(victim);
         return victim;
+    }
+
+    /// <summary>
+    /// The prerequisite once, then the <see cref="EvictionBatch"/> least recently used dirty entries (the victim first),
+    /// written back and kept as clean entries in their LRU places. Walks the list: no allocation.
+    /// </summary>
+    private void WriteBackColdest()
+    {
+        WriteBackPrerequisite?.Invoke();
+        int left = EvictionBatch;
+        for (var node = _lru.Last; node is not null && left > 0; node = node.Previous)
+        {
+            var e = node.Value;
+            if (e.Dirty)
+            {
+                WriteBack(e);
+                left--;
+            }
+        }
+    }
+
+    /// <summary>Writes the changed pages of a dirty entry and marks it clean.</summary>
+    private void WriteBack(Entry e)
+    {
+        int unit = Math.Min(WriteBackUnit, EntrySize);
+        int start = e.DirtyStart / unit * unit;
+        int end = Math.Min(EntrySize, (e.DirtyEnd + unit - 1) / unit * unit);
+        _file.Write(e.Offset + start, e.Data.AsSpan(start, end - start));
+        e.Dirty = false;
+        _dirtyCount--;
     }
 
     private void Touch(LinkedListNode<Entry> node)
@@ -260,6 +321,11 @@ internal sealed class MetadataCache
         }
 
         public bool Dirty { get; set; }
+
+        /// <summary>The changed bytes, [start, end), while <see cref="Dirty"/>.</summary>
+        public int DirtyStart { get; set; }
+
+        public int DirtyEnd { get; set; }
 
         public long LastUsed { get; set; }
     }
