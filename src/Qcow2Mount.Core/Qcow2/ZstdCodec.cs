@@ -25,7 +25,7 @@ internal abstract class ZstdCodec
     public static ZstdCodec? Native => HostPlatform.NativeZstd;
 
     /// <summary>The codec the image code uses: <see cref="Native"/> where it loads, else <see cref="Managed"/>.</summary>
-    public static ZstdCodec Current => s_forced.Value ?? HostPlatform.NativeZstd ?? Managed;
+    public static ZstdCodec Current => s_forced.Value ?? Native ?? Managed;
 
     public abstract string Name { get; }
 
