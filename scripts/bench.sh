@@ -83,11 +83,16 @@ while (($#)); do
 done
 
 FIO_SEED=20261125
+ALL_WORKLOADS=1,2,3,4,5,6,7,8,9,10,11,12
+# A full run: every workload and every case. Only such a run names its results by date alone and writes the
+# README's summary.
+FULL_RUN=0
+[[ $SMOKE == 0 && -z $ONLY && -z $CLUSTERS_ARG$BACKINGS_ARG$QDS_ARG$EXTL2_ARG ]] && FULL_RUN=1
 if ((SMOKE)); then
     : "${ROUNDS:=1}" "${RUNTIME:=1}" "${DISK:=256M}" "${ONLY:=1,3}"
     BACKINGS=(qcow2) CLUSTERS=(64k 2M) QDS=(16)
 else
-    : "${ROUNDS:=3}" "${RUNTIME:=10}" "${DISK:=4G}" "${ONLY:=1,2,3,4,5,6,7,8,9,10,11,12}"
+    : "${ROUNDS:=3}" "${RUNTIME:=10}" "${DISK:=4G}" "${ONLY:=$ALL_WORKLOADS}"
     BACKINGS=(raw qcow2) CLUSTERS=(64k 128k 512k 2M) QDS=(1 16)
 fi
 [[ -n $CLUSTERS_ARG ]] && IFS=, read -ra CLUSTERS <<<"$CLUSTERS_ARG"
@@ -204,7 +209,7 @@ NOTES=$RUN/notes
 
 HOST=$(hostname -s 2>/dev/null || hostname)
 STEM=$(date +%Y-%m-%d)-$HOST
-if ((SMOKE)); then STEM+=-smoke; elif [[ $ONLY != 1,2,3,4,5,6,7,8,9,10,11 ]]; then STEM+=-w${ONLY//,/-}; fi
+if ((SMOKE)); then STEM+=-smoke; elif [[ $ONLY != "$ALL_WORKLOADS" ]]; then STEM+=-w${ONLY//,/-}; fi
 RESULTS=$ROOT/benchmarks/results
 mkdir -p "$RESULTS"
 TSV=$RESULTS/$STEM.tsv MD=$RESULTS/$STEM.md PNG=$RESULTS/$STEM.png
@@ -376,4 +381,7 @@ fi
 
 cat "$MD"
 log "bench: wrote $MD"
+if ((FULL_RUN)); then
+    "$HERE/bench/readme_summary.sh" "$TSV" "$ROOT/README.md" && log "bench: README.md's summary is this run's"
+fi
 exit 0

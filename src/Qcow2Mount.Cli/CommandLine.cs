@@ -38,6 +38,12 @@ internal static class CommandLine
                 return args.Length == 0 ? 1 : 0;
             }
 
+            if (args[0] is "-V" or "--version")
+            {
+                Console.WriteLine(VersionLine());
+                return 0;
+            }
+
             var command = Commands.FirstOrDefault(c => c.Name == args[0]);
             if (command is null && MountCommand.IsBareForm(args))
             {
@@ -84,11 +90,27 @@ internal static class CommandLine
         return 2;
     }
 
+    /// <summary>
+    /// "qcow2mount version 0.1.0 (commit 1a2b3c4)", as qemu-img --version names its version: the product version the
+    /// .deb and the MSI carry, and the commit it was built from when the build knew it.
+    /// </summary>
+    internal static string VersionLine()
+    {
+        string informational = typeof(CommandLine).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), inherit: false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown";
+        int plus = informational.IndexOf('+');
+        return plus < 0
+            ? $"qcow2mount version {informational}"
+            : $"qcow2mount version {informational[..plus]} (commit {informational[(plus + 1)..][..Math.Min(12, informational.Length - plus - 1)]})";
+    }
+
     private static void PrintHelp()
     {
         Console.WriteLine("usage: qcow2mount [options] IMAGE [IMAGE...] MOUNTDIR   (same as 'qcow2mount mount ...')");
         Console.WriteLine("       qcow2mount MOUNTDIR                            (mount a demo image: the quick start)");
         Console.WriteLine("       qcow2mount COMMAND [options] ...");
+        Console.WriteLine("       qcow2mount --version");
         Console.WriteLine();
         Console.WriteLine("Commands:");
         foreach (var c in Commands)

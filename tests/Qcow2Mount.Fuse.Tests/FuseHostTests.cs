@@ -10,7 +10,7 @@ public sealed class FuseHostTests : ScratchFixture
 {
     private readonly List<string> _log = [];
 
-    private FuseHost Mount(string mnt, Action<FuseHost>? onReady = null)
+    private FuseHost Mount(string mnt, Action<FuseHost>? onReady = null, uint maxThreads = 10)
     {
         var directory = new ImageDirectory();
         directory.Add(Scratch.PathOf("disk.qcow2"), new MemoryDisk(1 << 20));
@@ -21,7 +21,7 @@ public sealed class FuseHostTests : ScratchFixture
                 _log.Add(message);
             }
         });
-        return FuseHost.Mount(fileSystem, new FuseMountSettings { MountPoint = mnt, FsName = "fuse-host-test" }, onReady);
+        return FuseHost.Mount(fileSystem, new FuseMountSettings { MountPoint = mnt, FsName = "fuse-host-test", MaxThreads = maxThreads }, onReady);
     }
 
     private static (Thread Thread, Func<int> Result) RunInBackground(FuseHost host)
@@ -52,6 +52,60 @@ public sealed class FuseHostTests : ScratchFixture
             Assert.That(result(), Is.Zero);
             Assert.That(Scratch.MountsUnder(mnt), Is.Empty);
             Assert.That(_log, Is.Empty);
+        });
+    }
+
+    /// <summary>The workers of this process (threads named fuse-N), from /proc/self/task/*/comm.</summary>
+    private static int Workers() =>
+        Directory.GetDirectories("/proc/self/task").Count(task =>
+        {
+            try
+            {
+                return File.ReadAllText(Path.Combine(task, "comm")).StartsWith("fuse-", StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false; // the thread ended meanwhile
+            }
+        });
+
+    /// <summary>
+    /// One worker answers INIT and the mount is ready then; the others start after it (each Thread.Start waits for its
+    /// thread, and starting all of them first delayed readiness), and then every one of them serves.
+    /// </summary>
+    [Test]
+    public void Run_ReadyWithTheFirstWorker_TheOthersStartAfterIt()
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (Workers() != 0 && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            Thread.Sleep(20); // the workers of an earlier test's mount, on their way out
+        }
+
+        string mnt = Scratch.NewDirectory("mnt");
+        int atReady = -1;
+        using var ready = new ManualResetEventSlim();
+        using var host = Mount(mnt, _ =>
+        {
+            atReady = Workers();
+            ready.Set();
+        }, maxThreads: 6);
+        var (thread, result) = RunInBackground(host);
+        Assert.That(ready.Wait(TimeSpan.FromSeconds(20)), Is.True, "INIT was not answered");
+        clock.Restart();
+        while (Workers() < 6 && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            Thread.Sleep(10);
+        }
+
+        int afterReady = Workers();
+        host.Detach();
+        Assert.That(thread.Join(TimeSpan.FromSeconds(20)), Is.True, "Run did not end");
+        Assert.Multiple(() =>
+        {
+            Assert.That(atReady, Is.EqualTo(1), "workers when the mount was reported ready");
+            Assert.That(afterReady, Is.EqualTo(6), "workers after it");
+            Assert.That(result(), Is.Zero);
         });
     }
 

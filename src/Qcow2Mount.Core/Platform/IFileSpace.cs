@@ -27,6 +27,12 @@ internal interface IFileSpace
     /// </summary>
     void SyncData(SafeFileHandle file, string name);
 
+    /// <summary>
+    /// Starts writing the file's dirty pages to storage without waiting for them and without making anything durable,
+    /// so that a later <see cref="SyncData"/> finds little left to write. A hint: a host without it does nothing.
+    /// </summary>
+    void StartWriteBack(SafeFileHandle file);
+
     /// <summary>Bytes <paramref name="path"/> occupies on disk, or null when the host cannot say.</summary>
     long? AllocatedBytes(string path);
 

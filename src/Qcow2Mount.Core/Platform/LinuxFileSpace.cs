@@ -33,6 +33,9 @@ internal sealed class LinuxFileSpace : IFileSpace
         }
     }
 
+    /// <summary>sync_file_range(2) with SYNC_FILE_RANGE_WRITE over the whole file; its errors are the later sync's to report.</summary>
+    public void StartWriteBack(SafeFileHandle file) => _ = Libc.SyncFileRange(file, 0, 0, Libc.SYNC_FILE_RANGE_WRITE);
+
     /// <summary>Every Linux file system that has holes makes them without being asked.</summary>
     public void MarkSparse(SafeFileHandle file)
     {

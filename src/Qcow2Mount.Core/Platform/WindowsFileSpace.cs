@@ -36,6 +36,11 @@ internal sealed class WindowsFileSpace : IFileSpace
     /// <summary>FlushFileBuffers (Windows has no data-only flush for ordinary handles).</summary>
     public void SyncData(SafeFileHandle file, string name) => RandomAccess.FlushToDisk(file);
 
+    /// <summary>Windows has no asynchronous flush of a file's cached writes: the cache manager's lazy writer does it.</summary>
+    public void StartWriteBack(SafeFileHandle file)
+    {
+    }
+
     public unsafe void MarkSparse(SafeFileHandle file) =>
         _ = Kernel32.DeviceIoControl(file, Kernel32.FSCTL_SET_SPARSE, null, 0, null, 0, out _, 0);
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using Qcow2Mount.Core.Errors;
 using Qcow2Mount.Core.Qcow2.Format;
 using Qcow2Mount.Core.Qcow2.Metadata;
@@ -246,14 +247,14 @@ internal sealed class ImageLayout
         }
     }
 
+    /// <summary>A table of big-endian 64-bit entries, read straight into the array that holds it.</summary>
     private ulong[] ReadTable(long offset, long bytes)
     {
-        var raw = new byte[bytes];
-        _file.Read(offset, raw);
-        var table = new ulong[raw.Length / 8];
-        for (int i = 0; i < table.Length; i++)
+        var table = new ulong[bytes / 8];
+        _file.Read(offset, MemoryMarshal.AsBytes(table.AsSpan()));
+        if (BitConverter.IsLittleEndian)
         {
-            table[i] = BinaryPrimitives.ReadUInt64BigEndian(raw.AsSpan(i * 8));
+            BinaryPrimitives.ReverseEndianness(table, table);
         }
 
         return table;

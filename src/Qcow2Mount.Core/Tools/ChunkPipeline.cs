@@ -8,21 +8,129 @@ namespace Qcow2Mount.Core.Tools;
 /// sees one sequential writer (several writers into one file contend for its inode lock: measured here, 22 % of the
 /// CPU spinning in ext4's rwsem with four unordered writers). qemu-img convert does the same unless given -W.
 /// </summary>
+/// <remarks>
+/// Ordered writes pass no chunk from thread to thread: a chunk that is read waits with its state until it is next, and
+/// whoever makes the next chunk ready writes it and every ready one after it. (A worker that waited for its turn
+/// needed a wake-up per chunk, and those kept the writer idle between 2 MiB writes more than they kept it busy: a
+/// 4 GiB qcow2 → raw conversion took 2.7 s with 1.5 s of CPU.) The states are pooled, twice as many as workers, and a
+/// worker takes one before it takes a chunk, so the chunk that is next always has a worker on it.
+/// </remarks>
 internal static class ChunkPipeline
 {
     public static void Run<TState>(long count, int workers, bool orderedWrites, Func<TState> newState,
         Action<long, TState> read, Action<long, TState> write)
     {
+        int n = (int)Math.Clamp(count, 1, Math.Max(1, workers));
         long nextRead = -1;
-        long nextWrite = 0;
         Exception? failure = null;
         var gate = new object();
+
+        // Ordered writes only; all under gate.
+        var ready = new Dictionary<long, TState>();
+        var free = new Stack<TState>();
+        int states = 0;
+        long nextWrite = 0;
+        bool writing = false;
+
+        // Takes a state and the next chunk together (waiting while every state is taken); false at the end or after a failure.
+        bool TakeChunk(out long index, out TState state)
+        {
+            lock (gate)
+            {
+                while (free.Count == 0 && states >= 2 * n && failure is null)
+                {
+                    Monitor.Wait(gate);
+                }
+
+                index = nextRead + 1;
+                if (failure is not null || index >= count)
+                {
+                    state = default!;
+                    return false;
+                }
+
+                nextRead = index;
+                if (free.Count > 0)
+                {
+                    state = free.Pop();
+                }
+                else
+                {
+                    state = newState();
+                    states++;
+                }
+
+                return true;
+            }
+        }
+
+        // Queues a read chunk; the thread that finds the next chunk ready and nobody writing writes the ready run.
+        void WriteInOrder(long index, TState state)
+        {
+            lock (gate)
+            {
+                ready.Add(index, state);
+                if (writing)
+                {
+                    return;
+                }
+
+                writing = true;
+            }
+
+            try
+            {
+                while (true)
+                {
+                    long k;
+                    TState s;
+                    lock (gate)
+                    {
+                        if (failure is not null || !ready.Remove(nextWrite, out s!))
+                        {
+                            writing = false;
+                            return;
+                        }
+
+                        k = nextWrite;
+                    }
+
+                    write(k, s);
+                    lock (gate)
+                    {
+                        nextWrite++;
+                        free.Push(s);
+                        Monitor.PulseAll(gate);
+                    }
+                }
+            }
+            catch
+            {
+                lock (gate)
+                {
+                    writing = false;
+                }
+
+                throw;
+            }
+        }
 
         void Worker()
         {
             try
             {
-                var state = newState();
+                if (orderedWrites)
+                {
+                    while (TakeChunk(out long i, out var state))
+                    {
+                        read(i, state);
+                        WriteInOrder(i, state);
+                    }
+
+                    return;
+                }
+
+                var own = newState();
                 while (Volatile.Read(ref failure) is null)
                 {
                     long i = Interlocked.Increment(ref nextRead);
@@ -31,33 +139,8 @@ internal static class ChunkPipeline
                         return;
                     }
 
-                    read(i, state);
-                    if (!orderedWrites)
-                    {
-                        write(i, state);
-                        continue;
-                    }
-
-                    lock (gate)
-                    {
-                        // Every chunk below i is held by a running worker, so this wait always ends.
-                        while (nextWrite != i && failure is null)
-                        {
-                            Monitor.Wait(gate);
-                        }
-
-                        if (failure is not null)
-                        {
-                            return;
-                        }
-                    }
-
-                    write(i, state);
-                    lock (gate)
-                    {
-                        nextWrite++;
-                        Monitor.PulseAll(gate);
-                    }
+                    read(i, own);
+                    write(i, own);
                 }
             }
             catch (Exception e)
@@ -70,7 +153,6 @@ internal static class ChunkPipeline
             }
         }
 
-        int n = (int)Math.Clamp(count, 1, Math.Max(1, workers));
         var threads = new Thread[n - 1];
         for (int t = 0; t < threads.Length; t++)
         {

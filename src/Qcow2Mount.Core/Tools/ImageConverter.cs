@@ -86,7 +86,7 @@ public static class ImageConverter
                 {
                     device.SetLength(0);
                     device.SetLength(src.Length);
-                    Copy(src, dst, ZeroGranule, options);
+                    Copy(src, dst, ZeroGranule, options, options.Cache == TargetCache.Writeback ? new WriteBehind(device) : null);
                     if (options.Cache != TargetCache.Unsafe)
                     {
                         dst.Flush();
@@ -115,7 +115,7 @@ public static class ImageConverter
                         throw new ArgumentException($"source size {src.Length} does not fit the qcow2 target");
                     }
 
-                    Copy(src, dst, options.Compress ? dst.Geometry.ClusterSize : ZeroGranule, options);
+                    Copy(src, dst, options.Compress ? dst.Geometry.ClusterSize : ZeroGranule, options, new WriteBehind(created.File, created.DataFile));
 
                     // Whatever the cache mode: the metadata is written back and synced in the engine's crash-safe
                     // order (the engine does that on close anyway).
@@ -155,7 +155,11 @@ public static class ImageConverter
         public int Length;
     }
 
-    private static void Copy(IVirtualDisk src, IVirtualDisk dst, int granule, ConvertOptions options)
+    /// <summary>
+    /// Copies every chunk of <paramref name="src"/> that holds data into <paramref name="dst"/>; with a final sync to
+    /// come, <paramref name="writeBehind"/> keeps the disk writing as it goes.
+    /// </summary>
+    internal static void Copy(IVirtualDisk src, IVirtualDisk dst, int granule, ConvertOptions options, WriteBehind? writeBehind)
     {
         var progress = options.Progress;
         bool compress = options.Compress;
@@ -169,10 +173,14 @@ public static class ImageConverter
             (i, chunk) => ReadChunk(src, chunks[(int)i], (int)Math.Min(chunkSize, size - chunks[(int)i]), granule, chunk),
             (_, chunk) =>
             {
+                long written = 0;
                 foreach (var (from, length) in chunk.Extents)
                 {
                     WriteNonZero(dst, from, chunk.Buffer.AsSpan((int)(from - chunk.Start), length), granule, compress);
+                    written += length;
                 }
+
+                writeBehind?.Written(written);
 
                 if (options.Cache == TargetCache.Writethrough && chunk.Extents.Count > 0)
                 {

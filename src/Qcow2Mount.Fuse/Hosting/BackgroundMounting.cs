@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.IO.Pipes;
 using Qcow2Mount.Core.Hosting;
 using Qcow2Mount.Fuse.Interop;
 
@@ -29,30 +27,18 @@ internal sealed class BackgroundMounting : IBackgroundMounting
     /// </summary>
     public int Start(IReadOnlyList<string> arguments)
     {
-        InheritedDescriptors.MarkCloseOnExec();
-        var start = new ProcessStartInfo(Environment.ProcessPath!)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-
-        // Under "dotnet qcow2mount.dll" the process is the host: name the assembly. A NativeAOT or apphost binary is itself.
+        // Under "dotnet qcow2mount.dll" the process is the host: name the assembly. A NativeAOT or apphost binary is
+        // itself. Descriptors this process inherited reach the child, which closes them first (Detach).
+        var argv = new List<string> { Environment.ProcessPath! };
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
         {
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, AppDomain.CurrentDomain.FriendlyName + ".dll"));
+            argv.Add(Path.Combine(AppContext.BaseDirectory, AppDomain.CurrentDomain.FriendlyName + ".dll"));
         }
 
-        foreach (string arg in arguments)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var child = Process.Start(start) ?? throw new MountFailedException("cannot start the background server");
-        child.StandardInput.Close();
-        var output = new LinePipe((AnonymousPipeClientStream)child.StandardOutput.BaseStream);
-        var error = new LinePipe((AnonymousPipeClientStream)child.StandardError.BaseStream);
+        argv.AddRange(arguments);
+        using var child = ChildProcess.Start(argv);
+        var output = new LinePipe(child.Output);
+        var error = new LinePipe(child.Error);
         var deadline = DateTime.UtcNow + ReadyTimeout;
         while (!output.Ended || !error.Ended)
         {
@@ -78,8 +64,8 @@ internal sealed class BackgroundMounting : IBackgroundMounting
             }
         }
 
-        child.WaitForExit();
-        return child.ExitCode == 0 ? 2 : child.ExitCode;
+        int code = child.WaitForExit();
+        return code == 0 ? 2 : code;
     }
 
     /// <summary>

@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+
 namespace Qcow2Mount.Cli.Tests.Commands;
 
 /// <summary>Help and argument errors of the tool verbs: help exits 0, every error is one line with a non-zero status.</summary>
@@ -23,6 +25,20 @@ public sealed class VerbUsageTests : CommandTestBase
     {
         var (_, stdout, _) = CliHarness.Run("--help");
         Assert.That(Verbs, Is.All.Matches<string>(v => stdout.Contains($"  {v} ", StringComparison.Ordinal)));
+    }
+
+    /// <summary>Like qemu-img --version: the product version (the one the .deb and the MSI carry) and the commit.</summary>
+    [TestCase("--version")]
+    [TestCase("-V")]
+    public void Version_PrintsTheProductVersionAndCommit_ExitsZero(string flag)
+    {
+        var (code, stdout, stderr) = CliHarness.Run(flag);
+        string version = typeof(Qcow2Mount.Cli.Mount.MountCommand).Assembly.GetName().Version!.ToString(3);
+        Assert.Multiple(() =>
+        {
+            Assert.That(code, Is.Zero, stderr);
+            Assert.That(stdout.TrimEnd(), Does.Match($@"^qcow2mount version {Regex.Escape(version)}\S* \(commit [0-9a-f]{{7,12}}\)$"));
+        });
     }
 
     private static readonly TestCaseData[] BadArguments =
