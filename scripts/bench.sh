@@ -353,7 +353,7 @@ EOF
     echo "our own FUSE loop answering from a null disk (reads zeros, drops writes): the kernel's FUSE"
     echo "round trip plus our protocol code; **ours/limit** is the median of the per-round ratios."
     echo
-    awk -F'\t' -v ours="${OURS:+yes}" -f "$HERE/bench/report.awk" "$TSV"
+    awk -F'\t' -v ours="${OURS:+yes}" -f "$HERE/bench/stats.awk" -f "$HERE/bench/report.awk" "$TSV"
     if [[ -s $NOTES ]]; then
         echo "## Notes"
         echo

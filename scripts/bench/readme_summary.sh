@@ -24,7 +24,7 @@ trap 'rm -f "$block"' EXIT
     printf 'Latest full run: %s, %s; %s; %s; load %s.\n' "$(env_row date)" "$(env_row host)" "$(env_row mode)" \
         "commit $(env_row commit | cut -d' ' -f1)" "$(env_row 'load (1/5/15 min)' | sed 's/ (2 cores.*//')"
     echo
-    awk -F'\t' -v stem="$STEM" -f "$HERE/summary.awk" "$TSV"
+    awk -F'\t' -v stem="$STEM" -f "$HERE/stats.awk" -f "$HERE/summary.awk" "$TSV"
     if [[ -f ${TSV%.tsv}.png ]]; then
         printf '\n![IOPS per cluster size, ours vs QEMU and the FUSE limit, extended L2 on/off](benchmarks/results/%s.png)\n' "$STEM"
     fi

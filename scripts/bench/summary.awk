@@ -2,7 +2,7 @@
 # round, metric, value; tab-separated, one header line): the headline rows of workloads 1–4 and one row
 # per issue-18 target with its bar and whether this run met it. bench.sh writes it between the
 # bench-summary markers of README.md after a full run; by hand:
-#   awk -F'\t' -v stem=2026-12-07-vm -f scripts/bench/summary.awk benchmarks/results/2026-12-07-vm.tsv
+#   awk -F'\t' -v stem=2026-12-07-vm -f scripts/bench/stats.awk -f scripts/bench/summary.awk benchmarks/results/2026-12-07-vm.tsv
 # Variable: stem (the results' file name without extension, for the links). Every ratio is the median
 # of per-round ratios (the runs of a round are paired in time); a row whose data the run lacks says so.
 
@@ -13,17 +13,6 @@ NR == 1 { next }
     at[k, $4] = $6
     if (!(($1, $4) in rseen)) { rseen[$1, $4] = 1; nr[$1]++; rs[$1, nr[$1]] = $4 }
     if (!(($1, $2) in cseen)) { cseen[$1, $2] = 1; nc[$1]++; cs[$1, nc[$1]] = $2 }
-}
-
-function median(list,    a, n, j, l, t) {
-    n = split(list, a, " ")
-    for (j = 2; j <= n; j++) {
-        t = a[j] + 0
-        for (l = j - 1; l >= 1 && a[l] + 0 > t; l--) a[l + 1] = a[l]
-        a[l + 1] = t
-    }
-    if (n == 0) return ""
-    return n % 2 ? a[(n + 1) / 2] + 0 : (a[n / 2] + a[n / 2 + 1]) / 2
 }
 
 # med(w, c, i, m): median over rounds, "" when never measured.

@@ -39,6 +39,33 @@ internal sealed partial class ReadmeTests
         });
     }
 
+    /// <summary>
+    /// The benchmark summary is written by scripts/bench/readme_summary.sh from the full run it names, never by hand:
+    /// running the script again over that run's committed rows gives the README as it is.
+    /// </summary>
+    [Test]
+    public void BenchSummary_IsWhatTheScriptWritesFromTheRunItNames()
+    {
+        var named = BenchSummaryRun().Match(Readme);
+        Assert.That(named.Success, Is.True, "README.md has no bench-summary block naming its run");
+        string tsv = Path.Combine(ScriptRun.RepositoryRoot, "benchmarks", "results", named.Groups[1].Value + ".tsv");
+        string copy = Path.Combine(Path.GetTempPath(), $"readme-summary-{Guid.NewGuid():N}.md");
+        File.WriteAllText(copy, Readme);
+        try
+        {
+            var run = ScriptRun.Start("bash", [Path.Combine(ScriptRun.RepositoryRoot, "scripts", "bench", "readme_summary.sh"), tsv, copy], ScriptRun.RepositoryRoot);
+            Assert.Multiple(() =>
+            {
+                Assert.That(run.ExitCode, Is.Zero, run.AllOutput);
+                Assert.That(File.ReadAllText(copy), Is.EqualTo(Readme), "README.md's summary differs from the script's output for its run");
+            });
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+    }
+
     // Both help texts list one name per line, indented by two spaces: "  deps     install missing …".
     private static IEnumerable<string> ListedNames(IEnumerable<string> helpLines) =>
         helpLines.Select(l => ListedName().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value);
@@ -53,4 +80,7 @@ internal sealed partial class ReadmeTests
     // "| `qcow2mount [mount] [options] IMAGE…` | … | planned |" rows of the command table; the verb may be optional.
     [GeneratedRegex(@"^\| `qcow2mount \[?([a-z][a-z0-9-]*)\]?[ `].*\| (\w+) \|$", RegexOptions.Multiline)]
     private static partial Regex ReadmeCommandRow();
+
+    [GeneratedRegex(@"written by scripts/bench\.sh from benchmarks/results/(\S+)\.tsv after a full run")]
+    private static partial Regex BenchSummaryRun();
 }
