@@ -254,7 +254,11 @@ internal sealed class ImageLayout
         _file.Read(offset, MemoryMarshal.AsBytes(table.AsSpan()));
         if (BitConverter.IsLittleEndian)
         {
-            BinaryPrimitives.ReverseEndianness(table, table);
+            // One bswap per entry: the span overload's vector shuffle is a call in this build (0.2 ms per mount, perf).
+            for (int i = 0; i < table.Length; i++)
+            {
+                table[i] = BinaryPrimitives.ReverseEndianness(table[i]);
+            }
         }
 
         return table;
