@@ -96,9 +96,7 @@ internal static class CommandLine
     /// </summary>
     internal static string VersionLine()
     {
-        string informational = typeof(CommandLine).Assembly
-            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), inherit: false)
-            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown";
+        string informational = BuildInfo.InformationalVersion;
         int plus = informational.IndexOf('+');
         return plus < 0
             ? $"qcow2mount version {informational}"

@@ -3,9 +3,10 @@ namespace Qcow2Mount.Core.Qcow2;
 /// <summary>
 /// cache-clean-interval (qemu-behaviour.md §8): every interval the image drops the clean cache entries nobody used
 /// for a whole interval, so an idle mount gives its metadata memory back. The timer holds the image weakly: an image
-/// nobody disposed can still be collected (and its timer with it). The timer is made on a pool thread, not in the
-/// image's open: the first timer of a process calibrates the runtime's processor-number cache and starts its timer
-/// thread, 0.4 ms here (perf) that every mount and every tool run paid before the image was open.
+/// nobody disposed can still be collected (and its timer with it). The timer is made on a thread of its own that ends
+/// right after, not in the image's open: the first timer of a process calibrates the runtime's processor-number cache
+/// and starts its timer thread, 0.4 ms here (perf) that every mount and every tool run paid before the image was
+/// open.
 /// </summary>
 internal sealed class CacheCleaner : IDisposable
 {
@@ -17,7 +18,7 @@ internal sealed class CacheCleaner : IDisposable
     {
         var interval = TimeSpan.FromSeconds(intervalSeconds);
         var state = (new WeakReference<Qcow2Image>(image), (long)interval.TotalMilliseconds);
-        ThreadPool.UnsafeQueueUserWorkItem(static s => s.Cleaner.Start(s.State, s.Interval), (Cleaner: this, State: state, Interval: interval), preferLocal: false);
+        new Thread(() => Start(state, interval)) { IsBackground = true, Name = "cache-cleaner-start" }.Start();
     }
 
     /// <summary>True once the timer runs (tests).</summary>
