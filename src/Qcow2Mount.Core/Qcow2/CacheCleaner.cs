@@ -3,13 +3,16 @@ namespace Qcow2Mount.Core.Qcow2;
 /// <summary>
 /// cache-clean-interval (qemu-behaviour.md §8): every interval the image drops the clean cache entries nobody used
 /// for a whole interval, so an idle mount gives its metadata memory back. The timer holds the image weakly: an image
-/// nobody disposed can still be collected (and its timer with it). The timer is made on a thread of its own that ends
-/// right after, not in the image's open: the first timer of a process calibrates the runtime's processor-number cache
-/// and starts its timer thread, 0.4 ms here (perf) that every mount and every tool run paid before the image was
-/// open.
+/// nobody disposed can still be collected (and its timer with it). The first timer of a process is made on a thread of
+/// its own that ends right after, not in the image's open: it calibrates the runtime's processor-number cache and
+/// starts the timer thread, 0.4 ms here (perf) that every mount and every tool run paid before its image was open.
+/// Later timers are cheap and made in place.
 /// </summary>
 internal sealed class CacheCleaner : IDisposable
 {
+    /// <summary>Whether the process's first cleaner was made (only that one is slow to make).</summary>
+    private static int _firstMade;
+
     private readonly object _gate = new();
     private Timer? _timer;
     private bool _disposed;
@@ -18,18 +21,13 @@ internal sealed class CacheCleaner : IDisposable
     {
         var interval = TimeSpan.FromSeconds(intervalSeconds);
         var state = (new WeakReference<Qcow2Image>(image), (long)interval.TotalMilliseconds);
-        new Thread(() => Start(state, interval)) { IsBackground = true, Name = "cache-cleaner-start" }.Start();
-    }
-
-    /// <summary>True once the timer runs (tests).</summary>
-    internal bool Started
-    {
-        get
+        if (Interlocked.Exchange(ref _firstMade, 1) == 0)
         {
-            lock (_gate)
-            {
-                return _timer is not null;
-            }
+            new Thread(() => Start(state, interval)) { IsBackground = true, Name = "cache-cleaner-start" }.Start();
+        }
+        else
+        {
+            Start(state, interval);
         }
     }
 

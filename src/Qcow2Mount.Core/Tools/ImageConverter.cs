@@ -159,7 +159,7 @@ public static class ImageConverter
     /// Copies every chunk of <paramref name="src"/> that holds data into <paramref name="dst"/>; with a final sync to
     /// come, <paramref name="writeBehind"/> keeps the disk writing as it goes.
     /// </summary>
-    internal static void Copy(IVirtualDisk src, IVirtualDisk dst, int granule, ConvertOptions options, WriteBehind? writeBehind)
+    private static void Copy(IVirtualDisk src, IVirtualDisk dst, int granule, ConvertOptions options, WriteBehind? writeBehind)
     {
         var progress = options.Progress;
         bool compress = options.Compress;
