@@ -96,11 +96,10 @@ internal static class CommandLine
     /// </summary>
     internal static string VersionLine()
     {
-        string informational = BuildInfo.InformationalVersion;
-        int plus = informational.IndexOf('+');
-        return plus < 0
-            ? $"qcow2mount version {informational}"
-            : $"qcow2mount version {informational[..plus]} (commit {informational[(plus + 1)..][..Math.Min(12, informational.Length - plus - 1)]})";
+        string[] parts = BuildInfo.InformationalVersion.Split('+', 2);
+        return parts.Length == 1
+            ? $"qcow2mount version {parts[0]}"
+            : $"qcow2mount version {parts[0]} (commit {parts[1][..Math.Min(12, parts[1].Length)]})";
     }
 
     private static void PrintHelp()

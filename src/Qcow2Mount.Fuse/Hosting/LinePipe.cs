@@ -21,8 +21,6 @@ internal sealed class LinePipe
     /// <summary>The writer closed its end and every line has been returned.</summary>
     public bool Ended { get; private set; }
 
-    private int Fd => _fd;
-
     /// <summary>
     /// Waits until <paramref name="a"/> or <paramref name="b"/> can be read (data or end of file; one that ended is not
     /// waited for); false when <paramref name="deadline"/> passes first.
@@ -30,8 +28,8 @@ internal sealed class LinePipe
     public static unsafe bool WaitReadable(LinePipe a, LinePipe b, DateTime deadline)
     {
         var polls = stackalloc PollFd[2];
-        polls[0] = new PollFd { Fd = a.Ended ? -1 : a.Fd, Events = Libc.POLLIN };
-        polls[1] = new PollFd { Fd = b.Ended ? -1 : b.Fd, Events = Libc.POLLIN };
+        polls[0] = new PollFd { Fd = a.Ended ? -1 : a._fd, Events = Libc.POLLIN };
+        polls[1] = new PollFd { Fd = b.Ended ? -1 : b._fd, Events = Libc.POLLIN };
         while (true)
         {
             var left = deadline - DateTime.UtcNow;
@@ -95,7 +93,7 @@ internal sealed class LinePipe
         {
             while (true)
             {
-                nint read = Libc.Read(Fd, buffer, (nuint)_buffer.Length);
+                nint read = Libc.Read(_fd, buffer, (nuint)_buffer.Length);
                 if (read >= 0)
                 {
                     return (int)read;
