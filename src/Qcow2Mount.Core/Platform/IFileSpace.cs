@@ -18,6 +18,13 @@ internal interface IFileSpace
     /// </summary>
     bool ZeroRange(SafeFileHandle file, long offset, long length);
 
+    /// <summary>
+    /// Drops all of the file's content and makes it <paramref name="length"/> bytes that read as zeros, for a copy
+    /// about to write it through the same descriptor (the host must not take that for a truncate-and-rewrite it has to
+    /// flush at the close: see the Linux implementation).
+    /// </summary>
+    void Reset(SafeFileHandle file, long length);
+
     /// <summary>Marks a new file sparse where the host needs that before holes can exist (NTFS); a no-op elsewhere.</summary>
     void MarkSparse(SafeFileHandle file);
 

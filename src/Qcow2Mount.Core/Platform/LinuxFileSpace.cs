@@ -12,6 +12,25 @@ internal sealed class LinuxFileSpace : IFileSpace
     public bool PunchHole(SafeFileHandle file, long offset, long length) =>
         Libc.Fallocate(file, Libc.FALLOC_FL_PUNCH_HOLE | Libc.FALLOC_FL_KEEP_SIZE, offset, length) == 0;
 
+    /// <summary>
+    /// Punches the old content out and sets the length, rather than truncating to zero first: ext4 takes a truncation
+    /// to zero for a "truncate and rewrite" and, when the descriptor is closed, starts writeback of everything written
+    /// since and waits for it behind the block layer's write throttling (auto_da_alloc; measured here: 1.5 s at the end
+    /// of a 4 GiB qcow2 → raw conversion that syncs nothing, which qemu-img does not pay because it truncates through a
+    /// descriptor of its own). Truncating an empty file to zero marks it the same way, so an empty file is only sized;
+    /// content that cannot be punched is truncated away.
+    /// </summary>
+    public void Reset(SafeFileHandle file, long length)
+    {
+        long old = RandomAccess.GetLength(file);
+        if (old > 0 && !PunchHole(file, 0, old))
+        {
+            RandomAccess.SetLength(file, 0);
+        }
+
+        RandomAccess.SetLength(file, length);
+    }
+
     // EOPNOTSUPP on file systems without it (tmpfs before 6.x, NFS, …). Without KEEP_SIZE the file grows to the end.
     public bool ZeroRange(SafeFileHandle file, long offset, long length) =>
         Libc.Fallocate(file, Libc.FALLOC_FL_ZERO_RANGE, offset, length) == 0;

@@ -15,6 +15,13 @@ internal sealed class WindowsFileSpace : IFileSpace
 {
     public bool PunchHole(SafeFileHandle file, long offset, long length) => SetZeroData(file, offset, offset + length);
 
+    /// <summary>Truncation to zero, then the length (FSCTL_SET_ZERO_DATA would write zeros over a file that is not sparse).</summary>
+    public void Reset(SafeFileHandle file, long length)
+    {
+        RandomAccess.SetLength(file, 0);
+        RandomAccess.SetLength(file, length);
+    }
+
     /// <summary>FSCTL_SET_ZERO_DATA does not grow a file: zero the part inside the file, then extend it (new bytes read as zeros).</summary>
     public bool ZeroRange(SafeFileHandle file, long offset, long length)
     {

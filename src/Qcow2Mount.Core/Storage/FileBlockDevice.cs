@@ -100,6 +100,14 @@ public sealed partial class FileBlockDevice : IBlockDevice
         Interlocked.Exchange(ref _length, length);
     }
 
+    /// <summary>Drops the whole content: the file becomes <paramref name="length"/> bytes of zeros, ready to be written anew.</summary>
+    public void Reset(long length)
+    {
+        EnsureWritable();
+        HostPlatform.Space.Reset(_handle, length);
+        Interlocked.Exchange(ref _length, length);
+    }
+
     public void Flush()
     {
         if (!IsReadOnly)

@@ -84,8 +84,7 @@ public static class ImageConverter
                 var device = FileBlockDevice.OpenTarget(target, protect, "the conversion target");
                 using (var dst = new RawDisk(device, src.Length))
                 {
-                    device.SetLength(0);
-                    device.SetLength(src.Length);
+                    device.Reset(src.Length);
                     Copy(src, dst, ZeroGranule, options, options.Cache == TargetCache.Writeback ? new WriteBehind(device) : null);
                     if (options.Cache != TargetCache.Unsafe)
                     {

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
 using Qcow2Mount.Core.Storage;
 using Qcow2Mount.Core.Tools;
 using Qcow2Mount.TestSupport;
@@ -13,7 +11,7 @@ namespace Qcow2Mount.Core.Tests.Tools;
 [TestFixture]
 [CancelAfter(30_000)]
 [Category(TestCategories.Unit)]
-internal sealed partial class WriteBehindTests
+internal sealed class WriteBehindTests
 {
     private const int MiB = 1 << 20;
 
@@ -56,9 +54,9 @@ internal sealed partial class WriteBehindTests
             device.Write(at, data);
         }
 
-        long before = DirtyPages(device.Handle, size);
+        long before = PageCache.DirtyPages(device.Handle, size);
         device.StartWriteBack();
-        long after = DirtyPages(device.Handle, size);
+        long after = PageCache.DirtyPages(device.Handle, size);
 
         Assert.That(after, Is.LessThanOrEqualTo(size / 4096 / 20), $"dirty pages of the 64 MiB written, right after the call ({before} just before it)");
     }
@@ -68,36 +66,5 @@ internal sealed partial class WriteBehindTests
         string path = _dir.File("target");
         File.WriteAllBytes(path, []);
         return FileBlockDevice.Open(path, readOnly: false);
-    }
-
-    /// <summary>cachestat(2) of [0, length): pages of the file in the page cache that are dirty.</summary>
-    private static unsafe long DirtyPages(SafeFileHandle file, long length)
-    {
-        const long SYS_cachestat = 451; // the same number on x86-64 and arm64
-        var range = new CacheStatRange { Offset = 0, Length = (ulong)length };
-        var stat = default(CacheStat);
-        long result = Syscall(SYS_cachestat, file.DangerousGetHandle(), (nint)(&range), (nint)(&stat), 0);
-        Assert.That(result, Is.Zero, $"cachestat failed: errno {Marshal.GetLastPInvokeError()}");
-        return (long)stat.Dirty;
-    }
-
-    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
-    private static partial long Syscall(long number, nint fd, nint range, nint stat, uint flags);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct CacheStatRange
-    {
-        public ulong Offset;
-        public ulong Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct CacheStat
-    {
-        public ulong Cache;
-        public ulong Dirty;
-        public ulong Writeback;
-        public ulong Evicted;
-        public ulong RecentlyEvicted;
     }
 }
