@@ -20,6 +20,12 @@ internal sealed record FuseMountSettings
     public uint MaxThreads { get; init; } = 10;
 
     /// <summary>
+    /// How many workers serve at once between their waits on the disk (<see cref="WorkerTurns"/>): the cores this
+    /// process may run on. With as many workers or fewer, every worker serves at will.
+    /// </summary>
+    public uint Cores { get; init; } = (uint)Environment.ProcessorCount;
+
+    /// <summary>
     /// Take FUSE over io_uring, laid out so, when the kernel offers it (kernel 6.14+, <c>fuse.enable_uring=Y</c>): one
     /// system call per request instead of a read and a write on /dev/fuse. Null, or not offered: /dev/fuse.
     /// </summary>

@@ -1,3 +1,5 @@
+using Qcow2Mount.Core;
+using Qcow2Mount.Core.Storage;
 using Qcow2Mount.Core.Vfs;
 using Qcow2Mount.Fuse.Tests.Support;
 using Qcow2Mount.TestSupport;
@@ -10,10 +12,10 @@ public sealed class FuseHostTests : ScratchFixture
 {
     private readonly List<string> _log = [];
 
-    private FuseHost Mount(string mnt, Action<FuseHost>? onReady = null, uint maxThreads = 10)
+    private FuseHost Mount(string mnt, Action<FuseHost>? onReady = null, uint maxThreads = 10, uint cores = 2, IVirtualDisk? disk = null)
     {
         var directory = new ImageDirectory();
-        directory.Add(Scratch.PathOf("disk.qcow2"), new MemoryDisk(1 << 20));
+        directory.Add(Scratch.PathOf("disk.qcow2"), disk ?? new MemoryDisk(1 << 20));
         var fileSystem = new FuseFileSystem(directory, message =>
         {
             lock (_log)
@@ -21,7 +23,7 @@ public sealed class FuseHostTests : ScratchFixture
                 _log.Add(message);
             }
         });
-        return FuseHost.Mount(fileSystem, new FuseMountSettings { MountPoint = mnt, FsName = "fuse-host-test", MaxThreads = maxThreads }, onReady);
+        return FuseHost.Mount(fileSystem, new FuseMountSettings { MountPoint = mnt, FsName = "fuse-host-test", MaxThreads = maxThreads, Cores = cores }, onReady);
     }
 
     private static (Thread Thread, Func<int> Result) RunInBackground(FuseHost host)
@@ -76,12 +78,7 @@ public sealed class FuseHostTests : ScratchFixture
     [Test]
     public void Run_ReadyWithTheFirstWorker_TheOthersStartAfterIt()
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (Workers() != 0 && clock.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            Thread.Sleep(20); // the workers of an earlier test's mount, on their way out
-        }
-
+        WaitForNoWorkers();
         string mnt = Scratch.NewDirectory("mnt");
         int atReady = -1;
         using var ready = new ManualResetEventSlim();
@@ -92,7 +89,7 @@ public sealed class FuseHostTests : ScratchFixture
         }, maxThreads: 6);
         var (thread, result) = RunInBackground(host);
         Assert.That(ready.Wait(TimeSpan.FromSeconds(20)), Is.True, "INIT was not answered");
-        clock.Restart();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         while (Workers() < 6 && clock.Elapsed < TimeSpan.FromSeconds(10))
         {
             Thread.Sleep(10);
@@ -171,5 +168,111 @@ public sealed class FuseHostTests : ScratchFixture
             Assert.That(_log, Has.Some.Contains("cannot tell the parent"));
             Assert.That(Scratch.MountsUnder(mnt), Is.Empty);
         });
+    }
+
+    /// <summary>
+    /// With more workers than cores, a worker holds one of the cores' turns while it serves and gives it up only when
+    /// its disk is about to block it (<see cref="CpuTurns.BeforeBlocking"/>): on one core, a read stalled after giving
+    /// up its turn lets another worker serve the next request, and a read stalled holding it keeps that request waiting.
+    /// Either way every worker leaves at the end.
+    /// </summary>
+    [TestCase(true, TestName = "Run_OneCoreAReadWaitsForItsDisk_AnotherWorkerServesMeanwhile")]
+    [TestCase(false, TestName = "Run_OneCoreAReadStallsHoldingItsTurn_TheNextRequestWaitsForIt")]
+    public void Run_OneCoreAReadStalls(bool givesUp)
+    {
+        WaitForNoWorkers();
+        string mnt = Scratch.NewDirectory("mnt");
+        using var disk = new StallingDisk(1 << 20, givesUp);
+        using var ready = new ManualResetEventSlim();
+        using var host = Mount(mnt, _ => ready.Set(), maxThreads: 4, cores: 1, disk: disk);
+        var (thread, result) = RunInBackground(host);
+        Assert.That(ready.Wait(TimeSpan.FromSeconds(20)), Is.True, "INIT was not answered");
+
+        bool otherServed;
+        using (var file = File.OpenHandle(Path.Combine(mnt, "disk.raw")))
+        {
+            var stalled = Task.Run(() => RandomAccess.Read(file, new byte[4096], 0));
+            Assert.That(disk.Stalled.Wait(TimeSpan.FromSeconds(20)), Is.True, "the first read did not reach the disk");
+            var other = Task.Run(() => RandomAccess.Read(file, new byte[4096], 512 << 10));
+            otherServed = other.Wait(givesUp ? TimeSpan.FromSeconds(20) : TimeSpan.FromMilliseconds(500));
+            disk.Release.Set();
+            Assert.That(Task.WaitAll([stalled, other], TimeSpan.FromSeconds(20)), Is.True, "the reads did not end after the disk went on");
+        }
+
+        host.Detach();
+        Assert.That(thread.Join(TimeSpan.FromSeconds(20)), Is.True, "Run did not end");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (Workers() != 0 && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            Thread.Sleep(10);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(otherServed, Is.EqualTo(givesUp), givesUp ? "the other read waited for the stalled one" : "the other read was served without a turn");
+            Assert.That(result(), Is.Zero);
+            Assert.That(Workers(), Is.Zero, "workers left waiting for a turn");
+        });
+    }
+
+    private static void WaitForNoWorkers()
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (Workers() != 0 && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            Thread.Sleep(20); // the workers of an earlier test's mount, on their way out
+        }
+    }
+
+    /// <summary>
+    /// A memory disk whose first read of byte 0 stalls until <see cref="Release"/>, as a disk read would; when it
+    /// <c>givesUp</c>, it first tells the serving thread it is about to block, as <see cref="FileBlockDevice"/> does.
+    /// </summary>
+    private sealed class StallingDisk(int length, bool givesUp) : IVirtualDisk
+    {
+        private readonly MemoryDisk _inner = new(length);
+        private int _stalls;
+
+        public ManualResetEventSlim Stalled { get; } = new();
+
+        public ManualResetEventSlim Release { get; } = new();
+
+        public long Length => _inner.Length;
+
+        public bool IsReadOnly => false;
+
+        public int Read(long offset, Span<byte> buffer)
+        {
+            if (offset == 0 && Interlocked.Exchange(ref _stalls, 1) == 0)
+            {
+                if (givesUp)
+                {
+                    CpuTurns.BeforeBlocking();
+                }
+
+                Stalled.Set();
+                Release.Wait();
+            }
+
+            return _inner.Read(offset, buffer);
+        }
+
+        public void Write(long offset, ReadOnlySpan<byte> data) => _inner.Write(offset, data);
+
+        public void WriteZeroes(long offset, long length, bool mayUnmap) => _inner.WriteZeroes(offset, length, mayUnmap);
+
+        public void Discard(long offset, long length) => _inner.Discard(offset, length);
+
+        public void Flush() => _inner.Flush();
+
+        public BlockStatus GetBlockStatus(long offset, long maxLength) => _inner.GetBlockStatus(offset, maxLength);
+
+        public void Dispose()
+        {
+            Release.Set();
+            _inner.Dispose();
+            Stalled.Dispose();
+            Release.Dispose();
+        }
     }
 }

@@ -29,6 +29,12 @@ internal interface IFileSpace
     void MarkSparse(SafeFileHandle file);
 
     /// <summary>
+    /// Reads from <paramref name="offset"/> what the host's cache holds, without waiting for the disk: the bytes read
+    /// (fewer than asked when only the start is cached), 0 when none is cached or the host cannot tell.
+    /// </summary>
+    int ReadCached(SafeFileHandle file, Span<byte> buffer, long offset);
+
+    /// <summary>
     /// Puts the file's written data on stable storage, with what is needed to read it back (its length, its block map)
     /// but not its timestamps (fdatasync); throws <see cref="IOException"/> when the host reports a failure.
     /// </summary>

@@ -35,6 +35,16 @@ internal sealed class LinuxFileSpace : IFileSpace
     public bool ZeroRange(SafeFileHandle file, long offset, long length) =>
         Libc.Fallocate(file, Libc.FALLOC_FL_ZERO_RANGE, offset, length) == 0;
 
+    /// <summary>preadv2(2) with RWF_NOWAIT (Linux 4.14+); an error (EAGAIN: nothing cached) reads nothing.</summary>
+    public unsafe int ReadCached(SafeFileHandle file, Span<byte> buffer, long offset)
+    {
+        fixed (byte* start = buffer)
+        {
+            var vector = new IoVector { Base = start, Length = (nuint)buffer.Length };
+            return (int)Math.Max(0, Libc.PReadV2(file, &vector, 1, offset, Libc.RWF_NOWAIT));
+        }
+    }
+
     /// <summary>
     /// fdatasync(2), as QEMU syncs its image files: fsync also commits the file system journal for a changed mtime,
     /// which every write makes. A size change or a new extent is still synced ("needed to allow a subsequent data

@@ -40,6 +40,9 @@ internal sealed class WindowsFileSpace : IFileSpace
         return true;
     }
 
+    /// <summary>Windows cannot read from its cache only: nothing is read, and the caller reads as usual.</summary>
+    public int ReadCached(SafeFileHandle file, Span<byte> buffer, long offset) => 0;
+
     /// <summary>FlushFileBuffers (Windows has no data-only flush for ordinary handles).</summary>
     public void SyncData(SafeFileHandle file, string name) => RandomAccess.FlushToDisk(file);
 

@@ -58,6 +58,16 @@ public sealed partial class FileBlockDevice : IBlockDevice
     public int Read(long offset, Span<byte> buffer)
     {
         int total = 0;
+        if (CpuTurns.Current is { Holding: true } turn)
+        {
+            // What the page cache holds is read holding the turn; the turn goes before the thread waits for the disk.
+            total = HostPlatform.Space.ReadCached(_handle, buffer, offset);
+            if (total < buffer.Length && offset + total < Length)
+            {
+                turn.GiveUp();
+            }
+        }
+
         while (total < buffer.Length)
         {
             int n = RandomAccess.Read(_handle, buffer[total..], offset + total);
@@ -112,6 +122,7 @@ public sealed partial class FileBlockDevice : IBlockDevice
     {
         if (!IsReadOnly)
         {
+            CpuTurns.BeforeBlocking();
             HostPlatform.Space.SyncData(_handle, Name);
         }
     }
