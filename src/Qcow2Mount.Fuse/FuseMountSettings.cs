@@ -15,7 +15,8 @@ internal sealed record FuseMountSettings
 
     /// <summary>
     /// Worker threads, each answering one request at a time (10, libfuse's default: enough requests in flight for
-    /// reads that miss the page cache at QD16; fewer only shorten the tail when everything is cached).
+    /// reads that miss the page cache at QD16). Only <see cref="Cores"/> of them serve at once between their waits on
+    /// the disk, so more workers than cores do not stretch the tail when everything is cached.
     /// </summary>
     public uint MaxThreads { get; init; } = 10;
 
