@@ -80,7 +80,12 @@ public sealed class RawDisk : IVirtualDisk
 
     public void Discard(long offset, long length) => WriteZeroes(offset, length, mayUnmap: true);
 
-    public void Flush() => _device.Flush();
+    /// <summary>Syncs the file, giving the serving thread's turn to another first: nothing of a raw disk is locked meanwhile.</summary>
+    public void Flush()
+    {
+        CpuTurns.BeforeBlocking();
+        _device.Flush();
+    }
 
     /// <summary>All of a raw disk is data at its own offset; only the host file knows its holes.</summary>
     public BlockStatus GetBlockStatus(long offset, long maxLength) =>

@@ -118,11 +118,15 @@ public sealed partial class FileBlockDevice : IBlockDevice
         Interlocked.Exchange(ref _length, length);
     }
 
+    /// <summary>
+    /// Syncs the file. The serving thread keeps its <see cref="ICpuTurn"/>: a qcow2 image syncs under its metadata
+    /// lock, which every other request to it waits for anyway (a caller without such a lock gives the turn up first,
+    /// as <see cref="RawDisk.Flush"/> does).
+    /// </summary>
     public void Flush()
     {
         if (!IsReadOnly)
         {
-            CpuTurns.BeforeBlocking();
             HostPlatform.Space.SyncData(_handle, Name);
         }
     }

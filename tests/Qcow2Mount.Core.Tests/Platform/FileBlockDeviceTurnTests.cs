@@ -6,7 +6,7 @@ namespace Qcow2Mount.Core.Tests.Platform;
 
 /// <summary>
 /// <see cref="FileBlockDevice"/> and the serving thread's <see cref="ICpuTurn"/>: the turn is given up before the thread
-/// waits for the disk (a read the page cache cannot answer, a sync) and kept otherwise. Real files on a disk file
+/// waits for the disk (a read the page cache cannot answer, a raw disk's sync) and kept otherwise. Real files on a disk file
 /// system, evicted from the page cache with dd's <c>nocache</c>.
 /// </summary>
 [TestFixture]
@@ -99,8 +99,25 @@ internal sealed class FileBlockDeviceTurnTests
         Assert.That(buffer, Is.EqualTo(_content));
     }
 
+    /// <summary>A raw disk's sync holds nothing that other requests wait for: the turn goes first.</summary>
     [Test]
-    public void Flush_GivesTheTurnUpFirst()
+    public void Flush_RawDisk_GivesTheTurnUpFirst()
+    {
+        var turn = Use(new RecordingTurn());
+        using var disk = new RawDisk(FileBlockDevice.Open(_path, readOnly: false));
+        disk.Write(0, new byte[] { 1, 2, 3 });
+
+        disk.Flush();
+
+        Assert.That(turn.GivenUp, Is.EqualTo(1));
+    }
+
+    /// <summary>
+    /// The file's own sync keeps the turn: a qcow2 image syncs under its metadata lock, which every other request to it
+    /// waits for (handing the turn over there cost 2 MiB of peak RSS under workload 7 and gained nothing).
+    /// </summary>
+    [Test]
+    public void Flush_Device_KeepsTheTurn()
     {
         var turn = Use(new RecordingTurn());
         using var device = FileBlockDevice.Open(_path, readOnly: false);
@@ -108,7 +125,7 @@ internal sealed class FileBlockDeviceTurnTests
 
         device.Flush();
 
-        Assert.That(turn.GivenUp, Is.EqualTo(1));
+        Assert.That(turn.GivenUp, Is.Zero);
     }
 
     [Test]
