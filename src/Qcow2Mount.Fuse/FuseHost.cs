@@ -26,6 +26,12 @@ namespace Qcow2Mount.Fuse;
 /// </summary>
 internal sealed unsafe class FuseHost : IMount
 {
+    /// <summary>A worker's request buffer rounded up to whole pages, so that its reply buffer starts on a page.</summary>
+    private const int RequestBufferSpan = (FuseRequestHandler.RequestBufferSize + 4095) & ~4095;
+
+    /// <summary>One worker's part of <see cref="_buffers"/>: its request buffer, then its reply buffer.</summary>
+    private const int WorkerBufferSize = RequestBufferSpan + ((FuseRequestHandler.ReplyBufferSize + 4095) & ~4095);
+
     private readonly object _gate = new();
     private readonly FuseMountSettings _settings;
     private readonly FuseRequestHandler _handler;
@@ -39,11 +45,21 @@ internal sealed unsafe class FuseHost : IMount
     /// <summary>The workers' CPU turns when there are more of them than cores; made by <see cref="Run"/>.</summary>
     private WorkerTurns? _turns;
     private nint _session;
+    /// <summary>The ID of our mount (<see cref="MountTable.MountIdOf"/>), to know it is still ours at the mount point; null: the kernel does not say.</summary>
+    private ulong? _mountId;
     private int _fd = -1;
     private int _workersLeft;
+    /// <summary>
+    /// Every worker's request and reply buffers, in one allocation made by <see cref="Run"/> and freed by the last worker
+    /// out: twenty frees of a megabyte each, every one an munmap with its TLB shootdown, stood between an unmount and
+    /// the process's exit.
+    /// </summary>
+    private byte* _buffers;
     private int _busy;
     private int _closed;
     private int _error;
+    /// <summary>Set by <see cref="Finish"/>: a read or write on /dev/fuse failed for good (the kernel ended the connection).</summary>
+    private int _ended;
     private int _initialized;
     private bool _mounted;
     /// <summary>Unmounted by us (lazily), or the kernel ended the connection: nobody may unmount this mount point again.</summary>
@@ -111,6 +127,7 @@ internal sealed unsafe class FuseHost : IMount
             }
 
             host._mounted = true;
+            host._mountId = MountTable.MountIdOf(settings.MountPoint);
             int sessionFd = Libfuse.FuseSessionFd(host._session);
 
             // libfuse's own descriptor, received from fusermount3 for a user, may lack close-on-exec.
@@ -142,6 +159,7 @@ internal sealed unsafe class FuseHost : IMount
     {
         int count = (int)Math.Clamp(_settings.MaxThreads, 1u, 1024u);
         _workersLeft = count;
+        _buffers = (byte*)NativeMemory.AlignedAlloc((nuint)count * WorkerBufferSize, 4096);
         _turns = WorkerTurns.For(count, (int)Math.Max(1u, _settings.Cores));
 
         // One worker answers INIT alone, and the others start after it: Thread.Start waits, yielding, until the new
@@ -190,8 +208,12 @@ internal sealed unsafe class FuseHost : IMount
             _detached = true;
         }
 
-        // Someone else may have unmounted it a moment ago; then the connection is ending and there is nothing to do.
-        if (MountTable.Find(_settings.MountPoint)?.Type != MountTable.OurType)
+        // Someone else may have unmounted it a moment ago (then the connection is ending and there is nothing to do),
+        // and mounted something else there, even another mount of ours, which is not ours to unmount.
+        bool stillOurs = _mountId is { } id
+            ? MountTable.MountIdOf(_settings.MountPoint) == id
+            : MountTable.Find(_settings.MountPoint)?.Type == MountTable.OurType;
+        if (!stillOurs)
         {
             return;
         }
@@ -241,10 +263,10 @@ internal sealed unsafe class FuseHost : IMount
     /// One worker: read a request, answer it, until the connection ends (ENODEV). The last worker out closes the
     /// shared descriptor, so the kernel sees the server gone only when nobody can answer any more.
     /// </summary>
-    private void Work()
+    private void Work(int index)
     {
-        byte* request = (byte*)NativeMemory.AlignedAlloc(FuseRequestHandler.RequestBufferSize, 4096);
-        byte* reply = (byte*)NativeMemory.AlignedAlloc(FuseRequestHandler.ReplyBufferSize, 4096);
+        byte* request = _buffers + ((nuint)index * WorkerBufferSize);
+        byte* reply = request + RequestBufferSpan;
         var turn = _turns?.NewTurn();
         CpuTurns.Current = turn;
         try
@@ -252,6 +274,11 @@ internal sealed unsafe class FuseHost : IMount
             while (true)
             {
                 turn?.Take();
+                if (Volatile.Read(ref _ended) != 0)
+                {
+                    return; // the connection ended while this worker waited for its turn: a read would only fail
+                }
+
                 nint length = Libc.Read(_fd, request, FuseRequestHandler.RequestBufferSize);
                 if (length < 0)
                 {
@@ -315,13 +342,11 @@ internal sealed unsafe class FuseHost : IMount
         {
             turn?.GiveUp();
             CpuTurns.Current = null;
-            NativeMemory.AlignedFree(request);
-            NativeMemory.AlignedFree(reply);
             LeaveWorkers();
         }
     }
 
-    private void StartWorker(int index) => new Thread(Work) { IsBackground = true, Name = $"fuse-{index}" }.Start();
+    private void StartWorker(int index) => new Thread(() => Work(index)) { IsBackground = true, Name = $"fuse-{index}" }.Start();
 
     /// <summary>A worker is done (or will never start); the last one closes the shared descriptor.</summary>
     private void LeaveWorkers()
@@ -329,6 +354,8 @@ internal sealed unsafe class FuseHost : IMount
         if (Interlocked.Decrement(ref _workersLeft) == 0)
         {
             Libc.Close(_fd);
+            NativeMemory.AlignedFree(_buffers);
+            _buffers = null;
         }
     }
 
@@ -358,6 +385,7 @@ internal sealed unsafe class FuseHost : IMount
     /// <summary>Serving ends: 0 when the kernel ended the connection (then the mount is gone: nothing to unmount), else −errno.</summary>
     private void Finish(int error)
     {
+        Volatile.Write(ref _ended, 1);
         if (error != 0)
         {
             Interlocked.CompareExchange(ref _error, error, 0);

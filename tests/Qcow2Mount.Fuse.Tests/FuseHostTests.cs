@@ -1,6 +1,7 @@
 using Qcow2Mount.Core;
 using Qcow2Mount.Core.Storage;
 using Qcow2Mount.Core.Vfs;
+using Qcow2Mount.Fuse.Interop;
 using Qcow2Mount.Fuse.Tests.Support;
 using Qcow2Mount.TestSupport;
 
@@ -130,6 +131,40 @@ public sealed class FuseHostTests : ScratchFixture
 
         Assert.That(thread.Join(TimeSpan.FromSeconds(20)), Is.True, "Run did not end after the file was closed");
         Assert.That(result(), Is.Zero);
+    }
+
+    /// <summary>
+    /// Someone else detached our mount (a file in it still open) and mounted another of ours at the same place: our
+    /// detach leaves that one alone (it used to look only at the type of the topmost mount there, and unmounted it).
+    /// </summary>
+    [Test]
+    public void Detach_AnotherMountOfOursInItsPlace_LeftMounted()
+    {
+        string mnt = Scratch.NewDirectory("mnt");
+        using var first = Mount(mnt);
+        var (firstThread, firstResult) = RunInBackground(first);
+        using (File.OpenHandle(Path.Combine(mnt, "disk.raw"), FileMode.Open, FileAccess.Read))
+        {
+            Assert.That(Libc.Umount2(mnt, Libc.MNT_DETACH), Is.Zero, "the other user's lazy unmount");
+            using var ready = new ManualResetEventSlim();
+            using var second = Mount(mnt, _ => ready.Set());
+            var (secondThread, _) = RunInBackground(second);
+            Assert.That(ready.Wait(TimeSpan.FromSeconds(20)), Is.True, "the second mount's INIT was not answered");
+
+            first.Detach();
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(Scratch.MountsUnder(mnt), Has.Count.EqualTo(1), "the second mount is still there");
+                Assert.That(second.Connected, Is.True);
+                Assert.That(first.Connected, Is.True, "the open file still holds the first connection");
+            });
+            second.Detach();
+            Assert.That(secondThread.Join(TimeSpan.FromSeconds(20)), Is.True, "the second mount's Run did not end");
+        }
+
+        Assert.That(firstThread.Join(TimeSpan.FromSeconds(20)), Is.True, "Run did not end after the file was closed");
+        Assert.That(firstResult(), Is.Zero);
     }
 
     /// <summary>A host disposed without running (a failure between mount and serve) unmounts once, without a word.</summary>

@@ -1,4 +1,5 @@
 using System.Text;
+using Qcow2Mount.Fuse.Interop;
 
 namespace Qcow2Mount.Fuse.Hosting;
 
@@ -24,6 +25,21 @@ internal static class MountTable
         }
 
         return found;
+    }
+
+    /// <summary>
+    /// The ID of the mount <paramref name="path"/> is on (the topmost mount when it is a mount point), from one statx
+    /// call that asks no FUSE server (a mount still waiting for its INIT answers it); null where the kernel does not
+    /// report mount IDs (before Linux 5.8) or the path cannot be reached. Reading mountinfo instead cost a stop signal
+    /// 0.2 ms before its unmount.
+    /// </summary>
+    public static unsafe ulong? MountIdOf(string path)
+    {
+        StatxData data = default;
+        return Libc.Statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW | Libc.AT_STATX_DONT_SYNC, Libc.STATX_MNT_ID, &data) == 0
+            && (data.Mask & Libc.STATX_MNT_ID) != 0
+            ? data.MountId
+            : null;
     }
 
     public static IEnumerable<Entry> Read()
