@@ -50,11 +50,13 @@ internal sealed unsafe class FuseHost : IMount
     private int _fd = -1;
     private int _workersLeft;
     /// <summary>
-    /// Every worker's request and reply buffers, in one allocation made by <see cref="Run"/> and freed by the last worker
+    /// Every worker's request and reply buffers, in one mapping made by <see cref="Run"/> and unmapped by the last worker
     /// out: twenty frees of a megabyte each, every one an munmap with its TLB shootdown, stood between an unmount and
-    /// the process's exit.
+    /// the process's exit. Pages are touched only as requests fill them; MAP_NORESERVE, so that the 2 GiB of 1024
+    /// workers is not refused on a machine with less memory than that (each worker's own 2 MiB never was).
     /// </summary>
     private byte* _buffers;
+    private nuint _buffersLength;
     private int _busy;
     private int _closed;
     private int _error;
@@ -158,8 +160,15 @@ internal sealed unsafe class FuseHost : IMount
     public int Run()
     {
         int count = (int)Math.Clamp(_settings.MaxThreads, 1u, 1024u);
+        _buffersLength = (nuint)count * WorkerBufferSize;
+        _buffers = (byte*)Libc.Mmap(null, _buffersLength, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
+        if (_buffers == (byte*)-1)
+        {
+            _buffers = null;
+            throw new FuseMountException($"{_settings.MountPoint}: no memory for {count} workers' buffers (errno {Marshal.GetLastPInvokeError()})");
+        }
+
         _workersLeft = count;
-        _buffers = (byte*)NativeMemory.AlignedAlloc((nuint)count * WorkerBufferSize, 4096);
         _turns = WorkerTurns.For(count, (int)Math.Max(1u, _settings.Cores));
 
         // One worker answers INIT alone, and the others start after it: Thread.Start waits, yielding, until the new
@@ -354,7 +363,7 @@ internal sealed unsafe class FuseHost : IMount
         if (Interlocked.Decrement(ref _workersLeft) == 0)
         {
             Libc.Close(_fd);
-            NativeMemory.AlignedFree(_buffers);
+            _ = Libc.Munmap(_buffers, _buffersLength);
             _buffers = null;
         }
     }
