@@ -9,6 +9,7 @@ usage() {
 usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ours PATH]
                         [--limit PATH] [--fuse-uring Y|N] [--disk SIZE] [--workdir DIR] [--no-chart]
                         [--clusters LIST] [--backings LIST] [--qds LIST] [--extl2 LIST]
+                        [--tails S]
 
   --smoke        one round, 1 s per job, small images, workloads 1 and 3 only (< 2 minutes)
   --rounds N     rounds of paired runs (default 3; smoke 1)
@@ -32,6 +33,8 @@ usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ou
                   12 durable  4 KiB random writes with an fsync after each (fio fsync=1, QD1) into an overlay
                               over a fully written raw file, with the FUSE limit; and the flush of 1 GiB of
                               dirty L2 tables (8 TiB image, 1 GiB L2 cache) at the writer's close, then unmount
+                  13 tails    one minute of 4 KiB random writes at QD16 into a fresh 128k extended-L2 overlay
+                              over a fully written raw file, with the FUSE limit: the slowest requests
   --ours PATH    the qcow2mount binary (default: $QCOW2MOUNT, artifacts/publish/qcow2mount,
                  then the Release/Debug build output); "none" measures QEMU and the ceiling only
   --limit PATH   the FUSE limit, benchmarks/Qcow2Mount.FuseLimit (default: built with dotnet
@@ -46,6 +49,7 @@ usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ou
   --backings L   comma list of backing formats for workload 1 (default raw,qcow2)
   --qds L        comma list of queue depths for workloads 1 and 2 (default 1,16)
   --extl2 L      comma list of extended_l2 settings for workloads 1, 1e and 2 (default on,off)
+  --tails S      seconds of workload 13's job (default 60, the length issue 18 target 3 names; smoke: --runtime)
 
 Needs root (FUSE mounts), fio, jq, qemu-img, qemu-storage-daemon, fusermount3; installs missing
 ones with apt-get. Numbers are printed, never asserted: exits 0 even when ours is missing.
@@ -59,7 +63,7 @@ source "$HERE/bench/lib.sh"
 # shellcheck source=bench/workloads.sh
 source "$HERE/bench/workloads.sh"
 
-SMOKE=0 ROUNDS='' RUNTIME='' ONLY='' OURS_ARG='' LIMIT_ARG='' FUSE_URING='' DISK='' WORK='' CHART=1 CLUSTERS_ARG='' BACKINGS_ARG='' QDS_ARG='' EXTL2_ARG=''
+SMOKE=0 ROUNDS='' RUNTIME='' ONLY='' OURS_ARG='' LIMIT_ARG='' FUSE_URING='' DISK='' WORK='' CHART=1 CLUSTERS_ARG='' BACKINGS_ARG='' QDS_ARG='' EXTL2_ARG='' TAILS=''
 while (($#)); do
     case $1 in
         --smoke) SMOKE=1 ;;
@@ -76,6 +80,7 @@ while (($#)); do
         --backings) BACKINGS_ARG=${2:?}; shift ;;
         --qds) QDS_ARG=${2:?}; shift ;;
         --extl2) EXTL2_ARG=${2:?}; shift ;;
+        --tails) TAILS=${2:?}; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
     esac
@@ -83,16 +88,16 @@ while (($#)); do
 done
 
 FIO_SEED=20261125
-ALL_WORKLOADS=1,2,3,4,5,6,7,8,9,10,11,12
+ALL_WORKLOADS=1,2,3,4,5,6,7,8,9,10,11,12,13
 # A full run: every workload and every case. Only such a run names its results by date alone and writes the
 # README's summary.
 FULL_RUN=0
 [[ $SMOKE == 0 && -z $ONLY && -z $CLUSTERS_ARG$BACKINGS_ARG$QDS_ARG$EXTL2_ARG ]] && FULL_RUN=1
 if ((SMOKE)); then
-    : "${ROUNDS:=1}" "${RUNTIME:=1}" "${DISK:=256M}" "${ONLY:=1,3}"
+    : "${ROUNDS:=1}" "${RUNTIME:=1}" "${DISK:=256M}" "${ONLY:=1,3}" "${TAILS:=$RUNTIME}"
     BACKINGS=(qcow2) CLUSTERS=(64k 2M) QDS=(16)
 else
-    : "${ROUNDS:=3}" "${RUNTIME:=10}" "${DISK:=4G}" "${ONLY:=$ALL_WORKLOADS}"
+    : "${ROUNDS:=3}" "${RUNTIME:=10}" "${DISK:=4G}" "${ONLY:=$ALL_WORKLOADS}" "${TAILS:=60}"
     BACKINGS=(raw qcow2) CLUSTERS=(64k 128k 512k 2M) QDS=(1 16)
 fi
 [[ -n $CLUSTERS_ARG ]] && IFS=, read -ra CLUSTERS <<<"$CLUSTERS_ARG"
@@ -101,7 +106,7 @@ fi
 EXTL2S=(on off)
 [[ -n $EXTL2_ARG ]] && IFS=, read -ra EXTL2S <<<"$EXTL2_ARG"
 DISK_BYTES=$(bytes "$DISK")
-[[ $ROUNDS =~ ^[1-9][0-9]*$ && $RUNTIME =~ ^[1-9][0-9]*$ && $DISK_BYTES =~ ^[1-9][0-9]*$ && $FUSE_URING =~ ^[YN]?$ ]] || { usage >&2; exit 2; }
+[[ $ROUNDS =~ ^[1-9][0-9]*$ && $RUNTIME =~ ^[1-9][0-9]*$ && $TAILS =~ ^[1-9][0-9]*$ && $DISK_BYTES =~ ^[1-9][0-9]*$ && $FUSE_URING =~ ^[YN]?$ ]] || { usage >&2; exit 2; }
 
 # Selected workloads as w1…w9; 5 is computed from the images of 1 (and 2), so it implies 1.
 SELECTED=()
@@ -112,6 +117,7 @@ for it in "${items[@]}"; do
         4 | seq) SELECTED+=(w4) ;; 5 | size) SELECTED+=(w1 w5) ;; 6 | mount) SELECTED+=(w6) ;;
         7 | rss) SELECTED+=(w7) ;; 8 | convert) SELECTED+=(w8) ;; 9 | uring) SELECTED+=(w9) ;;
         10 | flat) SELECTED+=(w10) ;; 11 | compress) SELECTED+=(w11) ;; 12 | durable) SELECTED+=(w12) ;;
+        13 | tails) SELECTED+=(w13) ;;
         *) die "unknown workload '$it' (see --help)" ;;
     esac
 done
@@ -268,7 +274,7 @@ find_limit() {
     [[ -x $out ]] || { note "the FUSE limit is not built and dotnet is missing; its column is n/a"; return 1; }
     echo "$out"
 }
-if (want 1 || want 3 || want 9 || want 12) && candidate=$(find_limit); then
+if (want 1 || want 3 || want 9 || want 12 || want 13) && candidate=$(find_limit); then
     LIMIT=$candidate
     if serve limit 64M && unserve; then
         log "limit: $LIMIT (probe mount ok: ${SERVE_MS} ms)"
@@ -298,7 +304,7 @@ if want 1 || want 1e || want 3 || want 4 || want 6 || want 8; then
 fi
 ((SMOKE)) || hold_memory
 read_into_cache "$CACHE/base-$DISK.raw" "$CACHE/base-$DISK.qcow2"
-for w in w1 w1e w2 w3 w4 w6 w7 w8 w9 w10 w11 w12; do
+for w in w1 w1e w2 w3 w4 w6 w7 w8 w9 w10 w11 w12 w13; do
     if want "${w#w}"; then
         log "== $w"
         t=$(date +%s)
@@ -336,7 +342,7 @@ env_table() {
 | file system | $(if is_mounted "$SCRATCH"; then echo "images on ext4 on a loop device (direct-io) over "; fi)$(df -T "$WORK" | awk 'NR == 2 { print $2 " (" $1 ")" }') |
 | ours | $ours_v |
 | commit | $git_v |
-| mode | $([[ $SMOKE == 1 ]] && echo smoke || echo full): workloads ${SELECTED[*]}, $ROUNDS round(s), ${RUNTIME} s per job, disk $DISK, took ${ELAPSED} s |
+| mode | $([[ $SMOKE == 1 ]] && echo smoke || echo full): workloads ${SELECTED[*]}, $ROUNDS round(s), ${RUNTIME} s per job$(want 13 && echo " (workload 13: $TAILS s)"), disk $DISK, took ${ELAPSED} s |
 | load (1/5/15 min) | at start $LOAD_AT_START, at end $(cut -d' ' -f1-3 /proc/loadavg) (2 cores: above 1 the numbers were taken under load) |
 EOF
 }

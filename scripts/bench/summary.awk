@@ -102,10 +102,10 @@ function targets(    c, j, q, lo1, hi1, lo16, hi16, v, have, worst99, worst999, 
         have ? n2(lo1) : "n/a", have ? n2(hi1) : "n/a", have ? n2(lo16) : "n/a", have ? n2(hi16) : "n/a",
         verdict(have == 6 && lo1 >= 0.90 && lo16 >= 0.80, have == 6)
 
-    # 3: the worst p99 and p99.9 ratio ours/QEMU over every QD16 case of workloads 1–3, and ours' slowest request.
+    # 3: the worst p99 and p99.9 ratio ours/QEMU over every QD16 case of workloads 1–3 and 13, and ours' slowest request.
     worst99 = worst999 = -1; slow = -1
-    split("w1 w2 w3", tw, " ")
-    for (q = 1; q <= 3; q++) {
+    split("w1 w2 w3 w13", tw, " ")
+    for (q = 1; q <= 4; q++) {
         w = tw[q]
         for (j = 1; j <= nc[w]; j++) {
             c = cs[w, j]
@@ -115,6 +115,13 @@ function targets(    c, j, q, lo1, hi1, lo16, hi16, v, have, worst99, worst999, 
             }
             v = med(w, c, "ours", "max_us"); if (v != "" && v > slow) { slow = v; slowc = w " " c }
         }
+    }
+    # The slowest request is the target's own measure where workload 13 ran (one minute per job), with the FUSE
+    # limit's and QEMU's slowest beside it; otherwise the five-second jobs' worst case.
+    if (nc["w13"] > 0 && med("w13", cs["w13", 1], "ours", "max_us") != "") {
+        c = cs["w13", 1]; slow = med("w13", c, "ours", "max_us")
+        lim = med("w13", c, "limit", "max_us"); q = med("w13", c, "qemu", "max_us")
+        slowc = "workload 13, " c "; FUSE limit " (lim == "" ? "n/a" : n1(lim / 1000) " ms") ", QEMU " (q == "" ? "n/a" : n1(q / 1000) " ms")
     }
     printf "| 3. tails no worse than QEMU's | worst ours/QEMU at QD16: p99 %s (%s), p99.9 %s (%s); slowest request of ours %s ms (%s) | ≤ 1, ≤ 1, ≤ 20 ms | %s |\n",
         worst99 < 0 ? "n/a" : n2(worst99), w99c, worst999 < 0 ? "n/a" : n2(worst999), w999c, slow < 0 ? "n/a" : n1(slow / 1000), slowc,
