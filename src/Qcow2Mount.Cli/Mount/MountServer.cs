@@ -19,8 +19,11 @@ internal static class MountServer
     {
         Action<string> log = message => Console.Error.WriteLine($"qcow2mount: {message}");
         Check(host, request);
-        using var stop = new MountStopSignal(log);
+
+        // The host first: it may take the stop signals on the serving thread, which must block them before the
+        // runtime's signal thread starts (MountStopSignal's registrations start it, and it inherits the mask).
         using var serving = host.BeginServing(request.Spec);
+        using var stop = new MountStopSignal(log);
         var images = ImageDirectory.Open(request.Images, request.Format, request.ImageOptions, host.CaseSensitiveNames, request.Vhd, request.Snapshots);
         IMount mount;
         try
@@ -38,7 +41,7 @@ internal static class MountServer
         try
         {
             stop.Attach(mount);
-            mount.Serve();
+            mount.Serve(stop.Deliver);
         }
         finally
         {

@@ -53,9 +53,9 @@ internal sealed class MountStopSignal : IDisposable
         }
     }
 
-    private void OnSignal(PosixSignalContext context)
+    /// <summary>A stop signal taken by the serving thread itself (<see cref="IMount.Serve"/>): the same as one through the handlers.</summary>
+    public void Deliver()
     {
-        context.Cancel = true;
         IMount? mount;
         int signals;
         lock (_gate)
@@ -68,6 +68,12 @@ internal sealed class MountStopSignal : IDisposable
         {
             Apply(mount, signals);
         }
+    }
+
+    private void OnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        Deliver();
     }
 
     private void Apply(IMount mount, int signal)

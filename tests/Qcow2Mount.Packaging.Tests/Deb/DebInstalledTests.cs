@@ -113,6 +113,109 @@ internal sealed class DebInstalledTests
         Assert.That(Mounts.Under(_session.Root).Single().Options.Split(','), Does.Contain("ro"));
     }
 
+    /// <summary>
+    /// The installed server (NativeAOT) takes the stop signals on its serving thread from a signalfd, not through the
+    /// runtime, which starts a thread for every signal: each of its threads blocks SIGHUP, SIGINT and SIGTERM (a thread
+    /// that does not would be handed the signal by the kernel), and a SIGTERM still ends it cleanly.
+    /// </summary>
+    [Test]
+    public void InstalledServer_EveryThreadLeavesTheStopSignalsToTheServingThread_SigtermUnmountsCleanly()
+    {
+        const ulong stopSignals = (1UL << (1 - 1)) | (1UL << (2 - 1)) | (1UL << (15 - 1));
+        string image = _session.QemuImage("disk.qcow2");
+        string folder = Directory.CreateDirectory(Path.Combine(_session.Root, "mnt")).FullName;
+        var mount = ProcessRunner.Capture("/usr/bin/qcow2mount", [image, folder]);
+        Assert.That(mount.ExitCode, Is.Zero, mount.ToString());
+        int pid = ServerOf(folder);
+
+        // The finalizer thread blocks them once the mount serves, which can be a moment after the command returned.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        List<string> taking;
+        while ((taking = ThreadsNotBlocking(pid, stopSignals)).Count > 0 && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            Thread.Sleep(20);
+        }
+
+        Assert.That(taking, Is.Empty, "threads of the server that would take a stop signal themselves");
+        Assert.That(ProcessRunner.Capture("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]).ExitCode, Is.Zero);
+        clock.Restart();
+        while (IsAlive(pid) && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            Thread.Sleep(20);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(IsAlive(pid), Is.False, "the server did not exit on SIGTERM");
+            Assert.That(Mounts.Under(_session.Root), Is.Empty);
+            Assert.That(ProcessRunner.Capture("qemu-img", ["check", image]).ExitCode, Is.Zero, "the image is consistent after the stop");
+        });
+    }
+
+    /// <summary>The installed program's process whose command line names <paramref name="folder"/>: the background server.</summary>
+    private static int ServerOf(string folder)
+    {
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (new FileInfo(Path.Combine(dir, "exe")).LinkTarget == "/usr/bin/qcow2mount"
+                    && File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0').Contains(folder))
+                {
+                    return pid;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // gone meanwhile, or not ours to read
+            }
+        }
+
+        throw new AssertionException($"no server of {folder} among the processes");
+    }
+
+    /// <summary>The names of the process's threads whose blocked-signal mask (SigBlk) lacks any of <paramref name="signals"/>.</summary>
+    private static List<string> ThreadsNotBlocking(int pid, ulong signals)
+    {
+        var names = new List<string>();
+        foreach (string task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                string? blocked = File.ReadLines(Path.Combine(task, "status")).FirstOrDefault(l => l.StartsWith("SigBlk:", StringComparison.Ordinal));
+                if (blocked is null || (ulong.Parse(blocked["SigBlk:".Length..].Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) & signals) != signals)
+                {
+                    names.Add(File.ReadAllText(Path.Combine(task, "comm")).Trim());
+                }
+            }
+            catch (IOException)
+            {
+                // a thread that ended meanwhile takes no signal
+            }
+        }
+
+        return names;
+    }
+
+    /// <summary>The process exists and is not a zombie (the server is reparented to init, which may reap it late).</summary>
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Runs an Exec line as the desktop would: the program looked up on the session's PATH (the installed one).</summary>
     private ProcessResult Run(string[] exec)
     {
