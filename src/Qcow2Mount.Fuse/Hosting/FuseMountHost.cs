@@ -57,10 +57,10 @@ internal sealed class FuseMountHost : IMountHost
 
     public void Check(MountSpec spec) => MountPreflight.Check(spec);
 
-    /// <summary>Children (fusermount3) must not inherit the caller's descriptors; the pid file names this process.</summary>
     /// <summary>
-    /// Marks inherited descriptors close-on-exec, writes the pid file, and has this thread (the one that will serve)
-    /// take the stop signals from now on (<see cref="StopSignals"/>); the result ends both.
+    /// Marks inherited descriptors close-on-exec (children such as fusermount3 must not inherit the caller's), writes the
+    /// pid file that names this process, and has this thread (the one that will serve) take the stop signals from now
+    /// on (<see cref="StopSignals"/>); the result ends both.
     /// </summary>
     public IDisposable BeginServing(MountSpec spec)
     {
