@@ -48,8 +48,6 @@ internal sealed unsafe class FuseHost : IMount
     /// <summary>The ID of our mount (<see cref="MountTable.MountIdOf"/>), to know it is still ours at the mount point; null: the kernel does not say.</summary>
     private ulong? _mountId;
     private int _fd = -1;
-    /// <summary>An eventfd written when serving ends, for a <see cref="Run"/> that also waits for stop signals; −1: none.</summary>
-    private int _finishedFd = -1;
     private int _workersLeft;
     /// <summary>
     /// Every worker's request and reply buffers, in one mapping made by <see cref="Run"/> and unmapped by the last worker
@@ -157,29 +155,10 @@ internal sealed unsafe class FuseHost : IMount
     /// <summary>
     /// Serves requests until the kernel ends the connection (unmount) or <see cref="RequestStop"/>; returns 0 then,
     /// else −errno of a failed read or write on /dev/fuse. When it returns no request is being answered, and any
-    /// request still arriving (a lazily unmounted, busy mount) gets ENOTCONN. With <see
-    /// cref="FuseMountSettings.StopSignals"/>, the calling thread takes the stop signals meanwhile and calls
-    /// <paramref name="onStopSignal"/> once for each.
+    /// request still arriving (a lazily unmounted, busy mount) gets ENOTCONN.
     /// </summary>
-    public int Run(Action? onStopSignal = null)
+    public int Run()
     {
-        var signals = onStopSignal is null ? null : _settings.StopSignals;
-        if (signals is not null)
-        {
-            int finishedFd = Libc.Eventfd(0, Libc.O_CLOEXEC | Libc.O_NONBLOCK);
-            if (finishedFd < 0)
-            {
-                signals = null;
-            }
-            else
-            {
-                lock (_gate)
-                {
-                    _finishedFd = finishedFd;
-                }
-            }
-        }
-
         int count = (int)Math.Clamp(_settings.MaxThreads, 1u, 1024u);
         _buffersLength = (nuint)count * WorkerBufferSize;
         _buffers = (byte*)Libc.Mmap(null, _buffersLength, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
@@ -210,15 +189,7 @@ internal sealed unsafe class FuseHost : IMount
             }
         }
 
-        if (signals is not null)
-        {
-            WaitTakingSignals(signals, onStopSignal!);
-        }
-        else
-        {
-            _finished.Wait();
-        }
-
+        _finished.Wait();
         Interlocked.Exchange(ref _closed, 1);
         var spin = default(SpinWait);
         while (Volatile.Read(ref _busy) != 0)
@@ -227,31 +198,6 @@ internal sealed unsafe class FuseHost : IMount
         }
 
         return Volatile.Read(ref _error);
-    }
-
-    /// <summary>
-    /// Waits for serving to end while taking the stop signals: each one runs <paramref name="onStopSignal"/> on this
-    /// thread (the first detaches, the second stops), with no thread started for it.
-    /// </summary>
-    private void WaitTakingSignals(StopSignals signals, Action onStopSignal)
-    {
-        StopSignals.BlockOnFinalizerThread();
-        PollFd* polls = stackalloc PollFd[2];
-        while (!_finished.IsSet)
-        {
-            polls[0] = new PollFd { Fd = signals.Fd, Events = Libc.POLLIN };
-            polls[1] = new PollFd { Fd = _finishedFd, Events = Libc.POLLIN };
-            if (Libc.Poll(polls, 2, -1) < 0 && Marshal.GetLastPInvokeError() != Errno.EINTR)
-            {
-                _finished.Wait(); // cannot happen with two valid descriptors; the runtime's handlers still stop us
-                return;
-            }
-
-            while (signals.Take() != 0)
-            {
-                onStopSignal();
-            }
-        }
     }
 
     /// <summary>
@@ -311,9 +257,9 @@ internal sealed unsafe class FuseHost : IMount
 
     public void Dispose() => Destroy();
 
-    void IMount.Serve(Action? onStopSignal)
+    void IMount.Serve()
     {
-        int result = Run(onStopSignal);
+        int result = Run();
         if (result != 0)
         {
             throw new MountFailedException($"{MountPoint}: serving the mount failed ({Marshal.GetPInvokeErrorMessage(-result)})");
@@ -441,15 +387,6 @@ internal sealed unsafe class FuseHost : IMount
     private void SetFinished()
     {
         _finished.Set();
-        lock (_gate)
-        {
-            if (_finishedFd >= 0)
-            {
-                ulong one = 1;
-                _ = Libc.Write(_finishedFd, &one, sizeof(ulong));
-            }
-        }
-
         _initializedOrFinished.Set();
         _turns?.OpenAll();
     }
@@ -583,12 +520,6 @@ internal sealed unsafe class FuseHost : IMount
             {
                 Libfuse.FuseSessionDestroy(_session);
                 _session = 0;
-            }
-
-            if (_finishedFd >= 0)
-            {
-                Libc.Close(_finishedFd);
-                _finishedFd = -1;
             }
 
             // Before Run the workers do not exist and the descriptor is ours to close.

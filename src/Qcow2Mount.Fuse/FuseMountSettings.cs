@@ -1,5 +1,3 @@
-using Qcow2Mount.Fuse.Hosting;
-
 namespace Qcow2Mount.Fuse;
 
 /// <summary>How <see cref="FuseHost"/> mounts: where, under which name, which mount options it passes on, how many workers serve.</summary>
@@ -36,10 +34,4 @@ internal sealed record FuseMountSettings
 
     /// <summary>Path or soname of libfuse; null = <c>libfuse3.so.3</c>.</summary>
     public string? LibraryPath { get; init; }
-
-    /// <summary>
-    /// The stop signals, taken by the thread in <see cref="FuseHost.Run"/> itself (not owned); null: they come through
-    /// the runtime's handlers only.
-    /// </summary>
-    public StopSignals? StopSignals { get; init; }
 }

@@ -1,7 +1,6 @@
 using Qcow2Mount.Core;
 using Qcow2Mount.Core.Storage;
 using Qcow2Mount.Core.Vfs;
-using Qcow2Mount.Fuse.Hosting;
 using Qcow2Mount.Fuse.Interop;
 using Qcow2Mount.Fuse.Tests.Support;
 using Qcow2Mount.TestSupport;
@@ -24,7 +23,7 @@ public sealed class FuseHostTests : ScratchFixture
         }
     }
 
-    private FuseHost Mount(string mnt, Action<FuseHost>? onReady = null, uint maxThreads = 10, uint cores = 2, IVirtualDisk? disk = null, StopSignals? stopSignals = null)
+    private FuseHost Mount(string mnt, Action<FuseHost>? onReady = null, uint maxThreads = 10, uint cores = 2, IVirtualDisk? disk = null)
     {
         var directory = new ImageDirectory();
         directory.Add(Scratch.PathOf("disk.qcow2"), disk ?? new MemoryDisk(1 << 20));
@@ -35,7 +34,7 @@ public sealed class FuseHostTests : ScratchFixture
                 _log.Add(message);
             }
         });
-        return FuseHost.Mount(fileSystem, new FuseMountSettings { MountPoint = mnt, FsName = "fuse-host-test", MaxThreads = maxThreads, Cores = cores, StopSignals = stopSignals }, onReady);
+        return FuseHost.Mount(fileSystem, new FuseMountSettings { MountPoint = mnt, FsName = "fuse-host-test", MaxThreads = maxThreads, Cores = cores }, onReady);
     }
 
     private static (Thread Thread, Func<int> Result) RunInBackground(FuseHost host)
@@ -176,96 +175,6 @@ public sealed class FuseHostTests : ScratchFixture
 
         Assert.That(firstThread.Join(TimeSpan.FromSeconds(20)), Is.True, "Run did not end after the file was closed");
         Assert.That(firstResult(), Is.Zero);
-    }
-
-    /// <summary>
-    /// With <see cref="StopSignals"/> the thread in Run takes the stop signals itself: SIGTERM sent to that thread alone
-    /// (it blocks it; a process-wide one would reach the test host's other threads) is read from the signalfd and
-    /// handed to the callback on that thread, the first detaching the mount while a file in it stays open, the second
-    /// stopping. Without the signalfd wait nothing would read them and Run would go on serving.
-    /// </summary>
-    [Test]
-    public void Run_StopSignalsTakenByTheServingThread_FirstDetachesSecondStops()
-    {
-        string mnt = Scratch.NewDirectory("mnt");
-        using var ready = new ManualResetEventSlim();
-        var taken = new List<int>();
-        FuseHost? host = null;
-        int tid = 0, result = int.MinValue;
-        var thread = new Thread(() =>
-        {
-            using var signals = StopSignals.Open() ?? throw new InvalidOperationException("no signalfd");
-            tid = (int)Libc.Syscall(Native.SysGetTid, 0, 0, 0, 0, 0, 0);
-            host = Mount(mnt, _ => ready.Set(), stopSignals: signals);
-            result = host.Run(() =>
-            {
-                lock (taken)
-                {
-                    taken.Add(Environment.CurrentManagedThreadId);
-                }
-
-                if (taken.Count == 1)
-                {
-                    host.Detach();
-                }
-                else
-                {
-                    host.Stop();
-                }
-            });
-            host.Dispose();
-        }) { IsBackground = true };
-        thread.Start();
-        Assert.That(ready.Wait(TimeSpan.FromSeconds(20)), Is.True, "INIT was not answered");
-        Assert.That(Native.Blocks(tid, signal: 15), Is.True, "the serving thread blocks SIGTERM (else sending it would end the test host)");
-
-        using (File.OpenHandle(Path.Combine(mnt, "disk.raw"), FileMode.Open, FileAccess.Read))
-        {
-            Native.SignalThread(tid, signal: 15);
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            while (Scratch.MountsUnder(mnt).Count > 0 && clock.Elapsed < TimeSpan.FromSeconds(20))
-            {
-                Thread.Sleep(10);
-            }
-
-            Assert.Multiple(() =>
-            {
-                Assert.That(Scratch.MountsUnder(mnt), Is.Empty, "the first signal detaches the mount");
-                Assert.That(thread.IsAlive, Is.True, "the open file is still served");
-            });
-
-            Native.SignalThread(tid, signal: 15);
-            Assert.That(thread.Join(TimeSpan.FromSeconds(20)), Is.True, "the second signal did not end Run");
-        }
-
-        Assert.Multiple(() =>
-        {
-            Assert.That(result, Is.Zero);
-            Assert.That(taken, Has.Count.EqualTo(2));
-            Assert.That(taken.Distinct(), Is.EqualTo(new[] { taken[0] }), "both handled on the serving thread");
-            Assert.That(_log, Is.Empty);
-        });
-    }
-
-    /// <summary>Thread-directed signals for <see cref="Run_StopSignalsTakenByTheServingThread_FirstDetachesSecondStops"/>.</summary>
-    private static class Native
-    {
-        private static readonly bool Arm64 = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64;
-
-        public static nint SysGetTid => Arm64 ? 178 : 186;
-
-        private static nint SysTgKill => Arm64 ? 131 : 234;
-
-        public static void SignalThread(int tid, int signal) =>
-            Assert.That(Libc.Syscall(SysTgKill, Environment.ProcessId, tid, signal, 0, 0, 0), Is.EqualTo((nint)0), "tgkill");
-
-        /// <summary>Whether thread <paramref name="tid"/> of this process has <paramref name="signal"/> in its blocked mask.</summary>
-        public static bool Blocks(int tid, int signal)
-        {
-            string line = File.ReadLines($"/proc/self/task/{tid}/status").First(l => l.StartsWith("SigBlk:", StringComparison.Ordinal));
-            ulong mask = ulong.Parse(line["SigBlk:".Length..].Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
-            return (mask & (1UL << (signal - 1))) != 0;
-        }
     }
 
     /// <summary>A host disposed without running (a failure between mount and serve) unmounts once, without a word.</summary>

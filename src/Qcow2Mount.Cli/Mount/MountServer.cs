@@ -19,11 +19,8 @@ internal static class MountServer
     {
         Action<string> log = message => Console.Error.WriteLine($"qcow2mount: {message}");
         Check(host, request);
-
-        // The host first: it may take the stop signals on the serving thread, which must block them before the
-        // runtime's signal thread starts (MountStopSignal's registrations start it, and it inherits the mask).
-        using var serving = host.BeginServing(request.Spec);
         using var stop = new MountStopSignal(log);
+        using var serving = host.BeginServing(request.Spec);
         var images = ImageDirectory.Open(request.Images, request.Format, request.ImageOptions, host.CaseSensitiveNames, request.Vhd, request.Snapshots);
         IMount mount;
         try
@@ -41,7 +38,7 @@ internal static class MountServer
         try
         {
             stop.Attach(mount);
-            mount.Serve(stop.Deliver);
+            mount.Serve();
         }
         finally
         {

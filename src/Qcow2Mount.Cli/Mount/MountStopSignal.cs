@@ -53,9 +53,9 @@ internal sealed class MountStopSignal : IDisposable
         }
     }
 
-    /// <summary>A stop signal taken by the serving thread itself (<see cref="IMount.Serve"/>): the same as one through the handlers.</summary>
-    public void Deliver()
+    private void OnSignal(PosixSignalContext context)
     {
+        context.Cancel = true;
         IMount? mount;
         int signals;
         lock (_gate)
@@ -68,12 +68,6 @@ internal sealed class MountStopSignal : IDisposable
         {
             Apply(mount, signals);
         }
-    }
-
-    private void OnSignal(PosixSignalContext context)
-    {
-        context.Cancel = true;
-        Deliver();
     }
 
     private void Apply(IMount mount, int signal)

@@ -16,11 +16,8 @@ public interface IMount : IDisposable
     /// <summary>
     /// Serves requests until the mount is unmounted (by the user, <c>unmount</c>, or <see cref="Release"/> once the last
     /// open file is closed) or <see cref="Stop"/>. Throws a <see cref="MountFailedException"/> when serving failed.
-    /// A platform whose serving thread takes the stop signals itself (Linux: a signalfd, no thread started per signal)
-    /// calls <paramref name="onStopSignal"/> there once per signal; elsewhere they reach the process's signal handlers
-    /// and it is never called.
     /// </summary>
-    void Serve(Action? onStopSignal = null);
+    void Serve();
 
     /// <summary>
     /// The first stop request: the mount point is freed at once; files still open keep being served where the platform

@@ -21,9 +21,6 @@ internal sealed class FuseMountHost : IMountHost
 
     private static readonly HashSet<string> Valued = new(StringComparer.Ordinal) { "uid", "gid", "umask", "max_read" };
 
-    /// <summary>Taken by <see cref="BeginServing"/> for the mount that follows; closed by its result.</summary>
-    private StopSignals? _stopSignals;
-
     public bool CaseSensitiveNames => true;
 
     public IBackgroundMounting? Background { get; } = new BackgroundMounting();
@@ -57,17 +54,11 @@ internal sealed class FuseMountHost : IMountHost
 
     public void Check(MountSpec spec) => MountPreflight.Check(spec);
 
-    /// <summary>
-    /// Marks inherited descriptors close-on-exec (children such as fusermount3 must not inherit the caller's), writes the
-    /// pid file that names this process, and has this thread (the one that will serve) take the stop signals from now
-    /// on (<see cref="StopSignals"/>); the result ends both.
-    /// </summary>
+    /// <summary>Children (fusermount3) must not inherit the caller's descriptors; the pid file names this process.</summary>
     public IDisposable BeginServing(MountSpec spec)
     {
         InheritedDescriptors.MarkCloseOnExec();
-        var pidFile = MountPidFile.Write(spec.MountPoint);
-        _stopSignals = StopSignals.Open();
-        return new Serving(pidFile, _stopSignals);
+        return MountPidFile.Write(spec.MountPoint);
     }
 
     public IMount Mount(IVirtualFileSystem fileSystem, MountSpec spec, Action<IMount> onReady, Action<string> log)
@@ -80,7 +71,6 @@ internal sealed class FuseMountHost : IMountHost
             Options = spec.Options,
             MaxThreads = spec.Threads,
             LibraryPath = spec.NativeLibrary,
-            StopSignals = _stopSignals,
         };
         return FuseHost.Mount(new FuseFileSystem(fileSystem, log), settings, onReady);
     }
@@ -216,15 +206,5 @@ internal sealed class FuseMountHost : IMountHost
         }
 
         return true;
-    }
-
-    /// <summary>BeginServing's result: closes the stop signals' descriptor (they stay blocked: the process is ending) and removes the pid file.</summary>
-    private sealed class Serving(IDisposable pidFile, StopSignals? stopSignals) : IDisposable
-    {
-        public void Dispose()
-        {
-            stopSignals?.Dispose();
-            pidFile.Dispose();
-        }
     }
 }

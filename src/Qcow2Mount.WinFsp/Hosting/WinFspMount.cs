@@ -35,8 +35,7 @@ internal sealed class WinFspMount : IMount
     public void Record() =>
         _record = MountRecords.Write(new MountRecord(MountPoint, _server.StopEventName, FileSystem.Files.Select(f => f.SourcePath).ToArray()));
 
-    /// <summary>Ctrl-C, Ctrl-Break and a closed console reach the process's handlers: <paramref name="onStopSignal"/> is never called.</summary>
-    public void Serve(Action? onStopSignal = null)
+    public void Serve()
     {
         WaitHandle.WaitAny([_server.StopEvent, _host.Stopped]);
         _stopping = true;

@@ -72,7 +72,7 @@ public sealed class FuseMountHostTests : ScratchFixture
         using var ready = new ManualResetEventSlim();
         using (var mount = _host.Mount(vfs, spec, _ => ready.Set(), _ => { }))
         {
-            var serving = new Thread(() => mount.Serve()) { IsBackground = true };
+            var serving = new Thread(mount.Serve) { IsBackground = true };
             serving.Start();
             Assert.That(ready.Wait(TimeSpan.FromSeconds(20)), Is.True, "the mount never served");
             using (var file = File.OpenHandle(Path.Combine(mnt, "disk.raw"), FileMode.Open, FileAccess.Write))
