@@ -78,7 +78,7 @@ END {
     targets()
 }
 
-function targets(    c, j, q, lo1, hi1, lo16, hi16, v, have, worst99, worst999, w99c, w999c, slow, slowc, w, m, a, b, d, ok, t, line) {
+function targets(    c, j, q, lo1, hi1, lo16, hi16, v, have, worst99, worst999, w99c, w999c, slow, slowc, lim, w, m, a, b, d, ok, t, line) {
     print "Issue 18's targets, read off this run:"
     print ""
     print "| target | this run | bar | |"
