@@ -756,7 +756,6 @@ w13() {
         for impl in $(impls "$round" with-limit); do
             if [[ $impl == limit ]]; then img=$DISK_BYTES; else img=$(fresh_copy "$tpl" disk.qcow2); fi
             if serve "$impl" "$img"; then
-                rm -f "$log"_*.log
                 if run_fio "$SERVE_FILE" randwrite 4k 16 "$DISK_BYTES" \
                     --write_lat_log="$log" --log_avg_msec=100 --log_max_value=1; then
                     local slow=''
