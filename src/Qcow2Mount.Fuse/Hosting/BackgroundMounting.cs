@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Text;
 using Qcow2Mount.Core.Hosting;
 using Qcow2Mount.Fuse.Interop;
 
@@ -50,7 +52,7 @@ internal sealed class BackgroundMounting : IBackgroundMounting
 
             foreach (string line in error.ReadLines())
             {
-                Console.Error.WriteLine(line);
+                Forward(2, line);
             }
 
             foreach (string line in output.ReadLines())
@@ -60,12 +62,41 @@ internal sealed class BackgroundMounting : IBackgroundMounting
                     return 0;
                 }
 
-                Console.WriteLine(line);
+                Forward(1, line);
             }
         }
 
         int code = child.WaitForExit();
         return code == 0 ? 2 : code;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="line"/> and a newline to descriptor <paramref name="fd"/> with write(2): the first use of
+    /// Console sets up the runtime's terminal and signal handling (a thread of its own) in a process that is about to
+    /// exit. A reader that went away (EPIPE) drops the line, as Console does, and so does any other failure: what the
+    /// caller relies on is the exit code.
+    /// </summary>
+    private static unsafe void Forward(int fd, string line)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(line + "\n");
+        fixed (byte* start = bytes)
+        {
+            for (int done = 0; done < bytes.Length;)
+            {
+                nint written = Libc.Write(fd, start + done, (nuint)(bytes.Length - done));
+                if (written < 0 && Marshal.GetLastPInvokeError() == Errno.EINTR)
+                {
+                    continue;
+                }
+
+                if (written <= 0)
+                {
+                    return;
+                }
+
+                done += (int)written;
+            }
+        }
     }
 
     /// <summary>
