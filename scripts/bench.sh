@@ -34,7 +34,8 @@ usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ou
                               over a fully written raw file, with the FUSE limit; and the flush of 1 GiB of
                               dirty L2 tables (8 TiB image, 1 GiB L2 cache) at the writer's close, then unmount
                   13 tails    one minute of 4 KiB random writes at QD16 into a fresh 128k extended-L2 overlay
-                              over a fully written raw file, with the FUSE limit: the slowest requests
+                              over a fully written raw file, with the FUSE limit and the same writes into
+                              a plain file at ours' rate (no FUSE): the slowest requests
   --ours PATH    the qcow2mount binary (default: $QCOW2MOUNT, artifacts/publish/qcow2mount,
                  then the Release/Debug build output); "none" measures QEMU and the ceiling only
   --limit PATH   the FUSE limit, benchmarks/Qcow2Mount.FuseLimit (default: built with dotnet

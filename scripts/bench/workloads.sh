@@ -748,18 +748,36 @@ PY
 # FUSE loop: what the machine and the kernel's round trip do on their own) and QEMU. Besides fio's
 # percentiles, slow_windows counts the 100 ms stretches of the job whose slowest request took over 20 ms
 # (fio's per-window maximum), so one stall and a recurring one read differently.
+# The ceiling is the host file system alone: the stream of writes the servers make (4 KiB buffered
+# pwrite from one thread per core, as many as hold a CPU turn in ours) straight into a sparse file of
+# the disk's size on the same file system, no FUSE, held to ours' rate of the round (fio rate_iops),
+# so its slowest request is what the page cache and the writeback of that stream cost on their own.
 w13() {
-    local RUNTIME=$TAILS round impl img tpl=$RUN/tpl-tails.qcow2 log=$RUN/tails
+    local RUNTIME=$TAILS round impl img tpl=$RUN/tpl-tails.qcow2 log=$RUN/tails ours_iops threads
     local case="backing=raw cluster=128k extl2=on qd=16 ${TAILS}s"
+    threads=$(nproc)
     make_overlay "$tpl" "$DISK" 128k on "$(base_raw "$DISK")" raw
     for ((round = 1; round <= ROUNDS; round++)); do
-        for impl in $(impls "$round" with-limit); do
-            if [[ $impl == limit ]]; then img=$DISK_BYTES; else img=$(fresh_copy "$tpl" disk.qcow2); fi
+        ours_iops=''
+        for impl in $(impls "$round" with-limit "$([[ -n $OURS ]] && echo with-ceiling)"); do
+            local extra=()
+            case $impl in
+                limit) img=$DISK_BYTES ;;
+                ceiling)
+                    [[ -n $ours_iops ]] || continue
+                    img=$RUN/disk.raw
+                    rm -f "$img" && truncate -s "$DISK_BYTES" "$img"
+                    extra=(--ioengine=psync --direct=0 --iodepth=1 --numjobs="$threads" --group_reporting
+                        --rate_iops=$(((ours_iops + threads - 1) / threads)))
+                    ;;
+                *) img=$(fresh_copy "$tpl" disk.qcow2) ;;
+            esac
             if serve "$impl" "$img"; then
                 if run_fio "$SERVE_FILE" randwrite 4k 16 "$DISK_BYTES" \
-                    --write_lat_log="$log" --log_avg_msec=100 --log_max_value=1; then
-                    local slow=''
-                    [[ -s "$log"_clat.1.log ]] && slow=$(awk -F', *' '$2 > 20000000 { n++ } END { print n + 0 }' "$log"_clat.1.log)
+                    --write_lat_log="$log" --log_avg_msec=100 --log_max_value=1 "${extra[@]}"; then
+                    local slow
+                    slow=$(slow_windows "$log" 20000000)
+                    [[ $impl == ours ]] && ours_iops=$FIO_IOPS
                     record_fio w13 "$case" "$impl" "$round" iops
                     record w13 "$case" "$impl" "$round" p9999_us "$FIO_P9999_US"
                     [[ -n $slow ]] && record w13 "$case" "$impl" "$round" slow_windows "$slow"
