@@ -217,6 +217,33 @@ public sealed class ServerLifetimeTests : ScratchFixture
         });
     }
 
+    /// <summary>
+    /// A caller that stops reading before the mount is up (<c>qcow2mount a.qcow2 mnt | head -0</c>): the command's line
+    /// naming the raw file meets a pipe with no reader (EPIPE, and SIGPIPE at its default). The line is dropped; the
+    /// exit code still says the mount is up, and it is.
+    /// </summary>
+    [Test]
+    public void BackgroundMount_StdoutReaderGone_ExitsZeroAndServes()
+    {
+        string image = Images.Qcow2(Scratch, "disk.qcow2", "8M");
+        string mnt = Scratch.NewDirectory("mnt");
+        string fifo = Scratch.PathOf("stdout.fifo");
+
+        // Open the FIFO for reading and writing (never blocks), then for writing alone, close the reader: fd 5 is a
+        // pipe nobody will read. SIGPIPE goes back to its default as in a login shell's pipeline.
+        var mount = ProcessRunner.Capture("sh", "-c",
+            "trap - PIPE; mkfifo \"$0\" && exec 4<>\"$0\" 5>\"$0\" && exec 4<&- && exec dotnet \"$@\" >&5 5>&-",
+            fifo, Cli.DllPath, image, mnt);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(mount.ExitCode, Is.Zero, mount.ToString());
+            Assert.That(mount.StandardError, Is.Empty);
+            Assert.That(File.Exists(Path.Combine(mnt, "disk.raw")), Is.True, "disk.raw served");
+        });
+        Cli.Unmount(mnt);
+    }
+
     [Test]
     public void ForegroundServer_InheritedDescriptorNotPassedOnAndEveryOtherCloseOnExec()
     {
