@@ -359,8 +359,6 @@ record_ratio() {
     rm -f "$TSV.ratios"
 }
 
-# record_fio W CASE IMPL ROUND PRIMARY: the numbers of the last run_fio; PRIMARY (iops or MiBps)
-# first, then the completion latency: p50, p99, p99.9 and the slowest request (issue 18 target 3).
 # slow_windows LOG THRESHOLD_NS: how many 100 ms stretches of a job had a request slower than THRESHOLD_NS,
 # from fio's per-window maxima (--write_lat_log=LOG --log_avg_msec=100 --log_max_value=1). A job of several
 # threads writes one log each; a stretch counts once however many threads met it. Empty without a log.
@@ -370,6 +368,8 @@ slow_windows() {
     awk -F', *' -v t="$2" '$2 > t { slow[int(($1 + 50) / 100)] = 1 } END { print length(slow) }' "${logs[@]}"
 }
 
+# record_fio W CASE IMPL ROUND PRIMARY: the numbers of the last run_fio; PRIMARY (iops or MiBps)
+# first, then the completion latency: p50, p99, p99.9 and the slowest request (issue 18 target 3).
 record_fio() {
     if [[ $5 == MiBps ]]; then
         record "$1" "$2" "$3" "$4" MiBps "$FIO_MIBS"
