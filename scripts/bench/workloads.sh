@@ -759,7 +759,7 @@ w13() {
     make_overlay "$tpl" "$DISK" 128k on "$(base_raw "$DISK")" raw
     for ((round = 1; round <= ROUNDS; round++)); do
         ours_iops=''
-        for impl in $(impls "$round" with-limit "$([[ -n $OURS ]] && echo with-ceiling)"); do
+        for impl in $(impls "$round" with-limit with-ceiling); do
             local extra=()
             case $impl in
                 limit) img=$DISK_BYTES ;;
