@@ -639,20 +639,22 @@ w11() {
 # Workload 12 (issue 18, target 6: "durability costs no more than QEMU's"). (a) 4 KiB random writes
 # with an fsync after each (fio fsync=1, QD1: a journal or a database inside the disk) into a fresh
 # overlay over the fully written raw backing file, ours against QEMU, with the FUSE limit (its fsync
-# does nothing: the FUSE round trips alone). (b) the flush of about 1 GiB of dirty L2 tables.
-W12_CASES=("128k on" "64k off")
+# does nothing: the FUSE round trips alone); one writer, and four at once (fio numjobs, IOPS summed:
+# concurrent syncs, which a server can share). (b) the flush of about 1 GiB of dirty L2 tables.
+W12_CASES=("128k on 1" "64k off 1" "128k on 4")
 w12() {
-    local round ce c e impl img tpl case
+    local round ce c e jobs impl img tpl case
     for ((round = 1; round <= ROUNDS; round++)); do
         for ce in "${W12_CASES[@]}"; do
-            read -r c e <<<"$ce"
+            read -r c e jobs <<<"$ce"
             tpl=$RUN/tpl-raw-$c-$e.qcow2
             [[ -f $tpl ]] || make_overlay "$tpl" "$DISK" "$c" "$e" "$(base_raw "$DISK")" raw
             case="fsync=1 backing=raw cluster=$c extl2=$e qd=1"
+            ((jobs == 1)) || case+=" jobs=$jobs"
             for impl in $(impls "$round" with-limit); do
                 if [[ $impl == limit ]]; then img=$DISK_BYTES; else img=$(fresh_copy "$tpl" disk.qcow2); fi
                 if serve "$impl" "$img"; then
-                    if run_fio "$SERVE_FILE" randwrite 4k 1 "$DISK_BYTES" --fsync=1; then
+                    if run_fio "$SERVE_FILE" randwrite 4k 1 "$DISK_BYTES" --fsync=1 --numjobs="$jobs" --group_reporting; then
                         # fio's write latency leaves the fsync out; the fsync's own latency is its "sync" part.
                         local sync99
                         sync99=$(jq -r '(.jobs[0].sync.lat_ns.percentile["99.000000"] // 0) / 1000' "$RUN/fio.json")

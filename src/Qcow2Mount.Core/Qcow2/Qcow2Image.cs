@@ -58,7 +58,7 @@ public sealed class Qcow2Image : IVirtualDisk
     {
         _backingOwner = backingOwner ?? backing;
         _file = new SyncTrackingBlockDevice(file);
-        _data = dataFile ?? _file;
+        _data = dataFile ?? _file.Data;
         _backing = backing;
         _geo = header.Geometry;
         Name = file.Name;
@@ -76,7 +76,7 @@ public sealed class Qcow2Image : IVirtualDisk
         _refcounts = new RefcountManager(_file, _geo, reftable, layout.RefcountTable, refblocks);
         _refcounts.ValidateTable(layout.FixedRegions);
 
-        _order = new WriteOrder(_file, _data, _refcounts, l2Cache);
+        _order = new WriteOrder(_file, dataFile, _refcounts, l2Cache);
         _allocator = new ClusterAllocator(_refcounts, _header, layout.MetadataClusters, l2Cache, _file, _geo, external, Statistics);
         _tables = new L2Tables(_file, _geo, layout.L1, l2Cache, layout.MetadataClusters, _header, _allocator, _order, external);
         _mapper = new ClusterMapper(_metaLock, _tables, _geo, header.Version, external, backing, Name);
@@ -302,12 +302,29 @@ public sealed class Qcow2Image : IVirtualDisk
     /// <summary>The size of the open backing disk; null when none is open.</summary>
     internal long? BackingLength => _backing?.Length;
 
+    /// <summary>
+    /// Makes everything written before the call stable. The write-back and the syncs the write order puts between its
+    /// steps run under the metadata lock; the last sync does not (nothing is ordered after it), so other requests map
+    /// and write while it runs, and a flush that needs nothing newer than a sync already under way waits for that one
+    /// instead of starting another (<see cref="SyncTrackingBlockDevice.FlushCovering"/>): concurrent fsyncs share syncs.
+    /// </summary>
     public void Flush()
     {
+        // This caller's writes returned before the call, so they are counted by now; the metadata that maps them was
+        // written by the latest write-back under the lock, by this flush or an earlier one.
+        long needed = _file.ChangeCount;
         lock (_metaLock)
         {
-            FlushAndSignal();
+            if (!FlushAndSignal(finalSync: false))
+            {
+                return;
+            }
+
+            needed = Math.Max(needed, _file.LastMetadataChange);
         }
+
+        CpuTurns.BeforeBlocking();
+        _file.FlushCovering(needed);
     }
 
     public void Dispose()
@@ -430,10 +447,7 @@ public sealed class Qcow2Image : IVirtualDisk
     internal void CloseFiles()
     {
         _cacheCleaner?.Dispose();
-        if (!ReferenceEquals(_data, _file))
-        {
-            _data.Dispose();
-        }
+        _data.Dispose();
 
         _file.Dispose();
         _backingOwner?.Dispose();
@@ -470,17 +484,30 @@ public sealed class Qcow2Image : IVirtualDisk
         MaybeFlushDeferredFrees();
     }
 
-    /// <summary>A flush can meet corruption too (a deferred decrement below zero): mark the image, as a write does.</summary>
-    private void FlushAndSignal()
+    /// <summary>
+    /// A flush can meet corruption too (a deferred decrement below zero): mark the image, as a write does. Without
+    /// <paramref name="finalSync"/> the last sync is the caller's (<see cref="WriteOrder.WriteBackAll"/>). False when
+    /// the image is read-only and there is nothing to flush.
+    /// </summary>
+    private bool FlushAndSignal(bool finalSync = true)
     {
         if (IsReadOnly)
         {
-            return;
+            return false;
         }
 
         try
         {
-            _order.FlushAll();
+            if (finalSync)
+            {
+                _order.FlushAll();
+            }
+            else
+            {
+                _order.WriteBackAll();
+            }
+
+            return true;
         }
         catch (ImageCorruptException)
         {

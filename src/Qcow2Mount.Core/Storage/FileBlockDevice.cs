@@ -119,9 +119,9 @@ public sealed partial class FileBlockDevice : IBlockDevice
     }
 
     /// <summary>
-    /// Syncs the file. The serving thread keeps its <see cref="ICpuTurn"/>: a qcow2 image syncs under its metadata
-    /// lock, which every other request to it waits for anyway (a caller without such a lock gives the turn up first,
-    /// as <see cref="RawDisk.Flush"/> does).
+    /// Syncs the file. The serving thread keeps its <see cref="ICpuTurn"/>: a qcow2 image makes its ordering syncs
+    /// under its metadata lock, which every other request to it waits for anyway (a caller without such a lock gives
+    /// the turn up first, as <see cref="RawDisk.Flush"/> and the last sync of <see cref="Qcow2.Qcow2Image.Flush"/> do).
     /// </summary>
     public void Flush()
     {

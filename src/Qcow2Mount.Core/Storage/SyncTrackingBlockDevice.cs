@@ -6,79 +6,243 @@ namespace Qcow2Mount.Core.Storage;
 /// ask "is everything written so far stable?" without each writer remembering to sync (<see cref="FlushIfUnsynced"/>).
 /// Thread-safe: a change is counted once it returned, and a flush covers the changes counted when it began, so a
 /// change that races with a flush counts as unsynced.
+/// <para>
+/// Group commit: a caller that needs the changes up to a count stable (<see cref="FlushCovering"/>) waits for a
+/// running flush that began at or after that count instead of starting its own, so callers that sync at once share
+/// one sync. Changes made through <see cref="Data"/> (guest bytes in the image file) are counted apart from the rest
+/// (metadata, <see cref="LastMetadataChange"/>), so a caller can name the metadata it depends on without the guest
+/// writes other threads made meanwhile.
+/// </para>
 /// </summary>
-internal sealed class SyncTrackingBlockDevice(IBlockDevice inner) : IBlockDevice
+internal sealed class SyncTrackingBlockDevice : IBlockDevice
 {
+    private readonly IBlockDevice _inner;
+
+    /// <summary>Guards <see cref="_running"/> and the outcome of each run; waiters wait on it.</summary>
+    private readonly object _gate = new();
+
+    /// <summary>The flushes under way, each with the change count it began at.</summary>
+    private readonly List<SyncRun> _running = [];
     private long _changes;
+    private long _metadataChange;
     private long _synced;
 
-    public long Length => inner.Length;
+    public SyncTrackingBlockDevice(IBlockDevice inner)
+    {
+        _inner = inner;
+        Data = new DataWrites(this);
+    }
 
-    public bool IsReadOnly => inner.IsReadOnly;
+    public long Length => _inner.Length;
 
-    public string Name => inner.Name;
+    public bool IsReadOnly => _inner.IsReadOnly;
+
+    public string Name => _inner.Name;
 
     /// <summary>True when a change was made after the start of the last completed flush.</summary>
     public bool HasUnsyncedChanges => Volatile.Read(ref _changes) != Volatile.Read(ref _synced);
 
-    public int Read(long offset, Span<byte> buffer) => inner.Read(offset, buffer);
+    /// <summary>The changes counted so far (made through this device or <see cref="Data"/>).</summary>
+    public long ChangeCount => Volatile.Read(ref _changes);
+
+    /// <summary>The count of the last change made through this device itself rather than <see cref="Data"/>.</summary>
+    public long LastMetadataChange => Volatile.Read(ref _metadataChange);
+
+    /// <summary>
+    /// The same file for guest data: its changes are counted and synced with the rest, but not as metadata. Disposing
+    /// it does nothing (the file belongs to this device).
+    /// </summary>
+    public IBlockDevice Data { get; }
+
+    public int Read(long offset, Span<byte> buffer) => _inner.Read(offset, buffer);
 
     public void Write(long offset, ReadOnlySpan<byte> data)
     {
-        inner.Write(offset, data);
-        Interlocked.Increment(ref _changes);
+        _inner.Write(offset, data);
+        CountChange(metadata: true);
     }
 
     public void Write(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers)
     {
-        inner.Write(offset, buffers);
-        Interlocked.Increment(ref _changes);
+        _inner.Write(offset, buffers);
+        CountChange(metadata: true);
     }
 
     public void SetLength(long length)
     {
-        inner.SetLength(length);
-        Interlocked.Increment(ref _changes);
+        _inner.SetLength(length);
+        CountChange(metadata: true);
     }
 
     public void PunchHole(long offset, long length)
     {
-        inner.PunchHole(offset, length);
-        Interlocked.Increment(ref _changes);
+        _inner.PunchHole(offset, length);
+        CountChange(metadata: true);
     }
 
     public bool TryZeroRange(long offset, long length)
     {
-        bool zeroed = inner.TryZeroRange(offset, length);
-        Interlocked.Increment(ref _changes);
+        bool zeroed = _inner.TryZeroRange(offset, length);
+        CountChange(metadata: true);
         return zeroed;
     }
 
-    public void Flush()
+    /// <summary>Makes every change counted so far stable: by a flush of its own, or by one under way that began after them.</summary>
+    public void Flush() => FlushCovering(ChangeCount, always: true);
+
+    /// <summary>Flushes only when something changed since the last flush began (or joins a flush that covers it).</summary>
+    public void FlushIfUnsynced() => FlushCovering(ChangeCount, always: false);
+
+    /// <summary>
+    /// Returns once the changes counted up to <paramref name="target"/> are stable: at once when a completed flush
+    /// began at or after it; after a flush under way that began at or after it (its failure is this caller's too);
+    /// otherwise after a flush of its own.
+    /// </summary>
+    public void FlushCovering(long target) => FlushCovering(target, always: false);
+
+    public void Dispose() => _inner.Dispose();
+
+    private void FlushCovering(long target, bool always)
     {
-        // Changes counted before the flush starts are stable once it returns; later ones may not be.
-        long changes = Volatile.Read(ref _changes);
-        inner.Flush();
-        long synced;
+        SyncRun run;
+        lock (_gate)
+        {
+            if (!always && Volatile.Read(ref _synced) >= target)
+            {
+                return;
+            }
+
+            SyncRun? covering = null;
+            foreach (var r in _running)
+            {
+                if (r.Start >= target)
+                {
+                    covering = r;
+                    break;
+                }
+            }
+
+            if (covering is not null)
+            {
+                while (!covering.Done)
+                {
+                    Monitor.Wait(_gate);
+                }
+
+                if (covering.Failure is { } failure)
+                {
+                    // Its sync was this caller's too: the same error, not a second sync that could report success
+                    // after the kernel dropped the pages that failed.
+                    throw new IOException(failure.Message, failure);
+                }
+
+                return;
+            }
+
+            // Changes counted before the flush starts are stable once it returns; later ones may not be.
+            run = new SyncRun(Volatile.Read(ref _changes));
+            _running.Add(run);
+        }
+
+        Exception? error = null;
+        try
+        {
+            _inner.Flush();
+        }
+        catch (Exception e)
+        {
+            error = e;
+            throw;
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _running.Remove(run);
+                run.Failure = error;
+                run.Done = true;
+                if (error is null && run.Start > Volatile.Read(ref _synced))
+                {
+                    Volatile.Write(ref _synced, run.Start);
+                }
+
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
+    private void CountChange(bool metadata)
+    {
+        long count = Interlocked.Increment(ref _changes);
+        if (!metadata)
+        {
+            return;
+        }
+
+        long last;
         do
         {
-            synced = Volatile.Read(ref _synced);
-            if (synced >= changes)
+            last = Volatile.Read(ref _metadataChange);
+            if (last >= count)
             {
                 return;
             }
         }
-        while (Interlocked.CompareExchange(ref _synced, changes, synced) != synced);
+        while (Interlocked.CompareExchange(ref _metadataChange, count, last) != last);
     }
 
-    /// <summary>Flushes only when something changed since the last flush began.</summary>
-    public void FlushIfUnsynced()
+    /// <summary>One flush under way: the change count it began at, then its outcome.</summary>
+    private sealed class SyncRun(long start)
     {
-        if (HasUnsyncedChanges)
+        public long Start { get; } = start;
+
+        public bool Done { get; set; }
+
+        public Exception? Failure { get; set; }
+    }
+
+    /// <summary>The file as guest data (<see cref="Data"/>): every call goes to the owner's file, counted as data.</summary>
+    private sealed class DataWrites(SyncTrackingBlockDevice owner) : IBlockDevice
+    {
+        public long Length => owner.Length;
+
+        public bool IsReadOnly => owner.IsReadOnly;
+
+        public string Name => owner.Name;
+
+        public int Read(long offset, Span<byte> buffer) => owner._inner.Read(offset, buffer);
+
+        public void Write(long offset, ReadOnlySpan<byte> data)
         {
-            Flush();
+            owner._inner.Write(offset, data);
+            owner.CountChange(metadata: false);
+        }
+
+        public void Write(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers)
+        {
+            owner._inner.Write(offset, buffers);
+            owner.CountChange(metadata: false);
+        }
+
+        public void SetLength(long length) => owner.SetLength(length);
+
+        public void PunchHole(long offset, long length)
+        {
+            owner._inner.PunchHole(offset, length);
+            owner.CountChange(metadata: false);
+        }
+
+        public bool TryZeroRange(long offset, long length)
+        {
+            bool zeroed = owner._inner.TryZeroRange(offset, length);
+            owner.CountChange(metadata: false);
+            return zeroed;
+        }
+
+        public void Flush() => owner.Flush();
+
+        public void Dispose()
+        {
         }
     }
-
-    public void Dispose() => inner.Dispose();
 }

@@ -3,11 +3,13 @@ using Qcow2Mount.Core.Storage;
 namespace Qcow2Mount.Core.Tests.Qcow2;
 
 /// <summary>
-/// A file whose writes and length changes call back first (and writes again after), so a test can hold one thread
-/// at a chosen I/O and force an interleaving of threads that a loaded machine produces only by chance.
+/// A file whose writes, length changes and flushes call back first (and writes again after), so a test can hold one
+/// thread at a chosen I/O and force an interleaving of threads that a loaded machine produces only by chance.
 /// </summary>
 internal sealed class GatedBlockDevice(IBlockDevice inner) : IBlockDevice
 {
+    private int _flushes;
+
     /// <summary>Runs before a write reaches the file, with its offset and length.</summary>
     public Action<long, long>? BeforeWrite { get; set; }
 
@@ -16,6 +18,12 @@ internal sealed class GatedBlockDevice(IBlockDevice inner) : IBlockDevice
 
     /// <summary>Runs before the file's length is set, with the new length.</summary>
     public Action<long>? BeforeSetLength { get; set; }
+
+    /// <summary>Runs before a flush reaches the file, with its number (1 for the first flush of this device).</summary>
+    public Action<int>? BeforeFlush { get; set; }
+
+    /// <summary>The flushes called so far.</summary>
+    public int Flushes => Volatile.Read(ref _flushes);
 
     public long Length => inner.Length;
 
@@ -46,7 +54,12 @@ internal sealed class GatedBlockDevice(IBlockDevice inner) : IBlockDevice
         inner.SetLength(length);
     }
 
-    public void Flush() => inner.Flush();
+    public void Flush()
+    {
+        int number = Interlocked.Increment(ref _flushes);
+        BeforeFlush?.Invoke(number);
+        inner.Flush();
+    }
 
     public void PunchHole(long offset, long length) => inner.PunchHole(offset, length);
 

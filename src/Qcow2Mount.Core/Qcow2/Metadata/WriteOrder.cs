@@ -10,20 +10,22 @@ namespace Qcow2Mount.Core.Qcow2.Metadata;
 /// <see cref="MakeDataAndRefcountsStable"/> before it writes back any slice (flush or eviction), and the refcount
 /// manager runs <see cref="MakeReferencesStable"/> before it applies deferred decrements. The image file is a
 /// <see cref="SyncTrackingBlockDevice"/>, so "stable" is asked of the file rather than remembered by each writer.
-/// Metadata lock held for everything but <see cref="NoteDataWritten"/>.
+/// Metadata lock held for everything but <see cref="NoteDataWritten"/> (and the sync that ends a flush, see
+/// <see cref="WriteBackAll"/>).
 /// </summary>
 internal sealed class WriteOrder
 {
     private readonly SyncTrackingBlockDevice _file;
-    private readonly IBlockDevice _data;
+    private readonly IBlockDevice? _externalData;
     private readonly RefcountManager _refcounts;
     private readonly MetadataCache _l2Cache;
     private int _dataWritten;
 
-    public WriteOrder(SyncTrackingBlockDevice file, IBlockDevice data, RefcountManager refcounts, MetadataCache l2Cache)
+    /// <param name="externalData">The external data file; null when guest data lives in <paramref name="file"/>.</param>
+    public WriteOrder(SyncTrackingBlockDevice file, IBlockDevice? externalData, RefcountManager refcounts, MetadataCache l2Cache)
     {
         _file = file;
-        _data = data;
+        _externalData = externalData;
         _refcounts = refcounts;
         _l2Cache = l2Cache;
 
@@ -33,6 +35,10 @@ internal sealed class WriteOrder
         // Rule: a refcount drops only after the change that removed the reference is stable.
         refcounts.BeforeDecrements = MakeReferencesStable;
     }
+
+    /// <summary>Dirty refcount blocks or L2 slices, new refcount table entries or deferred decrements: a flush writes something.</summary>
+    private bool HasMetadataToWrite =>
+        _refcounts.Blocks.DirtyCount > 0 || _refcounts.HasUnwrittenTableEntries || _l2Cache.DirtyCount > 0 || _refcounts.DeferredFreeCount > 0;
 
     /// <summary>Guest or COW bytes went to the data file since the last flush (any thread, no lock).</summary>
     public void NoteDataWritten() => Volatile.Write(ref _dataWritten, 1);
@@ -63,13 +69,12 @@ internal sealed class WriteOrder
             _refcounts.Blocks.WriteDirty();
         }
 
-        bool separateData = !ReferenceEquals(_data, _file);
-        if (data && separateData)
+        if (data && _externalData is not null)
         {
-            _data.Flush();
+            _externalData.Flush();
         }
 
-        if (blocks || (data && !separateData) || (withEarlierWrites && _file.HasUnsyncedChanges))
+        if (blocks || (data && _externalData is null) || (withEarlierWrites && _file.HasUnsyncedChanges))
         {
             _file.Flush();
         }
@@ -95,13 +100,33 @@ internal sealed class WriteOrder
     }
 
     /// <summary>
-    /// Flush in dependency order: (1) data and COW bytes to stable storage, (2) refcount blocks, then stable,
-    /// (2b) refcount table entries of new blocks, then stable, (3) L2 slices, (4) deferred refcount decrements, whose
-    /// prerequisite syncs every reference removal first, and the refcount blocks they changed, (5) a sync of whatever
-    /// is still unsynced (slices written back by an eviction, L1 entries), so nothing written before the call is lost.
+    /// Flush in dependency order: <see cref="WriteBackAll"/>, then (5) a sync of whatever is still unsynced (slices
+    /// written back by an eviction, L1 entries), so nothing written before the call is lost.
     /// </summary>
     public void FlushAll()
     {
+        WriteBackAll();
+        _file.FlushIfUnsynced();
+    }
+
+    /// <summary>
+    /// All of a flush but its last sync: (1) data and COW bytes to stable storage, (2) refcount blocks, then stable,
+    /// (2b) refcount table entries of new blocks, then stable, (3) L2 slices, (4) deferred refcount decrements, whose
+    /// prerequisite syncs every reference removal first, and the refcount blocks they changed. What it leaves unsynced
+    /// has nothing ordered after it, so the caller may sync it after releasing the metadata lock (a group commit:
+    /// writes land while that sync runs, and flushes that begin meanwhile share it).
+    /// </summary>
+    public void WriteBackAll()
+    {
+        if (_externalData is null && !HasMetadataToWrite)
+        {
+            // Nothing is written after the data, so nothing waits for its sync here: the caller's last sync covers
+            // it (writes in place into allocated clusters, then fsync: one sync, outside the lock). The data flag
+            // stays set: it is cleared only by a sync made under the lock, before any L2 entry that may name the data.
+            _refcounts.GrowFileToAllocated();
+            return;
+        }
+
         MakeDataAndRefcountsStable();
         _l2Cache.WriteDirty();
         if (_refcounts.DeferredFreeCount > 0)
@@ -109,7 +134,5 @@ internal sealed class WriteOrder
             _refcounts.ApplyDeferredFrees();
             _refcounts.Blocks.WriteDirty();
         }
-
-        _file.FlushIfUnsynced();
     }
 }
