@@ -30,10 +30,10 @@ usage: scripts/bench.sh [--smoke] [--rounds N] [--runtime S] [--only LIST] [--ou
                   10 flat     mount, RSS, first read and unmount from 1 GiB to 64 TiB (sparse), ours with
                               1/16/100 images in one mount, check and convert of 64 MiB of data at every size
                   11 compress convert -c -O qcow2 (zlib, zstd) of half random, a quarter text, a quarter zeros
-                  12 durable  4 KiB random writes with an fsync after each (fio fsync=1, QD1; one writer and
-                              four at once) into an overlay over a fully written raw file, with the FUSE
-                              limit; and the flush of 1 GiB of
-                              dirty L2 tables (8 TiB image, 1 GiB L2 cache) at the writer's close, then unmount
+                  12 durable  4 KiB random writes with an fsync after each (fio fsync=1, QD1; one writer,
+                              four at once, one beside a random reader) into an overlay over a fully written
+                              raw file, with the FUSE limit; and the flush of 1 GiB of dirty L2 tables
+                              (8 TiB image, 1 GiB L2 cache) at the writer's close, then unmount
                   13 tails    one minute of 4 KiB random writes at QD16 into a fresh 128k extended-L2 overlay
                               over a fully written raw file, with the FUSE limit and the same writes into
                               a plain file at ours' rate (no FUSE): the slowest requests

@@ -639,28 +639,40 @@ w11() {
 # Workload 12 (issue 18, target 6: "durability costs no more than QEMU's"). (a) 4 KiB random writes
 # with an fsync after each (fio fsync=1, QD1: a journal or a database inside the disk) into a fresh
 # overlay over the fully written raw backing file, ours against QEMU, with the FUSE limit (its fsync
-# does nothing: the FUSE round trips alone); one writer, and four at once (fio numjobs, IOPS summed:
-# concurrent syncs, which a server can share). (b) the flush of about 1 GiB of dirty L2 tables.
-W12_CASES=("128k on 1" "64k off 1" "128k on 4")
+# does nothing: the FUSE round trips alone); one writer, four at once (fio numjobs, IOPS summed:
+# concurrent syncs, which a server can share), and one beside a reader (4 KiB random reads at QD1 in
+# a job of its own: what the syncs cost other requests). (b) the flush of about 1 GiB of dirty L2 tables.
+W12_CASES=("128k on 1" "64k off 1" "128k on 4" "128k on 1 reader")
 w12() {
-    local round ce c e jobs impl img tpl case
+    local round ce c e jobs reader impl img tpl case reader_job
     for ((round = 1; round <= ROUNDS; round++)); do
         for ce in "${W12_CASES[@]}"; do
-            read -r c e jobs <<<"$ce"
+            read -r c e jobs reader <<<"$ce"
             tpl=$RUN/tpl-raw-$c-$e.qcow2
             [[ -f $tpl ]] || make_overlay "$tpl" "$DISK" "$c" "$e" "$(base_raw "$DISK")" raw
             case="fsync=1 backing=raw cluster=$c extl2=$e qd=1"
             ((jobs == 1)) || case+=" jobs=$jobs"
+            [[ -z $reader ]] || case+=" with a reader"
             for impl in $(impls "$round" with-limit); do
                 if [[ $impl == limit ]]; then img=$DISK_BYTES; else img=$(fresh_copy "$tpl" disk.qcow2); fi
                 if serve "$impl" "$img"; then
-                    if run_fio "$SERVE_FILE" randwrite 4k 1 "$DISK_BYTES" --fsync=1 --numjobs="$jobs" --group_reporting; then
+                    reader_job=()
+                    # The reader is a job of its own in a group of its own (so the writer's numbers stay its own).
+                    [[ -z $reader ]] || reader_job=(--name=reader --new_group --filename="$SERVE_FILE" --ioengine=libaio
+                        --direct=1 --time_based --runtime="$RUNTIME" --size="$DISK_BYTES" --rw=randread --bs=4k
+                        --iodepth=1 --randrepeat=0 --randseed="$FIO_SEED" --invalidate=0)
+                    if run_fio "$SERVE_FILE" randwrite 4k 1 "$DISK_BYTES" --fsync=1 --numjobs="$jobs" --group_reporting "${reader_job[@]}"; then
                         # fio's write latency leaves the fsync out; the fsync's own latency is its "sync" part.
-                        local sync99
+                        local sync99 riops='' rp99=''
                         sync99=$(jq -r '(.jobs[0].sync.lat_ns.percentile["99.000000"] // 0) / 1000' "$RUN/fio.json")
                         record_fio w12 "$case" "$impl" "$round" iops
                         record w12 "$case" "$impl" "$round" fsync_p99_us "$(printf '%.1f' "$sync99")"
-                        log "  [w12 r$round] $case  $impl: $FIO_IOPS IOPS, p99 $FIO_P99_US us, fsync p99 $sync99 us"
+                        if [[ -n $reader ]]; then
+                            read -r riops rp99 <<<"$(jq -r '.jobs[1].read | "\(.iops) \((.clat_ns.percentile["99.000000"] // 0) / 1000)"' "$RUN/fio.json")"
+                            record w12 "$case" "$impl" "$round" reader_iops "$(printf '%.0f' "$riops")"
+                            record w12 "$case" "$impl" "$round" reader_p99_us "$(printf '%.1f' "$rp99")"
+                        fi
+                        log "  [w12 r$round] $case  $impl: $FIO_IOPS IOPS, p99 $FIO_P99_US us, fsync p99 $sync99 us${reader:+, reader $riops IOPS, p99 $rp99 us}"
                     else
                         note "w12 $impl $case: $SERVE_ERR"
                     fi

@@ -19,54 +19,38 @@ public sealed class SyncTrackingBlockDeviceTests
     [Test]
     public void FlushIfUnsynced_FlushUnderWayBeganAfterTheChanges_JoinsItWithoutASyncOfItsOwn()
     {
-        using var release = new ManualResetEventSlim();
-        using var held = new ManualResetEventSlim();
-        var inner = new GatedBlockDevice(new MemoryBlockDevice(new byte[4096]));
-        inner.BeforeFlush = n => Hold(n == 1, held, release);
-        var file = new SyncTrackingBlockDevice(inner);
-        file.Write(0, new byte[] { 1 });
-
-        var first = Worker.Start(file.Flush);
-        Assert.That(held.Wait(Timeout), "the first flush reached the file");
-        var joiner = Worker.Start(file.FlushIfUnsynced);
+        using var held = new FirstFlushHeld(failing: false);
+        var joiner = Worker.Start(held.File.FlushIfUnsynced);
         bool waited = joiner.WaitsWithin(Timeout);
         bool doneWhileHeld = joiner.Finished;
-        release.Set();
+        held.Release();
 
         Assert.Multiple(() =>
         {
-            Assert.That(first.Join(Timeout) && joiner.Join(Timeout), "both flushes returned");
-            Assert.That(first.Error ?? joiner.Error, Is.Null);
+            Assert.That(held.First.Join(Timeout) && joiner.Join(Timeout), "both flushes returned");
+            Assert.That(held.First.Error ?? joiner.Error, Is.Null);
             Assert.That(waited && !doneWhileHeld, "the second caller waited for the flush under way");
-            Assert.That(inner.Flushes, Is.EqualTo(1), "one sync served both callers");
-            Assert.That(file.HasUnsyncedChanges, Is.False);
+            Assert.That(held.Inner.Flushes, Is.EqualTo(1), "one sync served both callers");
+            Assert.That(held.File.HasUnsyncedChanges, Is.False);
         });
     }
 
     [Test]
     public void FlushIfUnsynced_ChangeMadeAfterTheFlushUnderWayBegan_SyncsOnItsOwn()
     {
-        using var release = new ManualResetEventSlim();
-        using var held = new ManualResetEventSlim();
-        var inner = new GatedBlockDevice(new MemoryBlockDevice(new byte[4096]));
-        inner.BeforeFlush = n => Hold(n == 1, held, release);
-        var file = new SyncTrackingBlockDevice(inner);
-        file.Write(0, new byte[] { 1 });
-
-        var first = Worker.Start(file.Flush);
-        Assert.That(held.Wait(Timeout), "the first flush reached the file");
-        file.Data.Write(1, new byte[] { 2 });
-        var second = Worker.Start(file.FlushIfUnsynced);
+        using var held = new FirstFlushHeld(failing: false);
+        held.File.Data.Write(1, new byte[] { 2 });
+        var second = Worker.Start(held.File.FlushIfUnsynced);
         bool secondDoneWhileHeld = second.Join(Timeout);
-        bool unsyncedAfterSecond = file.HasUnsyncedChanges; // the first flush is still held
-        release.Set();
+        bool unsyncedAfterSecond = held.File.HasUnsyncedChanges; // the first flush is still held
+        held.Release();
 
         Assert.Multiple(() =>
         {
             Assert.That(secondDoneWhileHeld, "the later change got a sync of its own while the first was held");
-            Assert.That(first.Join(Timeout), "the first flush returned");
-            Assert.That(first.Error ?? second.Error, Is.Null);
-            Assert.That(inner.Flushes, Is.EqualTo(2));
+            Assert.That(held.First.Join(Timeout), "the first flush returned");
+            Assert.That(held.First.Error ?? second.Error, Is.Null);
+            Assert.That(held.Inner.Flushes, Is.EqualTo(2));
             Assert.That(unsyncedAfterSecond, Is.False, "a completed flush that began after every change marks them synced");
         });
     }
@@ -74,31 +58,19 @@ public sealed class SyncTrackingBlockDeviceTests
     [Test]
     public void FlushCovering_JoinedFlushFails_JoinerGetsItsErrorAndDoesNotSyncAgain()
     {
-        using var release = new ManualResetEventSlim();
-        using var held = new ManualResetEventSlim();
-        var inner = new GatedBlockDevice(new MemoryBlockDevice(new byte[4096]));
-        inner.BeforeFlush = n =>
-        {
-            Hold(n == 1, held, release);
-            throw new IOException("disk.qcow2: fdatasync failed: Input/output error");
-        };
-        var file = new SyncTrackingBlockDevice(inner);
-        file.Write(0, new byte[] { 1 });
-
-        var first = Worker.Start(file.Flush);
-        Assert.That(held.Wait(Timeout), "the first flush reached the file");
-        var joiner = Worker.Start(() => file.FlushCovering(file.ChangeCount));
+        using var held = new FirstFlushHeld(failing: true);
+        var joiner = Worker.Start(() => held.File.FlushCovering(held.File.ChangeCount));
         bool waited = joiner.WaitsWithin(Timeout);
-        release.Set();
+        held.Release();
 
         Assert.Multiple(() =>
         {
-            Assert.That(first.Join(Timeout) && joiner.Join(Timeout), "both flushes returned");
+            Assert.That(held.First.Join(Timeout) && joiner.Join(Timeout), "both flushes returned");
             Assert.That(waited, "the second caller waited for the flush under way");
-            Assert.That(first.Error, Is.TypeOf<IOException>());
+            Assert.That(held.First.Error, Is.TypeOf<IOException>());
             Assert.That(joiner.Error, Is.TypeOf<IOException>().With.Message.Contains("fdatasync failed"), "the failed sync was the joiner's too");
-            Assert.That(inner.Flushes, Is.EqualTo(1), "a second sync could report success for pages the first lost");
-            Assert.That(file.HasUnsyncedChanges, Is.True);
+            Assert.That(held.Inner.Flushes, Is.EqualTo(1), "a second sync could report success for pages the first lost");
+            Assert.That(held.File.HasUnsyncedChanges, Is.True);
         });
     }
 
@@ -143,13 +115,49 @@ public sealed class SyncTrackingBlockDeviceTests
         });
     }
 
-    /// <summary>Blocks the caller when <paramref name="hold"/> until <paramref name="release"/>, after signalling <paramref name="held"/>.</summary>
-    private static void Hold(bool hold, ManualResetEventSlim held, ManualResetEventSlim release)
+    /// <summary>A tracked file with one change, whose first flush runs on a worker and is held in the file until <see cref="Release"/>.</summary>
+    private sealed class FirstFlushHeld : IDisposable
     {
-        if (hold)
+        private readonly ManualResetEventSlim _held = new();
+        private readonly ManualResetEventSlim _release = new();
+
+        /// <param name="failing">Every flush of the file fails (after the first is released).</param>
+        public FirstFlushHeld(bool failing)
         {
-            held.Set();
-            release.Wait(HoldLimit);
+            Inner = new GatedBlockDevice(new MemoryBlockDevice(new byte[4096]));
+            Inner.BeforeFlush = n =>
+            {
+                if (n == 1)
+                {
+                    _held.Set();
+                    _release.Wait(HoldLimit);
+                }
+
+                if (failing)
+                {
+                    throw new IOException("disk.qcow2: fdatasync failed: Input/output error");
+                }
+            };
+            File = new SyncTrackingBlockDevice(Inner);
+            File.Write(0, new byte[] { 1 });
+            First = Worker.Start(File.Flush);
+            Assert.That(_held.Wait(Timeout), "the first flush reached the file");
+        }
+
+        public GatedBlockDevice Inner { get; }
+
+        public SyncTrackingBlockDevice File { get; }
+
+        public Worker First { get; }
+
+        public void Release() => _release.Set();
+
+        public void Dispose()
+        {
+            _release.Set();
+            First.Join(Timeout);
+            _held.Dispose();
+            _release.Dispose();
         }
     }
 }
