@@ -56,17 +56,9 @@ internal sealed class SyncTrackingBlockDevice : IBlockDevice
 
     public int Read(long offset, Span<byte> buffer) => _inner.Read(offset, buffer);
 
-    public void Write(long offset, ReadOnlySpan<byte> data)
-    {
-        _inner.Write(offset, data);
-        CountChange(metadata: true);
-    }
+    public void Write(long offset, ReadOnlySpan<byte> data) => Write(offset, data, metadata: true);
 
-    public void Write(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers)
-    {
-        _inner.Write(offset, buffers);
-        CountChange(metadata: true);
-    }
+    public void Write(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers) => Write(offset, buffers, metadata: true);
 
     public void SetLength(long length)
     {
@@ -74,18 +66,9 @@ internal sealed class SyncTrackingBlockDevice : IBlockDevice
         CountChange(metadata: true);
     }
 
-    public void PunchHole(long offset, long length)
-    {
-        _inner.PunchHole(offset, length);
-        CountChange(metadata: true);
-    }
+    public void PunchHole(long offset, long length) => PunchHole(offset, length, metadata: true);
 
-    public bool TryZeroRange(long offset, long length)
-    {
-        bool zeroed = _inner.TryZeroRange(offset, length);
-        CountChange(metadata: true);
-        return zeroed;
-    }
+    public bool TryZeroRange(long offset, long length) => TryZeroRange(offset, length, metadata: true);
 
     /// <summary>Makes every change counted so far stable: by a flush of its own, or by one under way that began after them.</summary>
     public void Flush() => FlushCovering(ChangeCount, always: true);
@@ -171,6 +154,31 @@ internal sealed class SyncTrackingBlockDevice : IBlockDevice
         }
     }
 
+    private void Write(long offset, ReadOnlySpan<byte> data, bool metadata)
+    {
+        _inner.Write(offset, data);
+        CountChange(metadata);
+    }
+
+    private void Write(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers, bool metadata)
+    {
+        _inner.Write(offset, buffers);
+        CountChange(metadata);
+    }
+
+    private void PunchHole(long offset, long length, bool metadata)
+    {
+        _inner.PunchHole(offset, length);
+        CountChange(metadata);
+    }
+
+    private bool TryZeroRange(long offset, long length, bool metadata)
+    {
+        bool zeroed = _inner.TryZeroRange(offset, length);
+        CountChange(metadata);
+        return zeroed;
+    }
+
     private void CountChange(bool metadata)
     {
         long count = Interlocked.Increment(ref _changes);
@@ -212,32 +220,15 @@ internal sealed class SyncTrackingBlockDevice : IBlockDevice
 
         public int Read(long offset, Span<byte> buffer) => owner._inner.Read(offset, buffer);
 
-        public void Write(long offset, ReadOnlySpan<byte> data)
-        {
-            owner._inner.Write(offset, data);
-            owner.CountChange(metadata: false);
-        }
+        public void Write(long offset, ReadOnlySpan<byte> data) => owner.Write(offset, data, metadata: false);
 
-        public void Write(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers)
-        {
-            owner._inner.Write(offset, buffers);
-            owner.CountChange(metadata: false);
-        }
+        public void Write(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers) => owner.Write(offset, buffers, metadata: false);
 
         public void SetLength(long length) => owner.SetLength(length);
 
-        public void PunchHole(long offset, long length)
-        {
-            owner._inner.PunchHole(offset, length);
-            owner.CountChange(metadata: false);
-        }
+        public void PunchHole(long offset, long length) => owner.PunchHole(offset, length, metadata: false);
 
-        public bool TryZeroRange(long offset, long length)
-        {
-            bool zeroed = owner._inner.TryZeroRange(offset, length);
-            owner.CountChange(metadata: false);
-            return zeroed;
-        }
+        public bool TryZeroRange(long offset, long length) => owner.TryZeroRange(offset, length, metadata: false);
 
         public void Flush() => owner.Flush();
 
