@@ -269,8 +269,8 @@ internal sealed unsafe class FuseHost : IMount
     void IMount.Release() => Detach();
 
     /// <summary>
-    /// One worker: read a request, answer it, until the connection ends (ENODEV). The last worker out closes the
-    /// shared descriptor, so the kernel sees the server gone only when nobody can answer any more.
+    /// One worker: read a request, answer it, until the connection ends (<see cref="ConnectionEnded"/>). The last worker
+    /// out closes the shared descriptor, so the kernel sees the server gone only when nobody can answer any more.
     /// </summary>
     private void Work(int index)
     {
@@ -297,7 +297,7 @@ internal sealed unsafe class FuseHost : IMount
                         continue; // a signal, or a request the kernel took back (interrupted before we read it)
                     }
 
-                    Finish(errno == Errno.ENODEV ? 0 : -errno);
+                    Finish(ConnectionEnded(errno) ? 0 : -errno);
                     return;
                 }
 
@@ -314,7 +314,7 @@ internal sealed unsafe class FuseHost : IMount
                     if (replyLength > 0 && Libc.Write(_fd, reply, (nuint)replyLength) < 0)
                     {
                         int errno = Marshal.GetLastPInvokeError();
-                        if (errno == Errno.ENODEV)
+                        if (ConnectionEnded(errno))
                         {
                             Finish(0);
                             return;
@@ -349,11 +349,24 @@ internal sealed unsafe class FuseHost : IMount
         }
         finally
         {
-            turn?.GiveUp();
+            // After the connection ended a turn handed on would only wake a parked worker to leave (see SetFinished).
+            if (Volatile.Read(ref _ended) == 0)
+            {
+                turn?.GiveUp();
+            }
+
             CpuTurns.Current = null;
             LeaveWorkers();
         }
     }
+
+    /// <summary>
+    /// The errno of a read or write on /dev/fuse that means the kernel ended the connection (an unmount, the last open
+    /// file of a detached mount closed, an abort): ENODEV, or ECONNABORTED for a read that took a request just as the
+    /// connection was shut down (fuse_dev_do_read; a SIGHUP stop of a mount with a file held open ended with "serving
+    /// the mount failed (Software caused connection abort)" and exit code 2 now and then).
+    /// </summary>
+    internal static bool ConnectionEnded(int errno) => errno is Errno.ENODEV or Errno.ECONNABORTED;
 
     private void StartWorker(int index) => new Thread(() => Work(index)) { IsBackground = true, Name = $"fuse-{index}" }.Start();
 
@@ -384,11 +397,21 @@ internal sealed unsafe class FuseHost : IMount
         }
     }
 
+    /// <summary>
+    /// Serving ends. After <see cref="Stop"/> the connection may live on (open files of a detached mount), so every
+    /// worker waiting for a turn goes on without one, to answer what still arrives with ENOTCONN. When the connection
+    /// ended (<see cref="Finish"/>) those workers stay parked until <see cref="Dispose"/>: waking them only to leave put
+    /// eight thread exits on two cores ahead of the flush, the unmount still under way on the signal's thread and the
+    /// process's exit (a SIGTERM stop 1.9 instead of 1.65 ms, median of 50).
+    /// </summary>
     private void SetFinished()
     {
         _finished.Set();
         _initializedOrFinished.Set();
-        _turns?.OpenAll();
+        if (Volatile.Read(ref _ended) == 0)
+        {
+            _turns?.OpenAll();
+        }
     }
 
     /// <summary>Serving ends: 0 when the kernel ended the connection (then the mount is gone: nothing to unmount), else −errno.</summary>
@@ -529,5 +552,7 @@ internal sealed unsafe class FuseHost : IMount
                 _fd = -1;
             }
         }
+
+        _turns?.OpenAll(); // workers parked when the connection ended leave; the last one closes the descriptor
     }
 }

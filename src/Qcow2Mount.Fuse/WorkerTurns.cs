@@ -40,8 +40,9 @@ internal sealed class WorkerTurns
     public Turn NewTurn() => new(this);
 
     /// <summary>
-    /// Serving ended: every worker waiting for a turn goes on without one, to read /dev/fuse and find the connection
-    /// gone (a worker that never read again would never leave).
+    /// Every worker waiting for a turn goes on without one: after a stop, to answer what still arrives until the
+    /// connection ends; when the host is disposed, to find serving ended and leave (a worker that never got a turn
+    /// again would never leave).
     /// </summary>
     public void OpenAll()
     {

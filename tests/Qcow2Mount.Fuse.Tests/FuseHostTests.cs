@@ -100,13 +100,7 @@ public sealed class FuseHostTests : ScratchFixture
         }, maxThreads: 6);
         var (thread, result) = RunInBackground(host);
         Assert.That(ready.Wait(TimeSpan.FromSeconds(20)), Is.True, "INIT was not answered");
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (Workers() < 6 && clock.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            Thread.Sleep(10);
-        }
-
-        int afterReady = Workers();
+        int afterReady = WaitForWorkers(count => count >= 6);
         host.Detach();
         Assert.That(thread.Join(TimeSpan.FromSeconds(20)), Is.True, "Run did not end");
         Assert.Multiple(() =>
@@ -115,6 +109,70 @@ public sealed class FuseHostTests : ScratchFixture
             Assert.That(afterReady, Is.EqualTo(6), "workers after it");
             Assert.That(result(), Is.Zero);
         });
+    }
+
+    /// <summary>
+    /// When the kernel ends the connection, the workers waiting for a turn are not woken only to leave (eight thread
+    /// exits on two cores stood ahead of the flush and the process's exit after a SIGTERM): they stay parked until the
+    /// host is disposed, and then every worker leaves.
+    /// </summary>
+    [Test]
+    public void Run_ConnectionEnded_WorkersWaitingForATurnLeaveAtDispose()
+    {
+        WaitForNoWorkers();
+        string mnt = Scratch.NewDirectory("mnt");
+        using var ready = new ManualResetEventSlim();
+        var host = Mount(mnt, _ => ready.Set(), maxThreads: 6, cores: 2);
+        int parked, afterDispose;
+        try
+        {
+            var (thread, result) = RunInBackground(host);
+            Assert.That(ready.Wait(TimeSpan.FromSeconds(20)), Is.True, "INIT was not answered");
+            WaitForWorkers(count => count == 6);
+
+            host.Detach();
+            Assert.That(thread.Join(TimeSpan.FromSeconds(20)), Is.True, "Run did not end");
+            Assert.That(result(), Is.Zero);
+            WaitForWorkers(count => count <= 4); // the two that held the turns read ENODEV and leave
+            Thread.Sleep(300);
+            parked = Workers();
+        }
+        finally
+        {
+            host.Dispose();
+        }
+
+        afterDispose = WaitForWorkers(count => count == 0);
+        Assert.Multiple(() =>
+        {
+            Assert.That(parked, Is.EqualTo(4), "workers left after the connection ended, before Dispose");
+            Assert.That(afterDispose, Is.Zero, "workers left after Dispose");
+        });
+    }
+
+    /// <summary>
+    /// A read of /dev/fuse that takes a request just as the kernel shuts the connection down fails with ECONNABORTED
+    /// (fuse_dev_do_read), a race no test can time: that is the connection's end, as ENODEV is, and not a failure of
+    /// serving (it made a SIGHUP stop exit 2 with "serving the mount failed (Software caused connection abort)").
+    /// </summary>
+    [TestCase(Errno.ENODEV, true)]
+    [TestCase(Errno.ECONNABORTED, true)]
+    [TestCase(Errno.EIO, false)]
+    [TestCase(Errno.EINVAL, false)]
+    public void ConnectionEnded_ErrnoOfADevFuseReadOrWrite(int errno, bool ended) =>
+        Assert.That(FuseHost.ConnectionEnded(errno), Is.EqualTo(ended));
+
+    /// <summary>Waits up to 10 s for the number of workers to satisfy <paramref name="done"/>; returns the last count.</summary>
+    private static int WaitForWorkers(Func<int, bool> done)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int count;
+        while (!done(count = Workers()) && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            Thread.Sleep(10);
+        }
+
+        return count;
     }
 
     /// <summary>A detached mount serves the file that is open until it is closed; then Run returns.</summary>
@@ -219,7 +277,7 @@ public sealed class FuseHostTests : ScratchFixture
     /// With more workers than cores, a worker holds one of the cores' turns while it serves and gives it up only when
     /// its disk is about to block it (<see cref="CpuTurns.BeforeBlocking"/>): on one core, a read stalled after giving
     /// up its turn lets another worker serve the next request, and a read stalled holding it keeps that request waiting.
-    /// Either way every worker leaves at the end.
+    /// Either way every worker leaves once the host is disposed.
     /// </summary>
     [TestCase(true, TestName = "Run_OneCoreAReadWaitsForItsDisk_AnotherWorkerServesMeanwhile")]
     [TestCase(false, TestName = "Run_OneCoreAReadStallsHoldingItsTurn_TheNextRequestWaitsForIt")]
@@ -246,28 +304,18 @@ public sealed class FuseHostTests : ScratchFixture
 
         host.Detach();
         Assert.That(thread.Join(TimeSpan.FromSeconds(20)), Is.True, "Run did not end");
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (Workers() != 0 && clock.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            Thread.Sleep(10);
-        }
+        host.Dispose();
+        int left = WaitForWorkers(count => count == 0);
 
         Assert.Multiple(() =>
         {
             Assert.That(otherServed, Is.EqualTo(givesUp), givesUp ? "the other read waited for the stalled one" : "the other read was served without a turn");
             Assert.That(result(), Is.Zero);
-            Assert.That(Workers(), Is.Zero, "workers left waiting for a turn");
+            Assert.That(left, Is.Zero, "workers left waiting for a turn after Dispose");
         });
     }
 
-    private static void WaitForNoWorkers()
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (Workers() != 0 && clock.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            Thread.Sleep(20); // the workers of an earlier test's mount, on their way out
-        }
-    }
+    private static void WaitForNoWorkers() => WaitForWorkers(count => count == 0); // an earlier test's, on their way out
 
     /// <summary>
     /// A memory disk whose first read of byte 0 stalls until <see cref="Release"/>, as a disk read would; when it

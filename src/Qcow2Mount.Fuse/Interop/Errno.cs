@@ -21,5 +21,6 @@ internal static class Errno
     public const int ENOSYS = 38;
     public const int EPROTO = 71;
     public const int EOPNOTSUPP = 95;
+    public const int ECONNABORTED = 103;
     public const int ENOTCONN = 107;
 }

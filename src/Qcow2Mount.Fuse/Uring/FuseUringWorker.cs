@@ -30,7 +30,7 @@ internal sealed unsafe class FuseUringWorker
     private const int IovecOffset = HeaderSize, PayloadOffset = 4096;
 
     private const int InHeaderSize = 40, OutHeaderSize = 16;
-    private const int EBUSY = 16, ECONNABORTED = 103, ECANCELED = 125;
+    private const int EBUSY = 16, ECANCELED = 125;
 
     private readonly IoUring _ring;
     private readonly int _fd;
@@ -149,7 +149,7 @@ internal sealed unsafe class FuseUringWorker
                 }
 
                 live--;
-                if (completion.Result is not (-Errno.ENOTCONN or -ECONNABORTED or -ECANCELED or -Errno.ENODEV))
+                if (completion.Result is not (-Errno.ENOTCONN or -Errno.ECONNABORTED or -ECANCELED or -Errno.ENODEV))
                 {
                     _log(used[index]
                         ? $"FUSE over io_uring: a ring entry of queue {_queue} ended with errno {-completion.Result}"
