@@ -137,7 +137,7 @@ package_of() {
 }
 ensure_tools() {
     local missing=() t
-    for t in fio jq qemu-img qemu-storage-daemon fusermount3 mkfs.ext4 losetup; do
+    for t in fio jq python3 qemu-img qemu-storage-daemon fusermount3 mkfs.ext4 losetup; do
         command -v "$t" >/dev/null || missing+=("$(package_of "$t")")
     done
     ((${#missing[@]} == 0)) || apt_install "${missing[@]}" || die "missing ${missing[*]}"

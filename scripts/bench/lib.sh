@@ -139,6 +139,38 @@ alive() {
     [[ ${stat%% *} != Z ]]
 }
 
+# exit_watch PID: starts a watcher of process PID (a pidfd, through python3) and returns once it watches;
+# exit_watched START (an EPOCHREALTIME) then waits for PID to be gone and sets EXIT_MS to START → that moment, in ms
+# with two decimals. Exact, where polling /proc with naps between looks is as coarse as the naps (0.5 ms and more,
+# against stops of 1.5 ms). exit_watched fails after SERVE_TIMEOUT_S without an answer; exit_unwatch ends a watch.
+EXIT_WATCH_FD='' EXIT_MS=''
+exit_watch() {
+    local line
+    coproc EXIT_WATCH {
+        exec python3 -c 'import os, select, sys, time
+fd = os.pidfd_open(int(sys.argv[1]))
+print("watching", flush=True)
+select.select([fd], [], [])
+us = time.time_ns() // 1000
+print(f"{us // 1000000}.{us % 1000000:06d}", flush=True)' "$1" 2>&1
+    }
+    exec {EXIT_WATCH_FD}<&"${EXIT_WATCH[0]}" # bash drops the coproc's own descriptor when it reaps the watcher
+    read -r -t 10 -u "$EXIT_WATCH_FD" line && [[ $line == watching ]] || { log "exit_watch $1: $line"; exit_unwatch; return 1; }
+}
+exit_watched() {
+    local gone rc=0
+    EXIT_MS=''
+    read -r -t "$SERVE_TIMEOUT_S" -u "$EXIT_WATCH_FD" gone || rc=1
+    exit_unwatch
+    ((rc == 0)) && EXIT_MS=$(awk -v a="${1/,/.}" -v b="$gone" 'BEGIN { printf "%.2f", (b - a) * 1000 }')
+}
+exit_unwatch() {
+    [[ -n $EXIT_WATCH_FD ]] && exec {EXIT_WATCH_FD}<&-
+    EXIT_WATCH_FD=''
+    [[ -n ${EXIT_WATCH_PID:-} ]] && { kill "$EXIT_WATCH_PID" 2>/dev/null; wait "$EXIT_WATCH_PID" 2>/dev/null; }
+    :
+}
+
 # fuse_server_pid MOUNTPOINT: the process whose command line names MOUNTPOINT and that holds
 # /dev/fuse open. Finds our server whether it stays in the foreground or re-spawns itself to detach.
 fuse_server_pid() {
