@@ -253,6 +253,7 @@ internal sealed unsafe class FuseHost : IMount
         }
 
         SetFinished();
+        _turns?.OpenAll(); // the connection may live on (open files): every worker answers what arrives, without a turn
     }
 
     public void Dispose() => Destroy();
@@ -398,20 +399,15 @@ internal sealed unsafe class FuseHost : IMount
     }
 
     /// <summary>
-    /// Serving ends. After <see cref="Stop"/> the connection may live on (open files of a detached mount), so every
-    /// worker waiting for a turn goes on without one, to answer what still arrives with ENOTCONN. When the connection
-    /// ended (<see cref="Finish"/>) those workers stay parked until <see cref="Dispose"/>: waking them only to leave put
-    /// eight thread exits on two cores ahead of the flush, the unmount still under way on the signal's thread and the
-    /// process's exit (a SIGTERM stop took 1.67 ms instead of 1.48, medians of 50; benchmarks/README).
+    /// Serving ends. Workers waiting for a turn stay parked: after <see cref="Stop"/> it lets them go on, and when the
+    /// connection ended (<see cref="Finish"/>) <see cref="Dispose"/> does — waking them only to leave put eight thread
+    /// exits on two cores ahead of the flush, the unmount still under way on the signal's thread and the process's exit
+    /// (a SIGTERM stop took 1.67 ms instead of 1.48, medians of 50; benchmarks/README).
     /// </summary>
     private void SetFinished()
     {
         _finished.Set();
         _initializedOrFinished.Set();
-        if (Volatile.Read(ref _ended) == 0)
-        {
-            _turns?.OpenAll();
-        }
     }
 
     /// <summary>Serving ends: 0 when the kernel ended the connection (then the mount is gone: nothing to unmount), else −errno.</summary>
